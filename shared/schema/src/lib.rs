@@ -1,0 +1,115 @@
+//! The user-activity event and every rule about it, in one place.
+//!
+//! The HTTP function validates requests with [`validate_request`], the Kafka-triggered function
+//! re-validates what it reads with [`validate_event`], and the browser runs the very same code
+//! compiled to WebAssembly (feature `wasm`, module `wasm`), so a client can never be told "valid"
+//! by one side and "invalid" by the other.
+//!
+//! Layout: [`types`] holds the wire types, [`error`] the error vocabulary, `parse` a strict JSON
+//! reader (duplicate keys, nesting), [`validate`] the rules, and [`json_schema`] the JSON Schema
+//! generated from the types. This crate has no async runtime, AWS or Kafka dependency, so that it
+//! compiles to `wasm32-unknown-unknown` unchanged.
+#![warn(missing_docs)]
+
+pub mod error;
+mod parse;
+pub mod types;
+pub mod validate;
+#[cfg(feature = "wasm")]
+pub mod wasm;
+
+pub use error::{ErrorCode, FieldError, ValidationErrors};
+pub use types::{format_timestamp, parse_timestamp, EventRequest, EventType, UserEvent};
+pub use validate::{check_event_type, check_user_id, validate_event, validate_request};
+
+/// Version of the event format, sent as the `schema-version` Kafka header.
+pub const SCHEMA_VERSION: &str = "1";
+/// Largest accepted request or event body, checked before parsing.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Largest accepted payload, measured as compact JSON.
+pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
+/// Deepest accepted payload nesting (an object holding scalars is depth 1).
+pub const MAX_PAYLOAD_DEPTH: usize = 16;
+/// Longest accepted user id, in Unicode scalar values.
+pub const MAX_USER_ID_CHARS: usize = 128;
+
+impl EventRequest {
+    /// Accepts the request: a fresh v4 UUID and the current time, at millisecond precision.
+    pub fn into_event(self) -> UserEvent {
+        self.into_event_at(uuid::Uuid::new_v4(), chrono::Utc::now())
+    }
+
+    /// Accepts the request with a given identity and time (for tests and replays).
+    pub fn into_event_at(
+        self,
+        event_id: uuid::Uuid,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> UserEvent {
+        UserEvent {
+            event_id,
+            user_id: self.user_id,
+            event_type: self.event_type,
+            timestamp: validate::truncate_to_millis(at),
+            payload: self.payload,
+        }
+    }
+}
+
+/// The JSON Schemas generated from the types, as checked in under `shared/schema/schemas/`.
+pub mod json_schema {
+    use crate::{EventRequest, UserEvent};
+
+    /// File name and pretty-printed schema of every published type.
+    pub fn all() -> Vec<(&'static str, String)> {
+        vec![
+            ("event-request.schema.json", render::<EventRequest>()),
+            ("user-event.schema.json", render::<UserEvent>()),
+        ]
+    }
+
+    fn render<T: schemars::JsonSchema>() -> String {
+        let schema = schemars::schema_for!(T);
+        let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_request_gets_v4_id_and_millisecond_utc_time() {
+        let req = validate_request(br#"{"userId":"u1","eventType":"LOGIN"}"#).expect("valid");
+        let event = req.into_event();
+        assert_eq!(event.event_id.get_version_num(), 4);
+        let json = serde_json::to_value(&event).expect("serializable");
+        let ts = json["timestamp"].as_str().expect("string timestamp");
+        assert_eq!(ts.len(), "2026-11-25T16:07:04.123Z".len(), "{ts}");
+        assert!(ts.ends_with('Z'));
+        assert!(json.get("payload").is_none());
+    }
+
+    #[test]
+    fn event_round_trips_through_its_own_validator() {
+        let req = validate_request(
+            br#"{"userId":"u1","eventType":"PRODUCT_VIEW","payload":{"sku":"A1","n":[1,2]}}"#,
+        )
+        .expect("valid");
+        let event = req.into_event();
+        let bytes = serde_json::to_vec(&event).expect("serializable");
+        let back = validate_event(&bytes).expect("own events are valid");
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn two_events_never_share_an_id() {
+        let req = EventRequest {
+            user_id: "u".into(),
+            event_type: EventType::Logout,
+            payload: None,
+        };
+        assert_ne!(req.clone().into_event().event_id, req.into_event().event_id);
+    }
+}

@@ -1,0 +1,136 @@
+//! The wire types: what a client sends, and the event the pipeline carries and stores.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// What happened. Serialized in upper case (`LOGIN`, `LOGOUT`, `PRODUCT_VIEW`); matching is
+/// case-sensitive so that every consumer sees exactly one spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventType {
+    /// A user signed in.
+    Login,
+    /// A user signed out.
+    Logout,
+    /// A user looked at a product page.
+    ProductView,
+}
+
+impl EventType {
+    /// Every event type, in documentation order.
+    pub const ALL: [EventType; 3] = [Self::Login, Self::Logout, Self::ProductView];
+
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Login => "LOGIN",
+            Self::Logout => "LOGOUT",
+            Self::ProductView => "PRODUCT_VIEW",
+        }
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The string is not one of [`EventType::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEventType;
+
+impl FromStr for EventType {
+    type Err = UnknownEventType;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or(UnknownEventType)
+    }
+}
+
+/// The body of `POST /events/generate`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(
+    title = "EventRequest",
+    description = "Body of POST /events/generate. Limits: whole body <= 65536 bytes; payload <= 16384 bytes serialized and <= 16 levels deep; duplicate keys are rejected."
+)]
+pub struct EventRequest {
+    /// Who did it: 1 to 128 characters, no control characters, no leading or trailing whitespace.
+    #[schemars(length(min = 1, max = 128), regex(pattern = crate::validate::USER_ID_PATTERN))]
+    pub user_id: String,
+    /// What happened.
+    pub event_type: EventType,
+    /// Free-form details (an object), or null / absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Map<String, Value>>,
+}
+
+/// An accepted event: the request plus the identity and time the pipeline gave it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schemars(
+    title = "UserEvent",
+    description = "An event as published to Kafka and stored by the processor."
+)]
+pub struct UserEvent {
+    /// Unique id (UUID v4), the key of idempotent storage.
+    pub event_id: Uuid,
+    /// Who did it.
+    #[schemars(length(min = 1, max = 128), regex(pattern = crate::validate::USER_ID_PATTERN))]
+    pub user_id: String,
+    /// What happened.
+    pub event_type: EventType,
+    /// When the pipeline accepted it: RFC 3339, UTC, milliseconds (`2026-11-25T16:07:04.123Z`).
+    #[serde(
+        serialize_with = "timestamp::serialize",
+        deserialize_with = "timestamp::deserialize"
+    )]
+    pub timestamp: DateTime<Utc>,
+    /// Free-form details, or absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Map<String, Value>>,
+}
+
+impl UserEvent {
+    /// The timestamp as it appears on the wire.
+    pub fn timestamp_string(&self) -> String {
+        format_timestamp(self.timestamp)
+    }
+}
+
+/// Formats a time the way every event carries it: UTC, millisecond precision, `Z`.
+pub fn format_timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses any RFC 3339 time and normalises it to UTC.
+pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Serde adapter for event timestamps (see [`format_timestamp`]).
+pub mod timestamp {
+    use super::*;
+
+    /// Serializes as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format_timestamp(*t))
+    }
+
+    /// Accepts any RFC 3339 time.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        parse_timestamp(&s)
+            .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 timestamp: {s}")))
+    }
+}

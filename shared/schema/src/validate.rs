@@ -1,0 +1,338 @@
+//! The rules. Both validators read the body once with the strict reader, then check every field
+//! and report every problem together, so a client fixes its request in one round trip.
+
+use crate::error::{ErrorCode, FieldError, ValidationErrors};
+use crate::parse::{self, Members};
+use crate::types::{parse_timestamp, EventRequest, EventType, UserEvent};
+use crate::{MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, MAX_USER_ID_CHARS};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+/// JSON Schema pattern equivalent to [`check_user_id`]'s character rules (for documentation and
+/// for validators in other languages; the Rust rules are the authority).
+pub const USER_ID_PATTERN: &str = r"^[^\s\u0000-\u001F\u007F-\u009F](?:[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$";
+
+/// Validates a `POST /events/generate` body.
+pub fn validate_request(body: &[u8]) -> Result<EventRequest, ValidationErrors> {
+    let mut fields = read(body, &["userId", "eventType", "payload"])?;
+    let mut errors = Vec::new();
+    let user_id = user_id_field(fields.take("userId"), &mut errors);
+    let event_type = event_type_field(fields.take("eventType"), &mut errors);
+    let payload = payload_field(fields.take("payload"), &mut errors);
+    fields.report_unknown(&mut errors);
+    match (ValidationErrors::from_vec(errors), user_id, event_type) {
+        (None, Some(user_id), Some(event_type)) => Ok(EventRequest {
+            user_id,
+            event_type,
+            payload,
+        }),
+        (Some(errors), _, _) => Err(errors),
+        // Every `None` above pushed an error, so this arm is unreachable; stay total anyway.
+        (None, _, _) => Err(internal()),
+    }
+}
+
+/// Validates a complete event, as the processor receives it from Kafka.
+pub fn validate_event(body: &[u8]) -> Result<UserEvent, ValidationErrors> {
+    let mut fields = read(
+        body,
+        &["eventId", "userId", "eventType", "timestamp", "payload"],
+    )?;
+    let mut errors = Vec::new();
+    let event_id = event_id_field(fields.take("eventId"), &mut errors);
+    let user_id = user_id_field(fields.take("userId"), &mut errors);
+    let event_type = event_type_field(fields.take("eventType"), &mut errors);
+    let timestamp = timestamp_field(fields.take("timestamp"), &mut errors);
+    let payload = payload_field(fields.take("payload"), &mut errors);
+    fields.report_unknown(&mut errors);
+    match (
+        ValidationErrors::from_vec(errors),
+        event_id,
+        user_id,
+        event_type,
+        timestamp,
+    ) {
+        (None, Some(event_id), Some(user_id), Some(event_type), Some(timestamp)) => Ok(UserEvent {
+            event_id,
+            user_id,
+            event_type,
+            timestamp,
+            payload,
+        }),
+        (Some(errors), ..) => Err(errors),
+        (None, ..) => Err(internal()),
+    }
+}
+
+/// Checks a user id (also used for the `userId` query filter). `None` when it is acceptable.
+pub fn check_user_id(value: &str) -> Option<(ErrorCode, String)> {
+    if value.trim().is_empty() {
+        return Some((
+            ErrorCode::Empty,
+            "userId must not be empty or only whitespace".to_owned(),
+        ));
+    }
+    let chars = value.chars().count();
+    if chars > MAX_USER_ID_CHARS {
+        return Some((
+            ErrorCode::TooLong,
+            format!("userId must be at most {MAX_USER_ID_CHARS} characters, got {chars}"),
+        ));
+    }
+    if let Some((i, c)) = value.chars().enumerate().find(|(_, c)| c.is_control()) {
+        return Some((
+            ErrorCode::InvalidFormat,
+            format!(
+                "userId must not contain control characters (found U+{:04X} at position {})",
+                u32::from(c),
+                i + 1
+            ),
+        ));
+    }
+    if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+        return Some((
+            ErrorCode::InvalidFormat,
+            "userId must not start or end with whitespace".to_owned(),
+        ));
+    }
+    None
+}
+
+/// Parses an event type, with the message a client sees when it is not one of the three.
+pub fn check_event_type(value: &str) -> Result<EventType, (ErrorCode, String)> {
+    value.parse().map_err(|_| {
+        let hint = EventType::ALL
+            .iter()
+            .find(|t| t.as_str().eq_ignore_ascii_case(value))
+            .map(|t| format!(" (event types are case-sensitive: did you mean {t}?)"))
+            .unwrap_or_default();
+        (
+            ErrorCode::NotAllowed,
+            format!(
+                "eventType must be one of {}, got {}{hint}",
+                allowed_list(),
+                quote(value)
+            ),
+        )
+    })
+}
+
+fn allowed_list() -> String {
+    EventType::ALL.map(EventType::as_str).join(", ")
+}
+
+fn internal() -> ValidationErrors {
+    ValidationErrors::single(FieldError::new(
+        "body",
+        ErrorCode::MalformedJson,
+        "the body could not be validated",
+    ))
+}
+
+/// The top-level members, with the names the schema knows.
+struct Fields {
+    members: Vec<Option<(String, Value)>>,
+    known: &'static [&'static str],
+}
+
+impl Fields {
+    /// Removes a known field. `Some(Value::Null)` when present as `null`, `None` when absent.
+    fn take(&mut self, name: &'static str) -> Option<Value> {
+        self.members
+            .iter_mut()
+            .find(|m| matches!(m, Some((k, _)) if k == name))
+            .and_then(Option::take)
+            .map(|(_, v)| v)
+    }
+
+    fn report_unknown(self, errors: &mut Vec<FieldError>) {
+        for (key, _) in self.members.into_iter().flatten() {
+            errors.push(FieldError::new(
+                key.clone(),
+                ErrorCode::UnknownField,
+                format!(
+                    "unknown field {}; allowed fields are {}",
+                    quote(&key),
+                    self.known.join(", ")
+                ),
+            ));
+        }
+    }
+}
+
+fn read(body: &[u8], known: &'static [&'static str]) -> Result<Fields, ValidationErrors> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ValidationErrors::single(FieldError::new(
+            "body",
+            ErrorCode::TooLarge,
+            format!(
+                "the body is {} bytes; the limit is {MAX_BODY_BYTES} bytes",
+                body.len()
+            ),
+        )));
+    }
+    let members: Members = parse::parse_object(body).map_err(ValidationErrors::single)?;
+    Ok(Fields {
+        members: members.into_iter().map(Some).collect(),
+        known,
+    })
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A string field: `None` (and an error) when absent or not a string.
+fn string_field(
+    name: &'static str,
+    value: Option<Value>,
+    errors: &mut Vec<FieldError>,
+) -> Option<String> {
+    match value {
+        None => {
+            errors.push(FieldError::new(
+                name,
+                ErrorCode::Required,
+                format!("{name} is required"),
+            ));
+            None
+        }
+        Some(Value::String(s)) => Some(s),
+        Some(other) => {
+            errors.push(FieldError::new(
+                name,
+                ErrorCode::WrongType,
+                format!("{name} must be a string, got {}", type_name(&other)),
+            ));
+            None
+        }
+    }
+}
+
+fn user_id_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<String> {
+    let s = string_field("userId", value, errors)?;
+    match check_user_id(&s) {
+        None => Some(s),
+        Some((code, message)) => {
+            errors.push(FieldError::new("userId", code, message));
+            None
+        }
+    }
+}
+
+fn event_type_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<EventType> {
+    let s = string_field("eventType", value, errors)?;
+    match check_event_type(&s) {
+        Ok(t) => Some(t),
+        Err((code, message)) => {
+            errors.push(FieldError::new("eventType", code, message));
+            None
+        }
+    }
+}
+
+fn event_id_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<Uuid> {
+    let s = string_field("eventId", value, errors)?;
+    // Only the canonical hyphenated form: other spellings of the same UUID would defeat
+    // idempotency for readers that compare strings.
+    match Uuid::try_parse(&s) {
+        Ok(id) if s.len() == 36 => Some(id),
+        _ => {
+            errors.push(FieldError::new(
+                "eventId",
+                ErrorCode::InvalidFormat,
+                format!(
+                    "eventId must be a UUID like 123e4567-e89b-42d3-a456-426614174000, got {}",
+                    quote(&s)
+                ),
+            ));
+            None
+        }
+    }
+}
+
+fn timestamp_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
+    let s = string_field("timestamp", value, errors)?;
+    match parse_timestamp(&s) {
+        Some(t) => Some(truncate_to_millis(t)),
+        None => {
+            errors.push(FieldError::new(
+                "timestamp",
+                ErrorCode::InvalidFormat,
+                format!(
+                    "timestamp must be an RFC 3339 time like 2026-11-25T16:07:04.123Z, got {}",
+                    quote(&s)
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// Events carry millisecond precision; finer digits are dropped so that what is stored
+/// serializes back to what was read.
+pub(crate) fn truncate_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+fn payload_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<Map<String, Value>> {
+    match value {
+        None | Some(Value::Null) => None,
+        Some(Value::Object(map)) => {
+            let as_value = Value::Object(map);
+            let size = parse::serialized_len(&as_value);
+            if size > MAX_PAYLOAD_BYTES {
+                errors.push(FieldError::new(
+                    "payload",
+                    ErrorCode::TooLarge,
+                    format!(
+                        "payload is {size} bytes as compact JSON; the limit is {MAX_PAYLOAD_BYTES} bytes"
+                    ),
+                ));
+            }
+            let depth = parse::depth(&as_value);
+            if depth > MAX_PAYLOAD_DEPTH {
+                errors.push(FieldError::new(
+                    "payload",
+                    ErrorCode::TooDeep,
+                    format!("payload nests {depth} levels deep; the limit is {MAX_PAYLOAD_DEPTH}"),
+                ));
+            }
+            match as_value {
+                Value::Object(map) => Some(map),
+                _ => None,
+            }
+        }
+        Some(other) => {
+            errors.push(FieldError::new(
+                "payload",
+                ErrorCode::WrongType,
+                format!(
+                    "payload must be a JSON object or null, got {}",
+                    type_name(&other)
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// Quotes a client-supplied string for a message, shortened so that a huge value cannot bloat the
+/// error response.
+fn quote(s: &str) -> String {
+    const SHOWN: usize = 40;
+    if s.chars().count() > SHOWN {
+        let head: String = s.chars().take(SHOWN).collect();
+        format!("{:?}…", head)
+    } else {
+        format!("{s:?}")
+    }
+}

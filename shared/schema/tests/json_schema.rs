@@ -1,0 +1,37 @@
+//! The checked-in JSON Schemas must be what the types generate. Run with `UPDATE_SCHEMAS=1`
+//! (or `make schemas`) to rewrite them after changing a type.
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::path::Path;
+
+#[test]
+fn checked_in_json_schemas_are_current() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let update = std::env::var_os("UPDATE_SCHEMAS").is_some();
+    let mut stale = Vec::new();
+    for (name, generated) in event_schema::json_schema::all() {
+        let path = dir.join(name);
+        if update {
+            std::fs::write(&path, &generated).expect("write schema");
+            continue;
+        }
+        let on_disk = std::fs::read_to_string(&path).unwrap_or_default();
+        if on_disk != generated {
+            stale.push(path.display().to_string());
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "stale JSON Schema files (run `make schemas`): {stale:?}"
+    );
+}
+
+#[test]
+fn request_schema_states_the_limits() {
+    let (_, request) = &event_schema::json_schema::all()[0];
+    let schema: serde_json::Value = serde_json::from_str(request).expect("json");
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(schema["properties"]["userId"]["maxLength"], 128);
+    let required = schema["required"].as_array().expect("required list");
+    assert!(required.contains(&"userId".into()) && required.contains(&"eventType".into()));
+}

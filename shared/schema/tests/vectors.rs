@@ -1,0 +1,101 @@
+//! Runs the shared vectors. The same file runs natively (`cargo test`) and as WebAssembly under
+//! node (`cargo test --target wasm32-unknown-unknown`), so both targets must agree verdict for
+//! verdict and code for code.
+
+use event_schema::{validate_event, validate_request, FieldError, ValidationErrors};
+use serde::Deserialize;
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+
+const VECTORS: &str = include_str!("data/vectors.json");
+
+#[derive(Deserialize)]
+struct File {
+    vectors: Vec<Vector>,
+}
+
+#[derive(Deserialize)]
+struct Vector {
+    name: String,
+    kind: String,
+    input: String,
+    ok: bool,
+    #[serde(default)]
+    errors: Vec<Expected>,
+}
+
+#[derive(Deserialize, Debug, PartialEq)]
+struct Expected {
+    field: String,
+    code: String,
+}
+
+/// Expands `${repeat:S:N}` and `${nest:N}` so that huge inputs stay readable in the file.
+fn expand(input: &str) -> String {
+    let mut out = String::new();
+    let mut rest = input;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').expect("unterminated macro") + start;
+        let body = &rest[start + 2..end];
+        let parts: Vec<&str> = body.split(':').collect();
+        match parts.as_slice() {
+            ["repeat", s, n] => out.push_str(&s.repeat(n.parse().expect("count"))),
+            ["nest", n] => {
+                let n: usize = n.parse().expect("depth");
+                out.push_str(&"{\"a\":".repeat(n));
+                out.push('1');
+                out.push_str(&"}".repeat(n));
+            }
+            _ => panic!("unknown macro {body}"),
+        }
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn verdict(kind: &str, body: &[u8]) -> Result<(), ValidationErrors> {
+    match kind {
+        "request" => validate_request(body).map(drop),
+        "event" => validate_event(body).map(drop),
+        other => panic!("unknown kind {other}"),
+    }
+}
+
+#[test]
+fn shared_vectors_give_the_expected_verdicts() {
+    let file: File = serde_json::from_str(VECTORS).expect("vectors.json parses");
+    assert!(file.vectors.len() >= 40, "at least 40 vectors");
+    let mut failures = Vec::new();
+    for v in &file.vectors {
+        let body = expand(&v.input);
+        let got: Vec<FieldError> = match verdict(&v.kind, body.as_bytes()) {
+            Ok(()) => Vec::new(),
+            Err(e) => e.into_vec(),
+        };
+        let got_codes: Vec<Expected> = got
+            .iter()
+            .map(|e| Expected {
+                field: e.field.clone(),
+                code: e.code.as_str().to_owned(),
+            })
+            .collect();
+        if v.ok != got.is_empty() || (!v.ok && got_codes != v.errors) {
+            failures.push(format!(
+                "{}: expected ok={} {:?}, got {:?}",
+                v.name, v.ok, v.errors, got
+            ));
+        }
+        for e in &got {
+            assert!(
+                !e.message.is_empty() && e.message.len() < 300,
+                "{}: message must be short and present: {:?}",
+                v.name,
+                e.message
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1,0 +1,262 @@
+//! What every [`EventStore`] must do, as functions any adapter's tests call on a fresh, empty
+//! store. [`event_store_contract!`](crate::event_store_contract) expands to one test per rule.
+
+use crate::{Cursor, EventStore, InsertOutcome, ListQuery};
+use chrono::{DateTime, Utc};
+use event_schema::{EventType, UserEvent};
+use serde_json::json;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Expands to one `#[tokio::test]` per contract rule. `$make` is an expression, evaluated once per
+/// test, whose value is a future resolving to a fresh empty store.
+#[macro_export]
+macro_rules! event_store_contract {
+    ($make:expr) => {
+        $crate::event_store_contract!(@tests $make;
+            inserting_twice_stores_once,
+            duplicates_inside_one_batch_store_once,
+            lists_newest_first_with_id_as_tie_break,
+            pages_cover_everything_exactly_once,
+            filters_by_user_and_type_and_pages_within_them,
+            payload_round_trips_exactly,
+            a_cursor_past_the_end_gives_an_empty_last_page,
+            reports_healthy,
+            concurrent_writers_of_one_event_insert_it_once,
+        );
+    };
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let store = $make.await;
+                $crate::contract::$name(store).await;
+            }
+        )*
+    };
+}
+
+fn at(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(1_795_000_000_000 + ms).unwrap_or_default()
+}
+
+fn event(user: &str, t: EventType, ms: i64) -> UserEvent {
+    UserEvent {
+        event_id: Uuid::new_v4(),
+        user_id: user.to_owned(),
+        event_type: t,
+        timestamp: at(ms),
+        payload: Some(json!({"n": ms}).as_object().cloned().unwrap_or_default()),
+    }
+}
+
+fn all(limit: usize) -> ListQuery {
+    ListQuery {
+        limit,
+        ..ListQuery::default()
+    }
+}
+
+async fn list_everything<S: EventStore>(store: &S, mut query: ListQuery) -> Vec<UserEvent> {
+    let mut out = Vec::new();
+    for _ in 0..10_000 {
+        let page = store.list(query.clone()).await.expect("list");
+        assert!(page.events.len() <= query.limit.max(1));
+        out.extend(page.events);
+        match page.next {
+            Some(next) => query.cursor = Some(next),
+            None => return out,
+        }
+    }
+    panic!("paging did not terminate");
+}
+
+/// Same event twice, in two batches: stored once, reported as a duplicate the second time.
+pub async fn inserting_twice_stores_once<S: EventStore>(store: S) {
+    let e = event("u1", EventType::Login, 1);
+    assert_eq!(
+        store
+            .insert_batch(std::slice::from_ref(&e))
+            .await
+            .expect("insert"),
+        [InsertOutcome::Inserted]
+    );
+    assert_eq!(
+        store
+            .insert_batch(std::slice::from_ref(&e))
+            .await
+            .expect("insert"),
+        [InsertOutcome::Duplicate]
+    );
+    let page = store.list(all(10)).await.expect("list");
+    assert_eq!(page.events, vec![e]);
+    assert_eq!(page.next, None);
+}
+
+/// A batch holding the same event twice stores it once; outcomes follow input order.
+pub async fn duplicates_inside_one_batch_store_once<S: EventStore>(store: S) {
+    let a = event("u1", EventType::Login, 1);
+    let b = event("u1", EventType::Logout, 2);
+    let outcomes = store
+        .insert_batch(&[a.clone(), b.clone(), a.clone()])
+        .await
+        .expect("insert");
+    assert_eq!(
+        outcomes,
+        [
+            InsertOutcome::Inserted,
+            InsertOutcome::Inserted,
+            InsertOutcome::Duplicate
+        ]
+    );
+    assert_eq!(list_everything(&store, all(10)).await.len(), 2);
+}
+
+/// Newest event time first; equal times ordered by descending event id.
+pub async fn lists_newest_first_with_id_as_tie_break<S: EventStore>(store: S) {
+    let old = event("u1", EventType::Login, 1);
+    let new = event("u1", EventType::Logout, 5);
+    let mut same_a = event("u2", EventType::Login, 3);
+    let mut same_b = event("u3", EventType::Login, 3);
+    if same_a.event_id < same_b.event_id {
+        std::mem::swap(&mut same_a.event_id, &mut same_b.event_id);
+    }
+    store
+        .insert_batch(&[same_b.clone(), old.clone(), new.clone(), same_a.clone()])
+        .await
+        .expect("insert");
+    let page = store.list(all(10)).await.expect("list");
+    assert_eq!(page.events, vec![new, same_a, same_b, old]);
+}
+
+/// Paging with a small limit visits every event exactly once, in order.
+pub async fn pages_cover_everything_exactly_once<S: EventStore>(store: S) {
+    let mut events: Vec<UserEvent> = (0..23)
+        .map(|i| event("pager", EventType::ProductView, i / 2))
+        .collect();
+    store.insert_batch(&events).await.expect("insert");
+    events.sort_by(|a, b| {
+        (b.timestamp, b.event_id.to_string()).cmp(&(a.timestamp, a.event_id.to_string()))
+    });
+    let listed = list_everything(&store, all(4)).await;
+    assert_eq!(listed, events);
+    let first = store.list(all(4)).await.expect("list");
+    assert_eq!(first.events.len(), 4);
+    assert!(first.next.is_some());
+}
+
+/// Filters apply before paging, and combine.
+pub async fn filters_by_user_and_type_and_pages_within_them<S: EventStore>(store: S) {
+    let mut batch = Vec::new();
+    for i in 0..30 {
+        let user = if i % 3 == 0 { "alice" } else { "bob" };
+        let t = EventType::ALL[(i % 2) as usize];
+        batch.push(event(user, t, i));
+    }
+    store.insert_batch(&batch).await.expect("insert");
+    let alice = list_everything(
+        &store,
+        ListQuery {
+            limit: 3,
+            user_id: Some("alice".into()),
+            ..ListQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(alice.len(), 10);
+    assert!(alice.iter().all(|e| e.user_id == "alice"));
+    let bob_logouts = list_everything(
+        &store,
+        ListQuery {
+            limit: 2,
+            user_id: Some("bob".into()),
+            event_type: Some(EventType::Logout),
+            cursor: None,
+        },
+    )
+    .await;
+    let expected = batch
+        .iter()
+        .filter(|e| e.user_id == "bob" && e.event_type == EventType::Logout)
+        .count();
+    assert_eq!(bob_logouts.len(), expected);
+    assert!(bob_logouts
+        .windows(2)
+        .all(|w| w[0].timestamp >= w[1].timestamp));
+    let none = store
+        .list(ListQuery {
+            limit: 10,
+            user_id: Some("nobody".into()),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert!(none.events.is_empty() && none.next.is_none());
+}
+
+/// Payloads come back exactly: absent stays absent, `{}` stays `{}`, unicode and nesting kept.
+pub async fn payload_round_trips_exactly<S: EventStore>(store: S) {
+    let mut none = event("p", EventType::Login, 1);
+    none.payload = None;
+    let mut empty = event("p", EventType::Login, 2);
+    empty.payload = Some(serde_json::Map::new());
+    let mut rich = event("p", EventType::ProductView, 3);
+    rich.payload =
+        json!({"名前": "商品 😀", "z": [1, 2.5, null, {"deep": [true]}], "a": "\u{2028}"})
+            .as_object()
+            .cloned();
+    store
+        .insert_batch(&[none.clone(), empty.clone(), rich.clone()])
+        .await
+        .expect("insert");
+    let listed = store.list(all(10)).await.expect("list").events;
+    assert_eq!(listed, vec![rich, empty, none]);
+}
+
+/// A cursor after the oldest event yields an empty page with no next cursor.
+pub async fn a_cursor_past_the_end_gives_an_empty_last_page<S: EventStore>(store: S) {
+    let e = event("c", EventType::Login, 1);
+    store
+        .insert_batch(std::slice::from_ref(&e))
+        .await
+        .expect("insert");
+    let page = store
+        .list(ListQuery {
+            limit: 5,
+            cursor: Some(Cursor::after(&e)),
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert!(page.events.is_empty());
+    assert!(page.next.is_none());
+}
+
+/// A working store says so, naming its backend.
+pub async fn reports_healthy<S: EventStore>(store: S) {
+    let health = store.health().await.expect("healthy");
+    assert!(!health.backend.is_empty());
+}
+
+/// 32 writers racing to store one event: exactly one wins.
+pub async fn concurrent_writers_of_one_event_insert_it_once<S: EventStore>(store: S) {
+    let store = Arc::new(store);
+    let e = event("race", EventType::Login, 1);
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let e = e.clone();
+            tokio::spawn(async move { store.insert_batch(&[e]).await })
+        })
+        .collect();
+    let mut inserted = 0;
+    for t in tasks {
+        let outcomes = t.await.expect("task").expect("insert");
+        inserted += outcomes
+            .iter()
+            .filter(|o| **o == InsertOutcome::Inserted)
+            .count();
+    }
+    assert_eq!(inserted, 1);
+    assert_eq!(list_everything(store.as_ref(), all(100)).await, vec![e]);
+}

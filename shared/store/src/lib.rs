@@ -1,0 +1,192 @@
+//! Where processed events live, behind one port.
+//!
+//! The processor writes batches with [`EventStore::insert_batch`], which is insert-if-absent by
+//! `eventId`: a redelivered Kafka batch stores nothing twice. The HTTP function reads pages with
+//! [`EventStore::list`], newest first (by event timestamp, then event id), with an opaque
+//! [`Cursor`] that every adapter interprets identically.
+//!
+//! Layout: this file holds the port and its value types; `sqlite` the embedded SQLite adapter
+//! (`STORE_URL=sqlite://PATH`); `memory` an in-process adapter for unit tests; `contract` (feature
+//! `contract`) the behaviour every adapter must show; [`open`] picks an adapter from a URL.
+#![warn(missing_docs)]
+
+#[cfg(feature = "contract")]
+pub mod contract;
+mod cursor;
+mod memory;
+mod sqlite;
+
+pub use cursor::{Cursor, CursorError};
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use event_schema::{EventType, UserEvent};
+use std::future::Future;
+
+/// Largest page a caller may ask for.
+pub const MAX_PAGE_SIZE: usize = 1000;
+
+/// What happened to one event of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertOutcome {
+    /// It was not stored before and is now.
+    Inserted,
+    /// An event with this id was already stored; nothing changed.
+    Duplicate,
+}
+
+/// A page request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListQuery {
+    /// Page size, 1..=[`MAX_PAGE_SIZE`] (clamped by adapters).
+    pub limit: usize,
+    /// Only this user's events.
+    pub user_id: Option<String>,
+    /// Only events of this type.
+    pub event_type: Option<EventType>,
+    /// Continue after this position (from a previous [`Page::next`]).
+    pub cursor: Option<Cursor>,
+}
+
+/// One page of events, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// The events.
+    pub events: Vec<UserEvent>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<Cursor>,
+}
+
+/// What a healthy store reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// Adapter name (`sqlite`, `memory`, …).
+    pub backend: &'static str,
+    /// What it is connected to (a file path, a table name).
+    pub target: String,
+}
+
+/// Why a store operation failed. Every variant is worth retrying except [`StoreError::Config`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The SQLite database refused the operation.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A blocking store task panicked or was cancelled.
+    #[error("store task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// A stored row could not be read back as an event.
+    #[error("stored event {event_id} is unreadable: {reason}")]
+    Corrupt {
+        /// The row's event id.
+        event_id: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// `STORE_URL` (or a path in it) is unusable.
+    #[error("STORE_URL: {0}")]
+    Config(String),
+    /// Any other backend failure, with the backend's words.
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// The storage port.
+pub trait EventStore: Send + Sync + 'static {
+    /// Stores every event whose id is not stored yet, atomically where the backend allows; the
+    /// outcomes are in input order. A duplicate inside one batch is stored once.
+    fn insert_batch(
+        &self,
+        events: &[UserEvent],
+    ) -> impl Future<Output = Result<Vec<InsertOutcome>, StoreError>> + Send;
+
+    /// A page of events, newest first.
+    fn list(&self, query: ListQuery) -> impl Future<Output = Result<Page, StoreError>> + Send;
+
+    /// Proves the store answers.
+    fn health(&self) -> impl Future<Output = Result<StoreHealth, StoreError>> + Send;
+}
+
+/// Any adapter chosen at start-up from `STORE_URL`.
+pub enum Store {
+    /// `sqlite://PATH`
+    Sqlite(SqliteStore),
+    /// `memory://` (tests and demos only: nothing survives a restart)
+    Memory(MemoryStore),
+}
+
+/// Opens the store a `STORE_URL` names: `sqlite://PATH` (relative paths from the working
+/// directory, e.g. `sqlite://./data/events.db`, or absolute `sqlite:///var/data/events.db`) or
+/// `memory://`.
+pub fn open(url: &str) -> Result<Store, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        if path.is_empty() {
+            return Err(StoreError::Config(format!(
+                "{url:?} has no path; use sqlite://./data/events.db"
+            )));
+        }
+        return Ok(Store::Sqlite(SqliteStore::open(path)?));
+    }
+    if url == "memory://" {
+        return Ok(Store::Memory(MemoryStore::default()));
+    }
+    Err(StoreError::Config(format!(
+        "{url:?} is not a supported store; use sqlite://PATH or memory://"
+    )))
+}
+
+impl EventStore for Store {
+    async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.insert_batch(events).await,
+            Store::Memory(s) => s.insert_batch(events).await,
+        }
+    }
+
+    async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.list(query).await,
+            Store::Memory(s) => s.list(query).await,
+        }
+    }
+
+    async fn health(&self) -> Result<StoreHealth, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.health().await,
+            Store::Memory(s) => s.health().await,
+        }
+    }
+}
+
+/// True when `event` comes strictly after `cursor` in newest-first order, i.e. belongs on a
+/// later page. Shared by adapters that filter in process.
+pub(crate) fn after_cursor(event: &UserEvent, cursor: &Cursor) -> bool {
+    let key = (
+        event.timestamp.timestamp_millis(),
+        event.event_id.to_string(),
+    );
+    key < (cursor.timestamp_ms(), cursor.event_id().to_string())
+}
+
+/// Whether `event` passes the query's filters.
+pub(crate) fn matches(event: &UserEvent, query: &ListQuery) -> bool {
+    query.user_id.as_ref().is_none_or(|u| &event.user_id == u)
+        && query.event_type.is_none_or(|t| event.event_type == t)
+}
+
+/// The page size actually served.
+pub(crate) fn page_size(limit: usize) -> usize {
+    limit.clamp(1, MAX_PAGE_SIZE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_rejects_unknown_schemes_naming_the_choices() {
+        let err = open("postgres://x").err().expect("rejected");
+        assert!(err.to_string().contains("sqlite://PATH"), "{err}");
+        assert!(open("sqlite://").is_err());
+    }
+}

@@ -1,0 +1,109 @@
+//! The store contract against a real SQLite file, plus what only a file can show: data surviving a
+//! reopen, and a reader process beside a writer process.
+
+use event_schema::{EventType, UserEvent};
+use event_store::{EventStore, ListQuery, SqliteStore};
+use std::process::Command;
+
+async fn fresh() -> SqliteStore {
+    let dir = tempfile::tempdir().expect("tempdir").keep();
+    SqliteStore::open(dir.join("nested/dir/events.db")).expect("open")
+}
+
+event_store::event_store_contract!(fresh());
+
+fn sample(i: usize) -> UserEvent {
+    UserEvent {
+        event_id: uuid::Uuid::new_v4(),
+        user_id: format!("user-{}", i % 7),
+        event_type: EventType::ALL[i % 3],
+        timestamp: chrono::Utc::now(),
+        payload: None,
+    }
+}
+
+#[tokio::test]
+async fn events_survive_reopening_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let e = sample(1);
+    {
+        let store = SqliteStore::open(&path).expect("open");
+        store
+            .insert_batch(std::slice::from_ref(&e))
+            .await
+            .expect("insert");
+    }
+    let store = SqliteStore::open(&path).expect("reopen");
+    let page = store
+        .list(ListQuery {
+            limit: 10,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(page.events.len(), 1);
+    assert_eq!(page.events[0].event_id, e.event_id);
+}
+
+const WRITER_ENV: &str = "EVENT_STORE_TEST_WRITER_DB";
+const WRITER_BATCHES: usize = 200;
+const WRITER_BATCH: usize = 10;
+
+/// Runs only as the child of `a_reader_process_works_beside_a_writer_process`.
+#[tokio::test]
+async fn writer_process() {
+    let Some(path) = std::env::var_os(WRITER_ENV) else {
+        return;
+    };
+    let store = SqliteStore::open(path).expect("open");
+    for b in 0..WRITER_BATCHES {
+        let batch: Vec<_> = (0..WRITER_BATCH)
+            .map(|i| sample(b * WRITER_BATCH + i))
+            .collect();
+        store.insert_batch(&batch).await.expect("writer insert");
+    }
+}
+
+#[tokio::test]
+async fn a_reader_process_works_beside_a_writer_process() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let reader = SqliteStore::open(&path).expect("open");
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args(["--exact", "writer_process", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .env(WRITER_ENV, &path)
+        .spawn()
+        .expect("spawn writer");
+    let mut last = 0;
+    let mut reads = 0;
+    let status = loop {
+        let page = reader
+            .list(ListQuery {
+                limit: 1000,
+                ..ListQuery::default()
+            })
+            .await
+            .expect("reads never fail while another process writes");
+        assert!(page.events.len() >= last, "reads only ever see more rows");
+        last = page.events.len();
+        reads += 1;
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+    };
+    assert!(status.success(), "writer process failed");
+    let total = reader
+        .list(ListQuery {
+            limit: 1000,
+            ..ListQuery::default()
+        })
+        .await
+        .expect("list")
+        .events
+        .len();
+    let expected = (WRITER_BATCHES * WRITER_BATCH).min(1000);
+    assert_eq!(total, expected);
+    assert!(reads > 1, "the reader ran while the writer wrote");
+}
