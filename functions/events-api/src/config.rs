@@ -1,0 +1,126 @@
+//! Every setting of the HTTP function, read once at start-up.
+
+use event_kafka::KafkaConfig;
+use pipeline_runtime::env::{self, ProcessEnv, Source};
+use pipeline_runtime::ConfigError;
+use std::net::SocketAddr;
+
+/// Default `STORE_URL`: an SQLite file under the working directory.
+pub const DEFAULT_STORE_URL: &str = "sqlite://./data/events.db";
+
+/// How the process serves the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Under a Lambda runtime API (`AWS_LAMBDA_RUNTIME_API` set: AWS, `cargo lambda watch`).
+    Lambda,
+    /// A plain HTTP server on this address (`--listen ADDR`, else `PORT`).
+    Server(SocketAddr),
+}
+
+/// The HTTP function's settings. Names match `template.yaml`, `.env.example` and the README.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `KAFKA_*`.
+    pub kafka: KafkaConfig,
+    /// `STORE_URL`: where processed events are listed from.
+    pub store_url: String,
+    /// Lambda or plain server.
+    pub mode: Mode,
+}
+
+impl Config {
+    /// Reads the process environment and command-line arguments (`--listen ADDR`).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        Self::from_parts(&ProcessEnv, &args)
+    }
+
+    /// Reads settings from any source (tests pass a fixed list).
+    pub fn from_parts(src: &(impl Source + ?Sized), args: &[String]) -> Result<Self, ConfigError> {
+        Ok(Self {
+            kafka: KafkaConfig::from_source(src)?,
+            store_url: env::string(src, "STORE_URL", DEFAULT_STORE_URL),
+            mode: mode(src, args)?,
+        })
+    }
+}
+
+fn mode(src: &(impl Source + ?Sized), args: &[String]) -> Result<Mode, ConfigError> {
+    let mut listen = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let value = if arg == "--listen" {
+            it.next().cloned().ok_or_else(|| {
+                ConfigError::new("--listen", "expects an address like 127.0.0.1:3000")
+            })?
+        } else if let Some(v) = arg.strip_prefix("--listen=") {
+            v.to_owned()
+        } else {
+            return Err(ConfigError::new(
+                arg.clone(),
+                "unknown argument; usage: events-api [--listen ADDR]",
+            ));
+        };
+        listen = Some(value.parse().map_err(|e| {
+            ConfigError::new(
+                "--listen",
+                format!("expected host:port, got {value:?} ({e})"),
+            )
+        })?);
+    }
+    if let Some(addr) = listen {
+        return Ok(Mode::Server(addr));
+    }
+    if src.get("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return Ok(Mode::Lambda);
+    }
+    let port: u16 = env::parse(src, "PORT", 3000, "a TCP port number")?;
+    let host = if src.get("PORT").is_some() {
+        // Containers publish the port from outside: listen on every interface.
+        [0, 0, 0, 0]
+    } else {
+        [127, 0, 0, 1]
+    };
+    Ok(Mode::Server(SocketAddr::from((host, port))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn listen_flag_wins_over_lambda_and_port() {
+        let src: &[(&str, &str)] = &[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("PORT", "8080"),
+        ];
+        let c = Config::from_parts(src, &args(&["--listen", "127.0.0.1:0"])).expect("config");
+        assert_eq!(c.mode, Mode::Server("127.0.0.1:0".parse().expect("addr")));
+        let c = Config::from_parts(src, &[]).expect("config");
+        assert_eq!(c.mode, Mode::Lambda);
+    }
+
+    #[test]
+    fn port_listens_on_all_interfaces_and_defaults_apply() {
+        let src: &[(&str, &str)] = &[("PORT", "8080")];
+        let c = Config::from_parts(src, &[]).expect("config");
+        assert_eq!(c.mode, Mode::Server("0.0.0.0:8080".parse().expect("addr")));
+        assert_eq!(c.store_url, DEFAULT_STORE_URL);
+        assert_eq!(c.kafka.topic, "user-activity-events");
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let src: &[(&str, &str)] = &[("PORT", "eighty")];
+        assert_eq!(Config::from_parts(src, &[]).expect_err("bad").var, "PORT");
+        let empty: &[(&str, &str)] = &[];
+        let err = Config::from_parts(empty, &args(&["--listen", "nope"])).expect_err("bad");
+        assert_eq!(err.var, "--listen");
+        let err = Config::from_parts(empty, &args(&["--verbose"])).expect_err("bad");
+        assert_eq!(err.var, "--verbose");
+    }
+}

@@ -1,0 +1,104 @@
+//! The one place that turns a failure into an HTTP response. Every error body has `error` (a
+//! stable code) and `message` (a sentence); validation failures add `details`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use event_schema::{FieldError, ValidationErrors};
+use serde::Serialize;
+
+/// Seconds a client should wait before retrying after a 503.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
+/// Why a request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not declared as JSON.
+    #[error("Content-Type must be application/json, got {}", .0.as_deref().unwrap_or("none"))]
+    UnsupportedMediaType(Option<String>),
+    /// The body exceeds the limit.
+    #[error("the body exceeds {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The body could not be read from the connection.
+    #[error("the body could not be read: {0}")]
+    BadBody(String),
+    /// The body or query breaks the rules.
+    #[error("{}", summary(.0))]
+    Validation(Vec<FieldError>),
+    /// Kafka did not acknowledge the event: it was not accepted.
+    #[error("the event was not accepted because Kafka did not acknowledge it ({0}); retry later")]
+    KafkaUnavailable(String),
+    /// The store did not answer.
+    #[error("the event store is unavailable ({0}); retry later")]
+    StoreUnavailable(String),
+    /// No route matches the path.
+    #[error("no resource at {0}; see GET /health, POST /events/generate, GET /events/processed")]
+    NotFound(String),
+    /// The path exists, the method does not.
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+}
+
+fn summary(details: &[FieldError]) -> String {
+    match details {
+        [one] => format!("{}: {}", one.field, one.message),
+        many => format!("the request has {} problems; see details", many.len()),
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(e: ValidationErrors) -> Self {
+        Self::Validation(e.into_vec())
+    }
+}
+
+impl ApiError {
+    /// HTTP status and stable error code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::BadBody(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            Self::KafkaUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "kafka_unavailable"),
+            Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    details: Option<&'a [FieldError]>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::warn!(error = code, message = %self, "request failed");
+        }
+        let details = match &self {
+            Self::Validation(d) => Some(d.as_slice()),
+            _ => None,
+        };
+        let body = Body {
+            error: code,
+            message: self.to_string(),
+            details,
+        };
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}

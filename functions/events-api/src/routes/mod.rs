@@ -1,0 +1,20 @@
+//! One module per route; the fallbacks are here.
+
+mod generate;
+mod health;
+mod processed;
+
+pub(crate) use generate::generate;
+pub(crate) use health::health;
+pub(crate) use processed::processed;
+
+use crate::ApiError;
+use axum::http::{Method, Uri};
+
+pub(crate) async fn not_found(uri: Uri) -> ApiError {
+    ApiError::NotFound(uri.path().to_owned())
+}
+
+pub(crate) async fn method_not_allowed(method: Method) -> ApiError {
+    ApiError::MethodNotAllowed(method.to_string())
+}

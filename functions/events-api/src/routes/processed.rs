@@ -1,0 +1,164 @@
+//! `GET /events/processed`: a page of stored events, newest first, with the next page in a
+//! `Link: <?…&cursor=…>; rel="next"` header.
+
+use crate::{ApiError, App};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use event_kafka::EventPublisher;
+use event_schema::{check_event_type, check_user_id, ErrorCode, FieldError};
+use event_store::{Cursor, EventStore, ListQuery, MAX_PAGE_SIZE};
+use std::sync::Arc;
+
+/// Page size when `limit` is absent.
+pub(crate) const DEFAULT_LIMIT: usize = 100;
+
+pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
+    State(app): State<Arc<App<S, P>>>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = parse_query(raw.as_deref().unwrap_or(""))?;
+    let page = app
+        .store
+        .list(query.clone())
+        .await
+        .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?;
+    let mut response = Json(&page.events).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(next) = page.next {
+        // A query-only reference resolves against the URL the client used, which stays right
+        // behind a Function URL, a path prefix (`cargo lambda watch`) or a proxy.
+        let link = format!("<?{}>; rel=\"next\"", next_query(&query, &next));
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// Reads the query string, reporting every bad parameter at once.
+pub(crate) fn parse_query(raw: &str) -> Result<ListQuery, ApiError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw).map_err(|e| {
+        ApiError::Validation(vec![FieldError::new(
+            "query",
+            ErrorCode::InvalidFormat,
+            format!("the query string is not valid URL encoding: {e}"),
+        )])
+    })?;
+    let mut query = ListQuery {
+        limit: DEFAULT_LIMIT,
+        ..ListQuery::default()
+    };
+    let mut errors = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (key, value) in &pairs {
+        if seen.contains(&key.as_str()) {
+            errors.push(FieldError::new(
+                key.clone(),
+                ErrorCode::DuplicateKey,
+                format!("{key} is given more than once; give it once"),
+            ));
+            continue;
+        }
+        seen.push(key);
+        match key.as_str() {
+            "limit" => match value.parse::<i64>() {
+                Ok(n) if (1..=MAX_PAGE_SIZE as i64).contains(&n) => {
+                    query.limit = usize::try_from(n).unwrap_or(DEFAULT_LIMIT);
+                }
+                Ok(n) => errors.push(FieldError::new(
+                    "limit",
+                    ErrorCode::OutOfRange,
+                    format!("limit must be between 1 and {MAX_PAGE_SIZE}, got {n}"),
+                )),
+                Err(_) => errors.push(FieldError::new(
+                    "limit",
+                    ErrorCode::InvalidFormat,
+                    format!("limit must be a whole number between 1 and {MAX_PAGE_SIZE}"),
+                )),
+            },
+            "userId" => match check_user_id(value) {
+                None => query.user_id = Some(value.clone()),
+                Some((code, message)) => errors.push(FieldError::new("userId", code, message)),
+            },
+            "eventType" => match check_event_type(value) {
+                Ok(t) => query.event_type = Some(t),
+                Err((code, message)) => errors.push(FieldError::new("eventType", code, message)),
+            },
+            "cursor" => match Cursor::decode(value) {
+                Ok(c) => query.cursor = Some(c),
+                Err(e) => errors.push(FieldError::new(
+                    "cursor",
+                    ErrorCode::InvalidFormat,
+                    e.to_string(),
+                )),
+            },
+            other => errors.push(FieldError::new(
+                other,
+                ErrorCode::UnknownField,
+                format!(
+                    "unknown query parameter {other:?}; allowed are limit, userId, eventType, cursor"
+                ),
+            )),
+        }
+    }
+    if errors.is_empty() {
+        Ok(query)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// The query of the next page: the same filters and limit, plus the cursor.
+fn next_query(query: &ListQuery, next: &Cursor) -> String {
+    let mut pairs: Vec<(&str, String)> = vec![("limit", query.limit.to_string())];
+    if let Some(u) = &query.user_id {
+        pairs.push(("userId", u.clone()));
+    }
+    if let Some(t) = query.event_type {
+        pairs.push(("eventType", t.as_str().to_owned()));
+    }
+    pairs.push(("cursor", next.encode()));
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(raw: &str) -> Vec<(String, ErrorCode)> {
+        match parse_query(raw) {
+            Ok(_) => Vec::new(),
+            Err(ApiError::Validation(d)) => d.into_iter().map(|e| (e.field, e.code)).collect(),
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_filters() {
+        let q = parse_query("").expect("empty query");
+        assert_eq!(q.limit, DEFAULT_LIMIT);
+        let q = parse_query("limit=5&userId=al%20ice&eventType=LOGOUT").expect("valid");
+        assert_eq!(q.limit, 5);
+        assert_eq!(q.user_id.as_deref(), Some("al ice"));
+    }
+
+    #[test]
+    fn every_bad_parameter_is_reported() {
+        assert_eq!(
+            codes("limit=0&eventType=login&cursor=zzz&page=2&userId="),
+            vec![
+                ("limit".to_owned(), ErrorCode::OutOfRange),
+                ("eventType".to_owned(), ErrorCode::NotAllowed),
+                ("cursor".to_owned(), ErrorCode::InvalidFormat),
+                ("page".to_owned(), ErrorCode::UnknownField),
+                ("userId".to_owned(), ErrorCode::Empty),
+            ]
+        );
+        assert_eq!(codes("limit=1001")[0].1, ErrorCode::OutOfRange);
+        assert_eq!(codes("limit=ten")[0].1, ErrorCode::InvalidFormat);
+        assert_eq!(codes("limit=1&limit=2")[0].1, ErrorCode::DuplicateKey);
+    }
+}

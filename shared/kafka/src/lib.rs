@@ -1,0 +1,87 @@
+//! Everything the pipeline says to Kafka.
+//!
+//! [`KafkaConfig`] turns the `KAFKA_*` settings into librdkafka configuration; [`KafkaPublisher`]
+//! publishes an event and returns only once the broker acknowledged it (`acks=all`, idempotent
+//! producer), which is what lets the HTTP function promise "201 means it is in Kafka"; [`health`]
+//! asks the broker for the topic's metadata within a deadline. The [`EventPublisher`] port lets
+//! handlers be unit-tested with [`MemoryPublisher`].
+#![warn(missing_docs)]
+
+mod config;
+mod memory;
+mod publisher;
+
+pub use config::{KafkaConfig, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC, DEFAULT_TOPIC};
+pub use memory::MemoryPublisher;
+pub use publisher::{health, KafkaPublisher};
+
+use event_schema::UserEvent;
+use std::future::Future;
+use std::time::Duration;
+
+/// Kafka header names put on every event record.
+pub mod headers {
+    /// The event's type (`LOGIN` …), so consumers can route without parsing the value.
+    pub const EVENT_TYPE: &str = "event-type";
+    /// [`event_schema::SCHEMA_VERSION`] of the value.
+    pub const SCHEMA_VERSION: &str = "schema-version";
+    /// Always `application/json`.
+    pub const CONTENT_TYPE: &str = "content-type";
+}
+
+/// Where the broker stored an acknowledged record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivered {
+    /// Partition written.
+    pub partition: i32,
+    /// Offset in that partition.
+    pub offset: i64,
+}
+
+/// What the broker says about itself and the topic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaHealth {
+    /// Brokers in the cluster metadata.
+    pub brokers: usize,
+    /// The topic checked.
+    pub topic: String,
+    /// Its partition count.
+    pub partitions: usize,
+}
+
+/// Why an event was not acknowledged. None of these means the event was stored.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// No acknowledgement within the produce timeout (broker down or unreachable).
+    #[error("no acknowledgement from Kafka within {0:?}")]
+    Timeout(Duration),
+    /// The broker or client refused the record.
+    #[error("kafka refused the record: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    /// The event could not be encoded (should not happen for a validated event).
+    #[error("event could not be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The metadata answer lacks the topic.
+    #[error("topic {0:?} does not exist on the broker")]
+    MissingTopic(String),
+    /// The blocking metadata task failed.
+    #[error("kafka health task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// The publishing port of the HTTP function.
+pub trait EventPublisher: Send + Sync + 'static {
+    /// Publishes `event` and resolves once the broker acknowledged it.
+    fn publish(
+        &self,
+        event: &UserEvent,
+    ) -> impl Future<Output = Result<Delivered, PublishError>> + Send;
+
+    /// Checks the broker and topic, within the configured health deadline.
+    fn health(&self) -> impl Future<Output = Result<KafkaHealth, PublishError>> + Send;
+
+    /// Sends whatever is still queued, waiting at most `timeout` (called on shutdown).
+    fn flush(&self, timeout: Duration) {
+        let _ = timeout;
+    }
+}

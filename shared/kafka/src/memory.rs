@@ -1,0 +1,51 @@
+//! A publisher for handler unit tests: records what it was given and can be told to fail.
+
+use crate::{Delivered, EventPublisher, KafkaHealth, PublishError};
+use event_schema::UserEvent;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Keeps published events in memory. `set_down(true)` makes every call time out.
+#[derive(Default)]
+pub struct MemoryPublisher {
+    events: Mutex<Vec<UserEvent>>,
+    down: AtomicBool,
+}
+
+impl MemoryPublisher {
+    /// Everything published so far.
+    pub fn published(&self) -> Vec<UserEvent> {
+        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    /// Simulates a broker outage.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+impl EventPublisher for MemoryPublisher {
+    async fn publish(&self, event: &UserEvent) -> Result<Delivered, PublishError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(PublishError::Timeout(Duration::from_millis(1)));
+        }
+        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        events.push(event.clone());
+        Ok(Delivered {
+            partition: 0,
+            offset: i64::try_from(events.len()).unwrap_or(i64::MAX) - 1,
+        })
+    }
+
+    async fn health(&self) -> Result<KafkaHealth, PublishError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(PublishError::Timeout(Duration::from_millis(1)));
+        }
+        Ok(KafkaHealth {
+            brokers: 1,
+            topic: "memory".to_owned(),
+            partitions: 1,
+        })
+    }
+}

@@ -1,0 +1,110 @@
+//! The rdkafka publisher.
+
+use crate::{headers, Delivered, EventPublisher, KafkaConfig, KafkaHealth, PublishError};
+use event_schema::{UserEvent, SCHEMA_VERSION};
+use rdkafka::client::Client;
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::util::Timeout;
+use std::time::Duration;
+use tracing::debug;
+
+/// Publishes events to `KAFKA_TOPIC`. Create one per process (cold start) and share it: the
+/// producer holds the broker connections and the idempotence state.
+#[derive(Clone)]
+pub struct KafkaPublisher {
+    producer: FutureProducer,
+    config: KafkaConfig,
+}
+
+impl KafkaPublisher {
+    /// Builds the producer. Connecting happens in the background; nothing blocks here.
+    pub fn new(config: KafkaConfig, client_id: &str) -> Result<Self, PublishError> {
+        let producer = config.producer_config(client_id).create()?;
+        Ok(Self { producer, config })
+    }
+
+    /// The settings in use.
+    pub fn config(&self) -> &KafkaConfig {
+        &self.config
+    }
+}
+
+impl EventPublisher for KafkaPublisher {
+    async fn publish(&self, event: &UserEvent) -> Result<Delivered, PublishError> {
+        let value = serde_json::to_vec(event)?;
+        let record_headers = OwnedHeaders::new_with_capacity(3)
+            .insert(Header {
+                key: headers::EVENT_TYPE,
+                value: Some(event.event_type.as_str()),
+            })
+            .insert(Header {
+                key: headers::SCHEMA_VERSION,
+                value: Some(SCHEMA_VERSION),
+            })
+            .insert(Header {
+                key: headers::CONTENT_TYPE,
+                value: Some("application/json"),
+            });
+        let record = FutureRecord::to(&self.config.topic)
+            .key(event.user_id.as_str())
+            .payload(&value)
+            .headers(record_headers);
+        // librdkafka fails the delivery itself at `message.timeout.ms` (= the produce timeout);
+        // the outer deadline only guards against a lost callback.
+        let deadline = self.config.produce_timeout + Duration::from_millis(500);
+        let send = self
+            .producer
+            .send(record, Timeout::After(self.config.produce_timeout));
+        match tokio::time::timeout(deadline, send).await {
+            Err(_) => Err(PublishError::Timeout(self.config.produce_timeout)),
+            Ok(Err((rdkafka::error::KafkaError::MessageProduction(code), _)))
+                if code == rdkafka::types::RDKafkaErrorCode::MessageTimedOut =>
+            {
+                Err(PublishError::Timeout(self.config.produce_timeout))
+            }
+            Ok(Err((e, _))) => Err(PublishError::Kafka(e)),
+            Ok(Ok(d)) => {
+                debug!(event_id = %event.event_id, partition = d.partition, offset = d.offset, "acknowledged");
+                Ok(Delivered {
+                    partition: d.partition,
+                    offset: d.offset,
+                })
+            }
+        }
+    }
+
+    async fn health(&self) -> Result<KafkaHealth, PublishError> {
+        let client = self.producer.clone();
+        let topic = self.config.topic.clone();
+        let timeout = self.config.health_timeout;
+        tokio::task::spawn_blocking(move || health(client.client(), &topic, timeout)).await?
+    }
+
+    fn flush(&self, timeout: Duration) {
+        if let Err(e) = self.producer.flush(Timeout::After(timeout)) {
+            tracing::warn!(error = %e, "producer flush incomplete at shutdown");
+        }
+    }
+}
+
+/// Asks the cluster for `topic`'s metadata, waiting at most `timeout`. Blocking: call it from a
+/// blocking thread.
+pub fn health<C: rdkafka::ClientContext>(
+    client: &Client<C>,
+    topic: &str,
+    timeout: Duration,
+) -> Result<KafkaHealth, PublishError> {
+    let metadata = client.fetch_metadata(Some(topic), Timeout::After(timeout))?;
+    let t = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic)
+        .filter(|t| t.error().is_none() && !t.partitions().is_empty())
+        .ok_or_else(|| PublishError::MissingTopic(topic.to_owned()))?;
+    Ok(KafkaHealth {
+        brokers: metadata.brokers().len(),
+        topic: topic.to_owned(),
+        partitions: t.partitions().len(),
+    })
+}

@@ -1,0 +1,119 @@
+//! Typed reads of environment variables. An empty variable counts as unset, so that
+//! `FOO=` in an `.env` file means "use the default".
+
+use std::fmt::Display;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A setting that is missing or malformed, naming the variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable (or command-line flag) at fault.
+    pub var: String,
+    /// What is wrong and what would be right.
+    pub reason: String,
+}
+
+impl ConfigError {
+    /// A problem with `var`.
+    pub fn new(var: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            var: var.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Where settings come from: the process environment, or a fixed list in tests.
+pub trait Source {
+    /// The raw value, `None` when unset or empty.
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+}
+
+impl Source for [(&str, &str)] {
+    fn get(&self, name: &str) -> Option<String> {
+        self.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+            .filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// A string setting with a default.
+pub fn string(src: &(impl Source + ?Sized), name: &str, default: &str) -> String {
+    src.get(name).unwrap_or_else(|| default.to_owned())
+}
+
+/// A parsed setting with a default; a value that does not parse is an error naming `name`.
+pub fn parse<T>(
+    src: &(impl Source + ?Sized),
+    name: &str,
+    default: T,
+    expected: &str,
+) -> Result<T, ConfigError>
+where
+    T: FromStr,
+    T::Err: Display,
+{
+    match src.get(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| ConfigError::new(name, format!("expected {expected}, got {raw:?} ({e})"))),
+    }
+}
+
+/// A duration in whole milliseconds within `range`.
+pub fn millis(
+    src: &(impl Source + ?Sized),
+    name: &str,
+    default_ms: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    let ms: u64 = parse(src, name, default_ms, "a whole number of milliseconds")?;
+    if !range.contains(&ms) {
+        return Err(ConfigError::new(
+            name,
+            format!(
+                "{ms} ms is out of range; use {} to {} ms",
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_means_default_and_bad_values_name_the_variable() {
+        let src: &[(&str, &str)] = &[("A", ""), ("B", "12x"), ("C", "250")];
+        assert_eq!(string(src, "A", "dflt"), "dflt");
+        let err = millis(src, "B", 5, 1..=10).expect_err("bad");
+        assert_eq!(err.var, "B");
+        assert!(
+            err.to_string().starts_with("B: expected a whole number"),
+            "{err}"
+        );
+        let err = millis(src, "C", 5, 1..=100).expect_err("out of range");
+        assert!(err.reason.contains("out of range"), "{err}");
+        assert_eq!(
+            millis(src, "MISSING", 5, 1..=10),
+            Ok(Duration::from_millis(5))
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! Start-up plumbing shared by the functions and tools, so that each `main.rs` stays a few lines:
+//! [`env`] reads typed settings and names the variable when one is wrong, [`init_tracing`] sets
+//! up structured logs (JSON under `AWS_LAMBDA_LOG_FORMAT=json`, as Lambda's advanced logging
+//! expects), and [`shutdown_signal`] resolves on SIGTERM or Ctrl-C.
+#![warn(missing_docs)]
+
+pub mod env;
+
+pub use env::ConfigError;
+
+/// Installs the global `tracing` subscriber, writing to stderr.
+///
+/// Filter: `RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else `info`. Format: JSON when
+/// `AWS_LAMBDA_LOG_FORMAT` is `json` (any case), human-readable otherwise.
+pub fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok())
+        .map(|s| s.to_lowercase())
+        .unwrap_or_else(|| "info".to_owned());
+    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .map(|v| v.eq_ignore_ascii_case("json"))
+        .unwrap_or(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
+    // A second initialisation (tests) keeps the first subscriber.
+    let _ = if json {
+        builder
+            .json()
+            .with_current_span(false)
+            .flatten_event(true)
+            .try_init()
+    } else {
+        builder.with_ansi(false).try_init()
+    };
+}
+
+/// Resolves when the process is asked to stop (SIGTERM, as Lambda and containers send, or Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
