@@ -40,3 +40,6 @@ pub fn router<S: EventStore, P: EventPublisher>(app: Arc<App<S, P>>) -> Router {
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(app)
 }
+
+#[cfg(test)]
+mod tests;

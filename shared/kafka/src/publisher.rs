@@ -58,11 +58,12 @@ impl EventPublisher for KafkaPublisher {
             .send(record, Timeout::After(self.config.produce_timeout));
         match tokio::time::timeout(deadline, send).await {
             Err(_) => Err(PublishError::Timeout(self.config.produce_timeout)),
-            Ok(Err((rdkafka::error::KafkaError::MessageProduction(code), _)))
-                if code == rdkafka::types::RDKafkaErrorCode::MessageTimedOut =>
-            {
-                Err(PublishError::Timeout(self.config.produce_timeout))
-            }
+            Ok(Err((
+                rdkafka::error::KafkaError::MessageProduction(
+                    rdkafka::types::RDKafkaErrorCode::MessageTimedOut,
+                ),
+                _,
+            ))) => Err(PublishError::Timeout(self.config.produce_timeout)),
             Ok(Err((e, _))) => Err(PublishError::Kafka(e)),
             Ok(Ok(d)) => {
                 debug!(event_id = %event.event_id, partition = d.partition, offset = d.offset, "acknowledged");

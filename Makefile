@@ -1,0 +1,40 @@
+# Everyday commands. Each installs what it needs on first use (see scripts/setup.sh).
+SHELL := /bin/bash
+TOOLS_DIR ?= $(HOME)/.cache/activity-pipeline
+export TOOLS_DIR
+export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
+
+.PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+test: ## Install what is missing, start the broker, run every check and test, stop what it started
+	scripts/test.sh
+
+dev: ## Run the pipeline locally under cargo lambda watch (see README)
+	scripts/dev.sh
+
+kafka: ## Start the local broker on 127.0.0.1:9092 (or reuse one) and create the topics
+	scripts/kafka.sh start
+
+kafka-stop: ## Stop the broker started by `make kafka`
+	scripts/kafka.sh stop
+
+setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda)
+	scripts/setup.sh build wasm kafka lambda
+
+lint: ## rustfmt check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## Format the code
+	cargo fmt --all
+
+schemas: ## Regenerate the checked-in JSON Schemas from the types
+	UPDATE_SCHEMAS=1 cargo test -p event-schema --test json_schema
+
+wasm-test: ## Run the shared validation vectors as WebAssembly under node
+	scripts/setup.sh wasm
+	CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+	  cargo test -p event-schema --target wasm32-unknown-unknown --features wasm --test vectors

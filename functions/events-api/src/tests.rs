@@ -1,0 +1,215 @@
+//! Router behaviour with in-process fakes: every status and error shape, fast and without a
+//! broker. The same behaviour is proven against a real broker and SQLite file in `tests/`.
+
+use crate::{router, App};
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use event_kafka::MemoryPublisher;
+use event_store::{EventStore, MemoryStore};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+fn app() -> (Arc<App<MemoryStore, MemoryPublisher>>, Router) {
+    let app = Arc::new(App {
+        store: MemoryStore::default(),
+        publisher: MemoryPublisher::default(),
+    });
+    (Arc::clone(&app), router(app))
+}
+
+async fn send(router: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let res = router.clone().oneshot(req).await.expect("infallible");
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = res.into_body().collect().await.expect("body").to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, headers, body)
+}
+
+fn post(body: &str, content_type: Option<&str>) -> Request<Body> {
+    let mut b = Request::post("/events/generate");
+    if let Some(ct) = content_type {
+        b = b.header(header::CONTENT_TYPE, ct);
+    }
+    b.body(Body::from(body.to_owned())).expect("request")
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).expect("request")
+}
+
+#[tokio::test]
+async fn valid_request_is_published_and_returned_as_created() {
+    let (app, router) = app();
+    let (status, _, body) = send(
+        &router,
+        post(
+            r#"{"userId":"u1","eventType":"PRODUCT_VIEW","payload":{"sku":"x"}}"#,
+            Some("application/json"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let published = app.publisher.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(body, serde_json::to_value(&published[0]).expect("json"));
+    assert_eq!(body["payload"], json!({"sku": "x"}));
+}
+
+#[tokio::test]
+async fn rejections_have_status_error_and_message_and_publish_nothing() {
+    let (app, router) = app();
+    let big = format!(
+        r#"{{"userId":"u","eventType":"LOGIN","payload":{{"d":"{}"}}}}"#,
+        "x".repeat(70_000)
+    );
+    let cases = [
+        (
+            post("{}", None),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            post("{}", Some("text/plain")),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        ),
+        (
+            post(&big, Some("application/json")),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+        ),
+        (
+            post("{", Some("application/json")),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        ),
+        (get("/nowhere"), StatusCode::NOT_FOUND, "not_found"),
+        (
+            get("/events/generate"),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            get("/events/processed?limit=0"),
+            StatusCode::BAD_REQUEST,
+            "validation_failed",
+        ),
+    ];
+    for (req, want_status, want_code) in cases {
+        let uri = req.uri().clone();
+        let (status, headers, body) = send(&router, req).await;
+        assert_eq!(status, want_status, "{uri}");
+        assert_eq!(body["error"], want_code, "{uri}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{uri}"
+        );
+        assert_eq!(headers[header::CONTENT_TYPE], "application/json", "{uri}");
+    }
+    assert!(app.publisher.published().is_empty());
+}
+
+#[tokio::test]
+async fn validation_failure_lists_every_problem() {
+    let (_, router) = app();
+    let (_, _, body) = send(
+        &router,
+        post(
+            r#"{"userId":7,"eventType":"login","extra":1}"#,
+            Some("application/json"),
+        ),
+    )
+    .await;
+    let codes: Vec<(&str, &str)> = body["details"]
+        .as_array()
+        .expect("details")
+        .iter()
+        .map(|d| {
+            (
+                d["field"].as_str().unwrap_or(""),
+                d["code"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ("userId", "wrong_type"),
+            ("eventType", "not_allowed"),
+            ("extra", "unknown_field")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn broker_outage_is_503_with_retry_after_and_names_kafka_in_health() {
+    let (app, router) = app();
+    app.publisher.set_down(true);
+    let (status, headers, body) = send(
+        &router,
+        post(
+            r#"{"userId":"u","eventType":"LOGIN"}"#,
+            Some("application/json"),
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["error"], "kafka_unavailable");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    let (status, _, body) = send(&router, get("/health")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["failing"], json!(["kafka"]));
+    assert_eq!(body["store"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn method_not_allowed_says_which_methods_are() {
+    let (_, router) = app();
+    let req = Request::builder()
+        .method(Method::DELETE)
+        .uri("/events/processed")
+        .body(Body::empty())
+        .expect("request");
+    let (status, headers, _) = send(&router, req).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(headers[header::ALLOW]
+        .to_str()
+        .unwrap_or("")
+        .contains("GET"));
+}
+
+#[tokio::test]
+async fn processed_pages_follow_the_link_header() {
+    let (app, router) = app();
+    let events: Vec<_> = (0..5)
+        .map(|i| {
+            event_schema::validate_request(
+                format!(r#"{{"userId":"u{}","eventType":"LOGIN"}}"#, i % 2).as_bytes(),
+            )
+            .expect("valid")
+            .into_event()
+        })
+        .collect();
+    app.store.insert_batch(&events).await.expect("insert");
+    let mut uri = "/events/processed?limit=2".to_owned();
+    let mut seen = Vec::new();
+    loop {
+        let (status, headers, body) = send(&router, get(&uri)).await;
+        assert_eq!(status, StatusCode::OK);
+        seen.extend(body.as_array().expect("array").iter().cloned());
+        let Some(link) = headers.get(header::LINK) else {
+            break;
+        };
+        let link = link.to_str().expect("ascii");
+        let query = link
+            .strip_prefix("<?")
+            .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+            .expect("query-only next link");
+        uri = format!("/events/processed?{query}");
+    }
+    assert_eq!(seen.len(), 5);
+}

@@ -1,0 +1,260 @@
+//! The router with its real adapters: a Kafka-protocol broker (`KAFKA_BROKERS`, started by
+//! `make kafka`) and an SQLite file. Each test publishes to its own topic.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use event_kafka::{KafkaConfig, KafkaPublisher};
+use event_schema::validate_event;
+use event_store::{EventStore, SqliteStore};
+use events_api::{router, App};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use testkit::kafka::{brokers, create_topic, read_topic, unique_topic};
+use tower::ServiceExt;
+
+struct Real {
+    app: Arc<App<SqliteStore, KafkaPublisher>>,
+    router: Router,
+    topic: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn real(create: bool) -> Real {
+    let topic = unique_topic("api-test");
+    if create {
+        create_topic(&brokers(), &topic, 3).await;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path().join("events.db")).expect("sqlite");
+    let config = KafkaConfig {
+        brokers: brokers(),
+        topic: topic.clone(),
+        ..KafkaConfig::default()
+    };
+    let publisher = KafkaPublisher::new(config, "events-api-test").expect("producer");
+    let app = Arc::new(App { store, publisher });
+    Real {
+        router: router(Arc::clone(&app)),
+        app,
+        topic,
+        _dir: dir,
+    }
+}
+
+async fn send(router: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let res = router.clone().oneshot(req).await.expect("infallible");
+    let (parts, body) = res.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes();
+    (
+        parts.status,
+        parts.headers,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+fn post_json(body: &str) -> Request<Body> {
+    Request::post("/events/generate")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .expect("request")
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn the_topic_holds_exactly_the_created_events_with_their_headers() {
+    let r = real(true).await;
+    let bodies = [
+        r#"{"userId":"alice","eventType":"LOGIN"}"#,
+        r#"{"userId":"alice","eventType":"login"}"#,
+        r#"{"userId":"bob","eventType":"PRODUCT_VIEW","payload":{"sku":"A-1","qty":2}}"#,
+        r#"{"userId":"","eventType":"LOGOUT"}"#,
+        r#"{"userId":"carol","eventType":"LOGOUT","payload":null}"#,
+        r#"{"userId":"dave","eventType":"LOGIN","extra":true}"#,
+        r#"{"userId":"用户","eventType":"PRODUCT_VIEW","payload":{"名前":"商品"}}"#,
+        r#"not json"#,
+    ];
+    let mut created = Vec::new();
+    for body in bodies {
+        let (status, _, json) = send(&r.router, post_json(body)).await;
+        match status {
+            StatusCode::CREATED => created.push(json),
+            StatusCode::BAD_REQUEST => assert_eq!(json["error"], "validation_failed"),
+            other => panic!("unexpected {other} for {body}"),
+        }
+    }
+    assert_eq!(created.len(), 4);
+
+    let records = read_topic(&brokers(), &r.topic, Duration::from_secs(20));
+    assert_eq!(records.len(), created.len(), "one record per 201, no more");
+    let mut seen = BTreeSet::new();
+    for rec in &records {
+        let value = rec.value.as_deref().expect("value");
+        let event = validate_event(value).expect("records are valid events");
+        let response = created
+            .iter()
+            .find(|c| c["eventId"] == event.event_id.to_string())
+            .expect("every record answered a 201");
+        assert_eq!(&serde_json::to_value(&event).expect("json"), response);
+        assert_eq!(rec.key.as_deref(), Some(event.user_id.as_str()));
+        assert_eq!(rec.header("event-type"), Some(event.event_type.as_str()));
+        assert_eq!(rec.header("schema-version"), Some("1"));
+        assert_eq!(rec.header("content-type"), Some("application/json"));
+        seen.insert(event.event_id);
+    }
+    assert_eq!(seen.len(), created.len());
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn processed_lists_the_sqlite_file_newest_first_in_linked_pages() {
+    let r = real(true).await;
+    let mut events = Vec::new();
+    for i in 0..7 {
+        let body = format!(r#"{{"userId":"user-{}","eventType":"LOGIN"}}"#, i % 2);
+        let mut e = event_schema::validate_request(body.as_bytes())
+            .expect("valid")
+            .into_event();
+        e.timestamp += chrono::Duration::milliseconds(i);
+        events.push(e);
+    }
+    r.app.store.insert_batch(&events).await.expect("insert");
+    events.reverse();
+
+    let mut uri = "/events/processed?limit=3".to_owned();
+    let mut listed = Vec::new();
+    let mut pages = 0;
+    loop {
+        let (status, headers, body) = send(
+            &r.router,
+            Request::get(&uri).body(Body::empty()).expect("req"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        pages += 1;
+        listed.extend(body.as_array().expect("array").iter().cloned());
+        let Some(link) = headers.get(header::LINK) else {
+            break;
+        };
+        let link = link.to_str().expect("ascii");
+        let query = link
+            .strip_prefix("<?")
+            .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+            .expect("next link");
+        uri = format!("/events/processed?{query}");
+    }
+    assert_eq!(pages, 3);
+    let expected: Vec<Value> = events
+        .iter()
+        .map(|e| serde_json::to_value(e).expect("json"))
+        .collect();
+    assert_eq!(listed, expected);
+
+    let (_, _, only_one) = send(
+        &r.router,
+        Request::get("/events/processed?userId=user-1&eventType=LOGIN")
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(only_one.as_array().expect("array").len(), 3);
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn health_reports_both_dependencies_and_names_a_missing_topic() {
+    let r = real(true).await;
+    let (status, _, body) = send(
+        &r.router,
+        Request::get("/health").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["kafka"]["partitions"], 3);
+    assert_eq!(body["store"]["backend"], "sqlite");
+
+    let missing = real(false).await;
+    let started = Instant::now();
+    let (status, _, body) = send(
+        &missing.router,
+        Request::get("/health").body(Body::empty()).expect("req"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["failing"], serde_json::json!(["kafka"]));
+    assert!(started.elapsed() < Duration::from_millis(2500));
+}
+
+async fn plain_server(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+fn without_identity(mut v: Value) -> Value {
+    if let Some(o) = v.as_object_mut() {
+        o.remove("eventId");
+        o.remove("timestamp");
+    }
+    v
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn function_url_requests_get_the_plain_servers_responses() {
+    let r = real(true).await;
+    let base = plain_server(r.router.clone()).await;
+    let client = reqwest::Client::new();
+
+    for fixture in [
+        include_str!("data/function-url-post-generate.json"),
+        include_str!("data/function-url-get-processed.json"),
+    ] {
+        let raw: Value = serde_json::from_str(fixture).expect("fixture");
+        let lambda_req = lambda_http::request::from_str(fixture).expect("lambda_http parses it");
+        let res = r
+            .router
+            .clone()
+            .oneshot(lambda_req)
+            .await
+            .expect("infallible");
+        let lambda_status = res.status();
+        let lambda_ct = res.headers().get(header::CONTENT_TYPE).cloned();
+        let lambda_body: Value =
+            serde_json::from_slice(&res.into_body().collect().await.expect("body").to_bytes())
+                .expect("json");
+
+        let method = raw["requestContext"]["http"]["method"]
+            .as_str()
+            .expect("method");
+        let mut url = format!("{base}{}", raw["rawPath"].as_str().expect("path"));
+        if let Some(q) = raw["rawQueryString"].as_str().filter(|q| !q.is_empty()) {
+            url = format!("{url}?{q}");
+        }
+        let mut req = client.request(method.parse().expect("method"), url);
+        if let Some(ct) = raw["headers"]["content-type"].as_str() {
+            req = req.header("content-type", ct);
+        }
+        if let Some(body) = raw["body"].as_str() {
+            req = req.body(body.to_owned());
+        }
+        let plain = req.send().await.expect("plain server answers");
+        assert_eq!(lambda_status, plain.status(), "{method}");
+        assert_eq!(
+            lambda_ct.as_ref().map(|v| v.as_bytes()),
+            plain.headers().get("content-type").map(|v| v.as_bytes())
+        );
+        let plain_body: Value = plain.json().await.expect("json");
+        assert_eq!(without_identity(lambda_body), without_identity(plain_body));
+    }
+    assert_eq!(
+        read_topic(&brokers(), &r.topic, Duration::from_secs(20)).len(),
+        2
+    );
+}

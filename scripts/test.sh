@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `make test`: install what is missing, start a broker unless one answers, run every check and
+# test, and stop the broker if this script started it.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
+export TOOLS_DIR PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
+export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
+export TANSU_BIN="$TOOLS_DIR/bin/tansu"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "installing what is missing"
+scripts/setup.sh build wasm kafka
+
+step "static checks"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy -p event-schema --target wasm32-unknown-unknown --features wasm --locked -- -D warnings
+python3 scripts/check_compose.py docker-compose.yml
+broken="$(mktemp)"
+sed 's/broker,controller/broker/' docker-compose.yml >"$broken"
+if python3 scripts/check_compose.py "$broken" 2>/dev/null; then
+  echo "the compose check accepted a broker without a controller role" >&2
+  exit 1
+fi
+rm -f "$broken"
+if cargo tree -p event-schema -e normal --locked | grep -E 'wasm-bindgen|js-sys'; then
+  echo "the native schema crate must not depend on wasm-bindgen or js-sys" >&2
+  exit 1
+fi
+
+step "broker"
+if scripts/kafka.sh status 2>/dev/null; then
+  scripts/kafka.sh topics
+else
+  scripts/kafka.sh start
+  trap 'scripts/kafka.sh stop' EXIT
+fi
+
+step "tests (native, with the broker)"
+cargo test --workspace --locked -- --include-ignored
+
+step "shared vectors as WebAssembly under node"
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+  cargo test -p event-schema --target wasm32-unknown-unknown --features wasm --locked --test vectors
