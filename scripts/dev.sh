@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
-# `make dev`: the local stack. Starts the broker unless KAFKA_BROKERS points at another one (for
-# example the docker compose Kafka), then serves the functions with cargo lambda watch.
-# Ctrl-C stops everything this script started.
+# `make dev`: the whole pipeline on this machine.
+#
+#   1. installs what is missing (cmake, cargo-lambda, the broker),
+#   2. starts the local broker unless KAFKA_BROKERS points at one (e.g. the docker compose Kafka),
+#      and creates the topics,
+#   3. serves both functions with `cargo lambda watch` on 127.0.0.1:$WATCH_PORT, with the SQLite
+#      store, reading .env if present,
+#   4. runs the local MSK trigger (tools/msk-trigger) feeding events-processor,
+#   5. prints the URLs, and stops everything it started on Ctrl-C.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,25 +15,75 @@ cd "$here"
 TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
 export TOOLS_DIR PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
 WATCH_PORT="${WATCH_PORT:-9000}"
+RUN_DIR="$here/.run/dev"
+mkdir -p "$RUN_DIR"
+
+log() { printf 'dev: %s\n' "$*" >&2; }
+
+# Settings from .env (if any) apply to this script and everything it starts.
+if [[ -f .env ]]; then
+  set -a
+  # shellcheck disable=SC1091
+  . ./.env
+  set +a
+fi
+
+pids=()
+started_broker=0
+cleanup() {
+  trap - EXIT INT TERM
+  log "stopping"
+  for pid in "${pids[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  if ((started_broker)); then scripts/kafka.sh stop; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 scripts/setup.sh build lambda
 if [[ -z "${KAFKA_BROKERS:-}" ]]; then
   scripts/setup.sh kafka
-  if ! scripts/kafka.sh status 2>/dev/null; then
-    scripts/kafka.sh start
-    trap 'scripts/kafka.sh stop' EXIT
-  else
+  if scripts/kafka.sh status 2>/dev/null; then
     scripts/kafka.sh topics
+  else
+    scripts/kafka.sh start
+    started_broker=1
   fi
   export KAFKA_BROKERS=127.0.0.1:9092
+else
+  log "using the broker at KAFKA_BROKERS=$KAFKA_BROKERS"
 fi
+export STORE_URL="${STORE_URL:-sqlite://$here/data/events.db}"
 
-env_args=()
-[[ -f .env ]] && env_args=(--env-file .env)
+log "building the functions and the trigger"
+cargo build --bins --quiet
+
+env_vars=(--env-var "KAFKA_BROKERS=$KAFKA_BROKERS" --env-var "STORE_URL=$STORE_URL")
+for v in KAFKA_TOPIC KAFKA_DLQ_TOPIC KAFKA_PRODUCE_TIMEOUT_MS KAFKA_HEALTH_TIMEOUT_MS RUST_LOG AWS_LAMBDA_LOG_FORMAT; do
+  [[ -n "${!v:-}" ]] && env_vars+=(--env-var "$v=${!v}")
+done
+setsid cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$WATCH_PORT" "${env_vars[@]}" \
+  > >(tee "$RUN_DIR/functions.log") 2>&1 &
+pids+=($!)
+for _ in $(seq 1 300); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break
+  sleep 0.2
+done
+
+LAMBDA_ENDPOINT="http://127.0.0.1:$WATCH_PORT" setsid target/debug/msk-trigger \
+  > >(tee "$RUN_DIR/trigger.log") 2>&1 &
+pids+=($!)
+
 base="http://127.0.0.1:$WATCH_PORT/lambda-url/events-api"
 cat <<MSG
 
-  Pipeline starting (Kafka at $KAFKA_BROKERS). The first request compiles the function.
+  The pipeline is up: Kafka at $KAFKA_BROKERS, store $STORE_URL.
+  Logs: $RUN_DIR/functions.log, $RUN_DIR/trigger.log
 
     curl -s -X POST $base/events/generate \\
       -H 'content-type: application/json' \\
@@ -35,8 +91,9 @@ cat <<MSG
     curl -s $base/events/processed
     curl -s $base/health
 
+  Lambda Invoke API: http://127.0.0.1:$WATCH_PORT/2015-03-31/functions/{events-api,events-processor}/invocations
   Ctrl-C stops everything started here.
 
 MSG
-cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" "${env_args[@]}" \
-  --env-var "KAFKA_BROKERS=$KAFKA_BROKERS"
+wait -n "${pids[@]}"
+log "a component exited; see the logs above"

@@ -13,7 +13,7 @@ export TANSU_BIN="$TOOLS_DIR/bin/tansu"
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "installing what is missing"
-scripts/setup.sh build wasm kafka
+scripts/setup.sh build wasm kafka lambda
 
 step "static checks"
 cargo fmt --all -- --check
@@ -41,6 +41,9 @@ else
 fi
 
 step "tests (native, with the broker)"
+# The end-to-end test runs the functions under cargo lambda watch (`cargo run`): build them first
+# with the features a plain build uses, so that cargo lambda finds them ready.
+cargo build --workspace --bins --locked
 cargo test --workspace --locked -- --include-ignored
 
 step "shared vectors as WebAssembly under node"

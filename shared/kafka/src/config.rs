@@ -19,6 +19,8 @@ pub struct KafkaConfig {
     pub brokers: String,
     /// `KAFKA_TOPIC`: where events are published.
     pub topic: String,
+    /// `KAFKA_DLQ_TOPIC`: where the processor puts records it cannot use.
+    pub dlq_topic: String,
     /// `KAFKA_PRODUCE_TIMEOUT_MS`: longest wait for an acknowledgement (default 5000).
     pub produce_timeout: Duration,
     /// `KAFKA_HEALTH_TIMEOUT_MS`: deadline of the health check (default 2000, at most 2000).
@@ -30,6 +32,7 @@ impl Default for KafkaConfig {
         Self {
             brokers: DEFAULT_BROKERS.to_owned(),
             topic: DEFAULT_TOPIC.to_owned(),
+            dlq_topic: DEFAULT_DLQ_TOPIC.to_owned(),
             produce_timeout: Duration::from_millis(5000),
             health_timeout: Duration::from_millis(2000),
         }
@@ -49,6 +52,7 @@ impl KafkaConfig {
         Ok(Self {
             brokers,
             topic: env::string(src, "KAFKA_TOPIC", DEFAULT_TOPIC),
+            dlq_topic: env::string(src, "KAFKA_DLQ_TOPIC", DEFAULT_DLQ_TOPIC),
             produce_timeout: env::millis(src, "KAFKA_PRODUCE_TIMEOUT_MS", 5000, 100..=300_000)?,
             health_timeout: env::millis(src, "KAFKA_HEALTH_TIMEOUT_MS", 2000, 100..=2000)?,
         })

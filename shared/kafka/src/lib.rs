@@ -4,15 +4,18 @@
 //! publishes an event and returns only once the broker acknowledged it (`acks=all`, idempotent
 //! producer), which is what lets the HTTP function promise "201 means it is in Kafka"; [`health`]
 //! asks the broker for the topic's metadata within a deadline. The [`EventPublisher`] port lets
-//! handlers be unit-tested with [`MemoryPublisher`].
+//! handlers be unit-tested with [`MemoryPublisher`]. [`KafkaDeadLetters`] keeps the records the
+//! processor cannot use on the dead-letter topic, with the reason in headers.
 #![warn(missing_docs)]
 
 mod config;
+mod dead_letter;
 mod memory;
 mod publisher;
 
 pub use config::{KafkaConfig, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC, DEFAULT_TOPIC};
-pub use memory::MemoryPublisher;
+pub use dead_letter::{dlq_headers, DeadLetter, DeadLetterSink, KafkaDeadLetters};
+pub use memory::{MemoryDeadLetters, MemoryPublisher};
 pub use publisher::{health, KafkaPublisher};
 
 use event_schema::UserEvent;

@@ -1,6 +1,6 @@
 //! A publisher for handler unit tests: records what it was given and can be told to fail.
 
-use crate::{Delivered, EventPublisher, KafkaHealth, PublishError};
+use crate::{DeadLetter, DeadLetterSink, Delivered, EventPublisher, KafkaHealth, PublishError};
 use event_schema::UserEvent;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -47,5 +47,37 @@ impl EventPublisher for MemoryPublisher {
             topic: "memory".to_owned(),
             partitions: 1,
         })
+    }
+}
+
+/// Keeps dead letters in memory. `set_down(true)` makes every call fail.
+#[derive(Default)]
+pub struct MemoryDeadLetters {
+    letters: Mutex<Vec<DeadLetter>>,
+    down: AtomicBool,
+}
+
+impl MemoryDeadLetters {
+    /// Everything sent so far.
+    pub fn letters(&self) -> Vec<DeadLetter> {
+        self.letters.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// Simulates a broker outage.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
+}
+
+impl DeadLetterSink for MemoryDeadLetters {
+    async fn send_all(&self, letters: &[DeadLetter]) -> Result<(), PublishError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(PublishError::Timeout(Duration::from_millis(1)));
+        }
+        self.letters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(letters);
+        Ok(())
     }
 }

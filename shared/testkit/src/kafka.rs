@@ -142,3 +142,94 @@ pub fn read_topic(brokers: &str, topic: &str, timeout: Duration) -> Vec<Record> 
     }
     records
 }
+
+/// Waits until consumer group `group` has committed, for every partition of `topic`, the
+/// partition's current end offset: everything produced so far was processed. Does not join the
+/// group (offset fetch only).
+pub fn wait_until_consumed(brokers: &str, group: &str, topic: &str, timeout: Duration) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let deadline = Instant::now() + timeout;
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("metadata");
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    loop {
+        let mut behind = Vec::new();
+        let mut tpl = TopicPartitionList::new();
+        for &p in &partitions {
+            tpl.add_partition(topic, p);
+        }
+        let committed = consumer
+            .committed_offsets(tpl, Duration::from_secs(5))
+            .expect("committed offsets");
+        for &p in &partitions {
+            let (_, high) = consumer
+                .fetch_watermarks(topic, p, Duration::from_secs(5))
+                .expect("watermarks");
+            let at = committed
+                .find_partition(topic, p)
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(o) => Some(o),
+                    _ => None,
+                })
+                .unwrap_or(0);
+            if at < high {
+                behind.push((p, at, high));
+            }
+        }
+        if behind.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "group {group} did not consume {topic} in time: (partition, committed, end) {behind:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A record to produce: key, value, headers.
+pub type RawRecord = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
+
+/// Produces raw records (key, value, headers) to `topic`, waiting for each acknowledgement.
+pub async fn produce(brokers: &str, topic: &str, records: &[RawRecord]) {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .create()
+        .expect("producer");
+    for (key, value, headers) in records {
+        let mut h = OwnedHeaders::new();
+        for (k, v) in headers {
+            h = h.insert(Header {
+                key: k,
+                value: Some(v),
+            });
+        }
+        let mut r: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(h);
+        if let Some(k) = key {
+            r = r.key(k.as_slice());
+        }
+        if let Some(v) = value {
+            r = r.payload(v.as_slice());
+        }
+        producer
+            .send(r, Duration::from_secs(10))
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produce");
+    }
+}

@@ -1,0 +1,30 @@
+//! Every setting of the processor, read once at start-up.
+
+use event_kafka::KafkaConfig;
+use pipeline_runtime::env::{self, ProcessEnv, Source};
+use pipeline_runtime::ConfigError;
+
+/// The processor's settings. Names match `template.yaml`, `.env.example` and the README.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `KAFKA_*` (the dead-letter producer uses `KAFKA_BROKERS`, `KAFKA_DLQ_TOPIC` and
+    /// `KAFKA_PRODUCE_TIMEOUT_MS`).
+    pub kafka: KafkaConfig,
+    /// `STORE_URL`.
+    pub store_url: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    /// Reads settings from any source.
+    pub fn from_source(src: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
+        Ok(Self {
+            kafka: KafkaConfig::from_source(src)?,
+            store_url: env::string(src, "STORE_URL", "sqlite://./data/events.db"),
+        })
+    }
+}

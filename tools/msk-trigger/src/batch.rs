@@ -1,0 +1,260 @@
+//! Batches as an MSK event source mapping forms them, and the exact event JSON it sends.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Fixed JSON cost of one record beyond its key and value (field names, numbers, punctuation).
+const RECORD_OVERHEAD: usize = 200;
+
+/// One record, already encoded the way MSK encodes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MskRecord {
+    /// Source topic.
+    pub topic: String,
+    /// Source partition.
+    pub partition: i32,
+    /// Offset in the partition.
+    pub offset: i64,
+    /// Milliseconds since the epoch.
+    pub timestamp: i64,
+    /// `CREATE_TIME`, `LOG_APPEND_TIME` or `NO_TIMESTAMP_TYPE`.
+    pub timestamp_type: &'static str,
+    /// Base64 key, omitted when the record has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Base64 value, omitted when the record has none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// Each header as a one-entry map from name to its bytes as signed integers (Java bytes).
+    pub headers: Vec<BTreeMap<String, Vec<i8>>>,
+}
+
+impl MskRecord {
+    /// Encodes a consumed message.
+    pub fn from_message<M: Message>(m: &M) -> Self {
+        let (timestamp_type, timestamp) = match m.timestamp() {
+            rdkafka::Timestamp::CreateTime(t) => ("CREATE_TIME", t),
+            rdkafka::Timestamp::LogAppendTime(t) => ("LOG_APPEND_TIME", t),
+            rdkafka::Timestamp::NotAvailable => ("NO_TIMESTAMP_TYPE", -1),
+        };
+        let headers = m
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| {
+                        let bytes = h
+                            .value
+                            .unwrap_or_default()
+                            .iter()
+                            .map(|b| *b as i8)
+                            .collect();
+                        BTreeMap::from([(h.key.to_owned(), bytes)])
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            topic: m.topic().to_owned(),
+            partition: m.partition(),
+            offset: m.offset(),
+            timestamp,
+            timestamp_type,
+            key: m.key().map(|k| STANDARD.encode(k)),
+            value: m.payload().map(|v| STANDARD.encode(v)),
+            headers,
+        }
+    }
+
+    /// Approximate size of this record in the event JSON.
+    pub fn json_size(&self) -> usize {
+        RECORD_OVERHEAD
+            + self.topic.len()
+            + self.key.as_ref().map_or(0, String::len)
+            + self.value.as_ref().map_or(0, String::len)
+            + self
+                .headers
+                .iter()
+                .flat_map(|h| h.iter())
+                .map(|(k, v)| k.len() + 5 * v.len())
+                .sum::<usize>()
+    }
+}
+
+/// The event an MSK event source mapping passes to a function.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MskEvent<'a> {
+    /// Always `aws:kafka`.
+    pub event_source: &'static str,
+    /// The cluster ARN.
+    pub event_source_arn: &'a str,
+    /// Bootstrap servers, comma-separated.
+    pub bootstrap_servers: &'a str,
+    /// Records keyed `"<topic>-<partition>"`, each list in offset order.
+    pub records: BTreeMap<String, Vec<&'a MskRecord>>,
+}
+
+/// Records gathered for one invocation.
+#[derive(Debug, Default)]
+pub struct Batch {
+    records: Vec<MskRecord>,
+    bytes: usize,
+}
+
+impl Batch {
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Estimated event size in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether `record` still fits under `max_bytes` (a lone record always fits, as with MSK,
+    /// which then lets the invocation fail on size rather than stall the partition).
+    pub fn fits(&self, record: &MskRecord, max_bytes: usize) -> bool {
+        self.records.is_empty() || self.bytes + record.json_size() <= max_bytes
+    }
+
+    /// Adds a record (consumption order is offset order within a partition).
+    pub fn push(&mut self, record: MskRecord) {
+        self.bytes += record.json_size();
+        self.records.push(record);
+    }
+
+    /// Distinct topic-partitions in the batch.
+    pub fn partitions(&self) -> usize {
+        self.grouped().len()
+    }
+
+    fn grouped(&self) -> BTreeMap<String, Vec<&MskRecord>> {
+        let mut by_partition: BTreeMap<String, Vec<&MskRecord>> = BTreeMap::new();
+        for r in &self.records {
+            by_partition
+                .entry(format!("{}-{}", r.topic, r.partition))
+                .or_default()
+                .push(r);
+        }
+        for list in by_partition.values_mut() {
+            list.sort_by_key(|r| r.offset);
+        }
+        by_partition
+    }
+
+    /// The invocation payload.
+    pub fn to_event<'a>(&'a self, arn: &'a str, bootstrap: &'a str) -> MskEvent<'a> {
+        MskEvent {
+            event_source: "aws:kafka",
+            event_source_arn: arn,
+            bootstrap_servers: bootstrap,
+            records: self.grouped(),
+        }
+    }
+
+    /// Offsets to commit once the function succeeded: one past the last record of each partition.
+    pub fn commit_list(&self) -> TopicPartitionList {
+        let mut last: BTreeMap<(&str, i32), i64> = BTreeMap::new();
+        for r in &self.records {
+            let e = last
+                .entry((r.topic.as_str(), r.partition))
+                .or_insert(r.offset);
+            *e = (*e).max(r.offset);
+        }
+        let mut tpl = TopicPartitionList::new();
+        for ((topic, partition), offset) in last {
+            // Adding a partition to a fresh list cannot fail.
+            let _ = tpl.add_partition_offset(topic, partition, Offset::Offset(offset + 1));
+        }
+        tpl
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
+
+    fn message(partition: i32, offset: i64, value: Option<&[u8]>) -> OwnedMessage {
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "event-type",
+            value: Some(&[b'L', 0xff][..]),
+        });
+        OwnedMessage::new(
+            value.map(<[u8]>::to_vec),
+            Some(b"alice".to_vec()),
+            "user-activity-events".to_owned(),
+            rdkafka::Timestamp::CreateTime(1_795_536_424_123),
+            partition,
+            offset,
+            Some(headers),
+        )
+    }
+
+    #[test]
+    fn event_json_is_what_lambda_parses_as_an_msk_event() {
+        let mut batch = Batch::default();
+        for (p, o) in [(2, 7), (0, 41), (0, 42), (2, 8)] {
+            batch.push(MskRecord::from_message(&message(p, o, Some(b"{\"a\":1}"))));
+        }
+        batch.push(MskRecord::from_message(&message(1, 3, None)));
+        let json = serde_json::to_value(batch.to_event("arn:x", "127.0.0.1:9092")).expect("json");
+        assert_eq!(json["eventSource"], "aws:kafka");
+        let p0 = &json["records"]["user-activity-events-0"];
+        assert_eq!(p0[0]["offset"], 41);
+        assert_eq!(p0[1]["offset"], 42);
+        assert_eq!(p0[0]["value"], "eyJhIjoxfQ==");
+        assert_eq!(p0[0]["key"], "YWxpY2U=");
+        assert_eq!(p0[0]["timestampType"], "CREATE_TIME");
+        assert_eq!(
+            p0[0]["headers"][0]["event-type"],
+            serde_json::json!([76, -1])
+        );
+        assert!(json["records"]["user-activity-events-1"][0]
+            .get("value")
+            .is_none());
+
+        let parsed: aws_lambda_events::event::kafka::KafkaEvent =
+            serde_json::from_value(json).expect("aws_lambda_events reads it");
+        assert_eq!(parsed.records.len(), 3);
+        assert_eq!(parsed.records["user-activity-events-2"][1].offset, 8);
+        assert_eq!(parsed.records["user-activity-events-1"][0].value, None);
+    }
+
+    #[test]
+    fn commits_one_past_the_last_offset_of_each_partition() {
+        let mut batch = Batch::default();
+        for (p, o) in [(0, 5), (0, 6), (2, 9)] {
+            batch.push(MskRecord::from_message(&message(p, o, Some(b"x"))));
+        }
+        let tpl = batch.commit_list();
+        let offsets: Vec<(i32, Offset)> = tpl
+            .elements()
+            .iter()
+            .map(|e| (e.partition(), e.offset()))
+            .collect();
+        assert_eq!(offsets, [(0, Offset::Offset(7)), (2, Offset::Offset(10))]);
+    }
+
+    #[test]
+    fn the_payload_cap_closes_a_batch_but_never_rejects_a_lone_record() {
+        let big = vec![b'x'; 3000];
+        let r = MskRecord::from_message(&message(0, 1, Some(&big)));
+        let mut batch = Batch::default();
+        assert!(batch.fits(&r, 10));
+        batch.push(r.clone());
+        assert!(!batch.fits(&r, 5000));
+        assert!(batch.fits(&r, 100_000));
+    }
+}

@@ -1,0 +1,200 @@
+//! The trigger's settings, named after the event source mapping properties they mirror.
+
+use event_kafka::KafkaConfig;
+use pipeline_runtime::env::{self, ProcessEnv, Source};
+use pipeline_runtime::ConfigError;
+use std::time::Duration;
+
+/// Where to start when the group has no committed offset (`StartingPosition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartingPosition {
+    /// `TRIM_HORIZON`: the oldest record.
+    TrimHorizon,
+    /// `LATEST`: only records produced from now on.
+    Latest,
+}
+
+/// When the trigger leaves and rejoins its group because of its partition assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssignmentCheck {
+    /// `all` (default): this trigger is the group's only member, as in the local setup, so it
+    /// must own every partition of the topic; a partial or empty assignment that lasts longer
+    /// than the assignment timeout makes it rejoin.
+    All,
+    /// `any`: several triggers share the group; only an empty assignment makes it rejoin.
+    Any,
+    /// `off`: never rejoin on its own.
+    Off,
+}
+
+/// Settings of the local event source mapping.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `KAFKA_BROKERS` and `KAFKA_TOPIC` (the topic consumed).
+    pub kafka: KafkaConfig,
+    /// `TRIGGER_GROUP_ID` (default `user-activity-consumer-group`, as `ConsumerGroupId`).
+    pub group_id: String,
+    /// `TRIGGER_FUNCTION_NAME` (default `events-processor`).
+    pub function_name: String,
+    /// `LAMBDA_ENDPOINT`: the Lambda Invoke API (default `http://127.0.0.1:9000`, cargo lambda watch).
+    pub endpoint: String,
+    /// `TRIGGER_BATCH_SIZE`: most records per invocation (`BatchSize`, 1–10000, default 100).
+    pub batch_size: usize,
+    /// `TRIGGER_BATCH_WINDOW_MS`: longest wait to fill a batch (`MaximumBatchingWindowInSeconds`,
+    /// default 500 ms, at most 300 s).
+    pub batch_window: Duration,
+    /// `TRIGGER_MAX_PAYLOAD_BYTES`: invocation payload cap (default 6 MB, Lambda's limit).
+    pub max_payload_bytes: usize,
+    /// `TRIGGER_MAX_ATTEMPTS`: invocations of one batch before giving up (0 = unbounded, default).
+    pub max_attempts: u32,
+    /// `TRIGGER_RETRY_BASE_MS` / `TRIGGER_RETRY_MAX_MS`: exponential backoff bounds (200 ms, 30 s).
+    pub retry_base: Duration,
+    /// Upper bound of the backoff.
+    pub retry_max: Duration,
+    /// `TRIGGER_INVOKE_TIMEOUT_MS`: longest wait for one invocation (default 15 min, Lambda's maximum;
+    /// the first invocation under cargo lambda watch also compiles the function).
+    pub invoke_timeout: Duration,
+    /// `TRIGGER_STARTING_POSITION`: `TRIM_HORIZON` (default) or `LATEST`.
+    pub starting_position: StartingPosition,
+    /// `TRIGGER_SESSION_TIMEOUT_MS`: consumer session timeout (default 10 s).
+    pub session_timeout: Duration,
+    /// `TRIGGER_ASSIGNMENT_TIMEOUT_MS`: leave and rejoin the group when no partition is assigned
+    /// for this long (default 15 s; 0 disables).
+    pub assignment_timeout: Duration,
+    /// `TRIGGER_ASSIGNMENT_CHECK`: `all` (default), `any` or `off`.
+    pub assignment_check: AssignmentCheck,
+    /// `TRIGGER_EVENT_SOURCE_ARN`: the `eventSourceArn` put in each event.
+    pub event_source_arn: String,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_source(&ProcessEnv)
+    }
+
+    /// Reads settings from any source.
+    pub fn from_source(src: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
+        let batch_size: usize = env::parse(src, "TRIGGER_BATCH_SIZE", 100, "a record count")?;
+        if !(1..=10_000).contains(&batch_size) {
+            return Err(ConfigError::new(
+                "TRIGGER_BATCH_SIZE",
+                format!("{batch_size} is out of range; MSK allows 1 to 10000"),
+            ));
+        }
+        let starting_position = match env::string(src, "TRIGGER_STARTING_POSITION", "TRIM_HORIZON")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "TRIM_HORIZON" => StartingPosition::TrimHorizon,
+            "LATEST" => StartingPosition::Latest,
+            other => {
+                return Err(ConfigError::new(
+                    "TRIGGER_STARTING_POSITION",
+                    format!("expected TRIM_HORIZON or LATEST, got {other:?}"),
+                ))
+            }
+        };
+        let assignment_check = match env::string(src, "TRIGGER_ASSIGNMENT_CHECK", "all")
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "all" => AssignmentCheck::All,
+            "any" => AssignmentCheck::Any,
+            "off" => AssignmentCheck::Off,
+            other => {
+                return Err(ConfigError::new(
+                    "TRIGGER_ASSIGNMENT_CHECK",
+                    format!("expected all, any or off, got {other:?}"),
+                ))
+            }
+        };
+        let retry_base = env::millis(src, "TRIGGER_RETRY_BASE_MS", 200, 1..=60_000)?;
+        let retry_max = env::millis(src, "TRIGGER_RETRY_MAX_MS", 30_000, 1..=3_600_000)?;
+        if retry_max < retry_base {
+            return Err(ConfigError::new(
+                "TRIGGER_RETRY_MAX_MS",
+                "must not be below TRIGGER_RETRY_BASE_MS",
+            ));
+        }
+        Ok(Self {
+            kafka: KafkaConfig::from_source(src)?,
+            group_id: env::string(src, "TRIGGER_GROUP_ID", "user-activity-consumer-group"),
+            function_name: env::string(src, "TRIGGER_FUNCTION_NAME", "events-processor"),
+            endpoint: env::string(src, "LAMBDA_ENDPOINT", "http://127.0.0.1:9000")
+                .trim_end_matches('/')
+                .to_owned(),
+            batch_size,
+            batch_window: env::millis(src, "TRIGGER_BATCH_WINDOW_MS", 500, 0..=300_000)?,
+            max_payload_bytes: env::parse(
+                src,
+                "TRIGGER_MAX_PAYLOAD_BYTES",
+                6_000_000,
+                "a byte count",
+            )?,
+            max_attempts: env::parse(src, "TRIGGER_MAX_ATTEMPTS", 0, "a count (0 = unbounded)")?,
+            retry_base,
+            retry_max,
+            invoke_timeout: env::millis(src, "TRIGGER_INVOKE_TIMEOUT_MS", 900_000, 1..=3_600_000)?,
+            starting_position,
+            session_timeout: env::millis(src, "TRIGGER_SESSION_TIMEOUT_MS", 10_000, 1_000..=300_000)?,
+            assignment_timeout: env::millis(
+                src,
+                "TRIGGER_ASSIGNMENT_TIMEOUT_MS",
+                15_000,
+                0..=3_600_000,
+            )?,
+            assignment_check,
+            event_source_arn: env::string(
+                src,
+                "TRIGGER_EVENT_SOURCE_ARN",
+                "arn:aws:kafka:local:000000000000:cluster/local/00000000-0000-0000-0000-000000000000-1",
+            ),
+        })
+    }
+
+    /// The delay before attempt `attempt` (1-based; attempt 1 has none): base × 2^(n−2), capped.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        if attempt <= 1 {
+            return Duration::ZERO;
+        }
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(2).min(20));
+        self.retry_base.saturating_mul(factor).min(self.retry_max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_mirror_the_msk_event_source_mapping() {
+        let empty: &[(&str, &str)] = &[];
+        let c = Config::from_source(empty).expect("defaults");
+        assert_eq!(c.group_id, "user-activity-consumer-group");
+        assert_eq!(c.batch_size, 100);
+        assert_eq!(c.batch_window, Duration::from_millis(500));
+        assert_eq!(c.max_attempts, 0);
+        assert_eq!(c.starting_position, StartingPosition::TrimHorizon);
+    }
+
+    #[test]
+    fn batch_size_is_bounded_like_msk() {
+        let src: &[(&str, &str)] = &[("TRIGGER_BATCH_SIZE", "10001")];
+        assert_eq!(
+            Config::from_source(src).expect_err("too big").var,
+            "TRIGGER_BATCH_SIZE"
+        );
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let src: &[(&str, &str)] = &[
+            ("TRIGGER_RETRY_BASE_MS", "100"),
+            ("TRIGGER_RETRY_MAX_MS", "1000"),
+        ];
+        let c = Config::from_source(src).expect("config");
+        let delays: Vec<u128> = (1..=7).map(|a| c.backoff(a).as_millis()).collect();
+        assert_eq!(delays, [0, 100, 200, 400, 800, 1000, 1000]);
+    }
+}

@@ -1,0 +1,302 @@
+//! The consume → batch → invoke → commit loop.
+
+use crate::batch::{Batch, MskRecord};
+use crate::config::{AssignmentCheck, Config, StartingPosition};
+use crate::invoke::{InvokeError, Invoker};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::{ClientConfig, ClientContext};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+/// How often an idle consumer checks its assignment.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+
+/// Why the trigger stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum TriggerError {
+    /// The consumer could not be created or subscribed.
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    /// The invocation client could not be built.
+    #[error("invoke: {0}")]
+    Invoke(#[from] InvokeError),
+    /// `TRIGGER_MAX_ATTEMPTS` invocations of one batch failed; nothing was committed.
+    #[error(
+        "batch of {records} records failed {attempts} times; stopping without committing: {last}"
+    )]
+    GaveUp {
+        /// Records in the batch.
+        records: usize,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: InvokeError,
+    },
+}
+
+/// Logs group membership changes.
+struct Membership;
+
+impl ClientContext for Membership {}
+
+impl ConsumerContext for Membership {
+    fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(tpl) => {
+                let parts: Vec<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+                info!(partitions = ?parts, "partitions assigned");
+            }
+            Rebalance::Revoke(tpl) => info!(count = tpl.count(), "partitions revoked"),
+            Rebalance::Error(e) => warn!(error = %e, "rebalance error"),
+        }
+    }
+}
+
+type Trigger = StreamConsumer<Membership>;
+
+fn consumer(config: &Config) -> Result<Trigger, KafkaError> {
+    let mut c: ClientConfig = config.kafka.client_config("msk-trigger");
+    let reset = match config.starting_position {
+        StartingPosition::TrimHorizon => "earliest",
+        StartingPosition::Latest => "latest",
+    };
+    c.set("group.id", &config.group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", reset)
+        .set(
+            "session.timeout.ms",
+            config.session_timeout.as_millis().to_string(),
+        )
+        .set(
+            "heartbeat.interval.ms",
+            (config.session_timeout.as_millis() / 5)
+                .max(100)
+                .to_string(),
+        )
+        // A batch may be retried for a long time; staying in the group meanwhile is the point.
+        .set("max.poll.interval.ms", "86400000")
+        .set("enable.partition.eof", "false");
+    let consumer: Trigger = c.create_with_context(Membership)?;
+    consumer.subscribe(&[&config.kafka.topic])?;
+    Ok(consumer)
+}
+
+/// Runs until `shutdown` turns true, or a batch exhausts `TRIGGER_MAX_ATTEMPTS`.
+pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), TriggerError> {
+    let invoker = Invoker::new(
+        &config.endpoint,
+        &config.function_name,
+        config.invoke_timeout,
+    )?;
+    info!(
+        topic = %config.kafka.topic,
+        group = %config.group_id,
+        function = %invoker.url(),
+        batch_size = config.batch_size,
+        window_ms = config.batch_window.as_millis() as u64,
+        "trigger starting"
+    );
+    let mut carry: Option<MskRecord> = None;
+    loop {
+        let consumer = consumer(&config)?;
+        let partitions = tokio::task::block_in_place(|| topic_partitions(&consumer, &config));
+        let mut watch = AssignmentWatch::new(partitions);
+        let rejoin = loop {
+            if *shutdown.borrow() {
+                break false;
+            }
+            // Wait for the first record of a batch, watching the assignment while idle.
+            let mut batch = Batch::default();
+            if let Some(r) = carry.take() {
+                batch.push(r);
+            } else {
+                tokio::select! {
+                    _ = shutdown.changed() => break false,
+                    received = tokio::time::timeout(IDLE_POLL, consumer.recv()) => match received {
+                        Err(_) => {
+                            if watch.stuck(&consumer, &config) {
+                                break true;
+                            }
+                            continue;
+                        }
+                        Ok(Err(e)) => {
+                            warn!(error = %e, "consume error");
+                            continue;
+                        }
+                        Ok(Ok(m)) => batch.push(MskRecord::from_message(&m)),
+                    }
+                }
+            }
+
+            // Fill it until the batch size, the payload cap or the end of the window.
+            let window_end = tokio::time::Instant::now() + config.batch_window;
+            while batch.len() < config.batch_size {
+                match tokio::time::timeout_at(window_end, consumer.recv()).await {
+                    Err(_) => break,
+                    Ok(Err(e)) => warn!(error = %e, "consume error"),
+                    Ok(Ok(m)) => {
+                        let r = MskRecord::from_message(&m);
+                        if !batch.fits(&r, config.max_payload_bytes) {
+                            carry = Some(r);
+                            break;
+                        }
+                        batch.push(r);
+                    }
+                }
+            }
+
+            deliver(&invoker, &config, &batch, &mut shutdown).await?;
+            if let Err(e) = consumer.commit(&batch.commit_list(), CommitMode::Sync) {
+                // The records were processed; after a rebalance they come back to whoever owns
+                // the partition, and the store's insert-if-absent absorbs the repeat.
+                warn!(error = %e, "offset commit failed; the batch may be delivered again");
+            }
+            if watch.stuck(&consumer, &config) {
+                break true;
+            }
+        };
+        consumer.unsubscribe();
+        drop(consumer);
+        if !rejoin {
+            info!("trigger stopped; left the consumer group");
+            return Ok(());
+        }
+        carry = None;
+    }
+}
+
+/// Partition count of the consumed topic (0 when unknown: then only an empty assignment counts).
+fn topic_partitions(consumer: &Trigger, config: &Config) -> usize {
+    consumer
+        .fetch_metadata(Some(&config.kafka.topic), Duration::from_secs(5))
+        .map(|m| {
+            m.topics()
+                .iter()
+                .filter(|t| t.name() == config.kafka.topic)
+                .map(|t| t.partitions().len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Watches the consumer's assignment. The local broker sometimes gives a member that joins
+/// while a crashed member's session is still open an empty or partial assignment, and never
+/// corrects it; leaving and joining again does. Checked at most once a second.
+struct AssignmentWatch {
+    partitions: usize,
+    short_since: Option<Instant>,
+    last_check: Instant,
+}
+
+impl AssignmentWatch {
+    fn new(partitions: usize) -> Self {
+        Self {
+            partitions,
+            short_since: None,
+            last_check: Instant::now(),
+        }
+    }
+
+    /// True when the assignment has been short of what it should be for longer than the
+    /// assignment timeout: the consumer should leave the group and join again.
+    fn stuck(&mut self, consumer: &Trigger, config: &Config) -> bool {
+        if config.assignment_timeout.is_zero() || config.assignment_check == AssignmentCheck::Off {
+            return false;
+        }
+        if self.last_check.elapsed() < Duration::from_secs(1) && self.short_since.is_some() {
+            return self.overdue(config);
+        }
+        self.last_check = Instant::now();
+        let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
+        let expected = match config.assignment_check {
+            AssignmentCheck::All => self.partitions.max(1),
+            _ => 1,
+        };
+        if assigned >= expected {
+            self.short_since = None;
+            return false;
+        }
+        self.short_since.get_or_insert_with(Instant::now);
+        self.overdue(config)
+    }
+
+    fn overdue(&self, config: &Config) -> bool {
+        let Some(since) = self.short_since else {
+            return false;
+        };
+        if since.elapsed() < config.assignment_timeout {
+            return false;
+        }
+        warn!(
+            waited_ms = since.elapsed().as_millis() as u64,
+            partitions = self.partitions,
+            "assignment incomplete; leaving and rejoining the consumer group"
+        );
+        true
+    }
+}
+
+/// Invokes the function with `batch` until it succeeds, backing off exponentially between
+/// attempts. Never gives up unless `TRIGGER_MAX_ATTEMPTS` is set; a shutdown during a backoff
+/// stops without committing (the batch is delivered again after a restart).
+async fn deliver(
+    invoker: &Invoker,
+    config: &Config,
+    batch: &Batch,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), TriggerError> {
+    let payload =
+        serde_json::to_vec(&batch.to_event(&config.event_source_arn, &config.kafka.brokers))
+            .unwrap_or_default();
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let delay = config.backoff(attempt);
+        if !delay.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shutdown.changed() => return Err(TriggerError::GaveUp {
+                    records: batch.len(),
+                    attempts: attempt - 1,
+                    last: InvokeError::Function { status: 0, body: "shutting down".into() },
+                }),
+            }
+        }
+        let started = Instant::now();
+        match invoker.invoke(payload.clone()).await {
+            Ok(result) => {
+                info!(
+                    records = batch.len(),
+                    partitions = batch.partitions(),
+                    bytes = payload.len(),
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    attempt,
+                    result = %result,
+                    "batch delivered"
+                );
+                return Ok(());
+            }
+            Err(e) => {
+                error!(
+                    records = batch.len(),
+                    partitions = batch.partitions(),
+                    latency_ms = started.elapsed().as_millis() as u64,
+                    attempt,
+                    retry_in_ms = config.backoff(attempt + 1).as_millis() as u64,
+                    error = %e,
+                    "batch failed; retrying the same batch"
+                );
+                if config.max_attempts > 0 && attempt >= config.max_attempts {
+                    return Err(TriggerError::GaveUp {
+                        records: batch.len(),
+                        attempts: attempt,
+                        last: e,
+                    });
+                }
+            }
+        }
+    }
+}

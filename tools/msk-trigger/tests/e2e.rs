@@ -1,0 +1,337 @@
+//! The whole pipeline through its real pieces: the broker, `cargo lambda watch` serving both
+//! functions, this trigger, and an SQLite file. One test, in phases, because the pieces are
+//! expensive to start.
+
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use testkit::kafka::{
+    brokers, create_topic, produce, read_topic, unique_topic, wait_until_consumed,
+};
+use testkit::process::{free_port, wait_for_port, Group};
+
+const TRIGGER: &str = env!("CARGO_BIN_EXE_msk-trigger");
+
+struct Stack {
+    dir: tempfile::TempDir,
+    topic: String,
+    dlq: String,
+    group: String,
+    port: u16,
+    http: reqwest::Client,
+}
+
+impl Stack {
+    fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/lambda-url/events-api", self.port)
+    }
+
+    fn log(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn watch(&self) -> Group {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let store = format!("sqlite://{}", self.dir.path().join("events.db").display());
+        let log = std::fs::File::create(self.log("watch.log")).expect("log");
+        let mut cmd = Command::new("cargo");
+        cmd.current_dir(root)
+            .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
+            .args(["-P", &self.port.to_string()]);
+        for kv in [
+            format!("KAFKA_BROKERS={}", brokers()),
+            format!("KAFKA_TOPIC={}", self.topic),
+            format!("KAFKA_DLQ_TOPIC={}", self.dlq),
+            format!("STORE_URL={store}"),
+            "RUST_LOG=info".to_owned(),
+        ] {
+            cmd.args(["--env-var", &kv]);
+        }
+        cmd.stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log));
+        Group::spawn(cmd)
+    }
+
+    fn trigger(&self, log_name: &str) -> Group {
+        let log = std::fs::File::create(self.log(log_name)).expect("log");
+        let mut cmd = Command::new(TRIGGER);
+        cmd.env("KAFKA_BROKERS", brokers())
+            .env("KAFKA_TOPIC", &self.topic)
+            .env("TRIGGER_GROUP_ID", &self.group)
+            .env("LAMBDA_ENDPOINT", format!("http://127.0.0.1:{}", self.port))
+            .env("TRIGGER_BATCH_WINDOW_MS", "100")
+            .env("TRIGGER_SESSION_TIMEOUT_MS", "6000")
+            .env("TRIGGER_ASSIGNMENT_TIMEOUT_MS", "8000")
+            .env("TRIGGER_RETRY_MAX_MS", "2000")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log));
+        Group::spawn(cmd)
+    }
+
+    async fn post(&self, user: &str, event_type: &str) -> Value {
+        let res = self
+            .http
+            .post(format!("{}/events/generate", self.base()))
+            .json(&json!({"userId": user, "eventType": event_type, "payload": {"n": 1}}))
+            .send()
+            .await
+            .expect("function URL answers");
+        assert_eq!(res.status(), 201);
+        res.json().await.expect("event")
+    }
+
+    /// Every stored event id with how often the listing shows it, following the Link pages.
+    async fn stored(&self) -> BTreeMap<String, usize> {
+        let mut counts = BTreeMap::new();
+        let mut url = format!("{}/events/processed?limit=1000", self.base());
+        loop {
+            let res = self.http.get(&url).send().await.expect("list");
+            assert_eq!(res.status(), 200);
+            let next = res
+                .headers()
+                .get("link")
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| l.strip_prefix("<?"))
+                .and_then(|l| l.strip_suffix(">; rel=\"next\""))
+                .map(|q| format!("{}/events/processed?{q}", self.base()));
+            let page: Vec<Value> = res.json().await.expect("array");
+            for e in page {
+                *counts
+                    .entry(e["eventId"].as_str().unwrap_or_default().to_owned())
+                    .or_insert(0) += 1;
+            }
+            match next {
+                Some(n) => url = n,
+                None => return counts,
+            }
+        }
+    }
+
+    async fn wait_stored(&self, ids: &BTreeSet<String>, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let stored = self.stored().await;
+            if ids.iter().all(|id| stored.contains_key(id)) {
+                return started.elapsed();
+            }
+            if started.elapsed() > timeout {
+                let missing = ids.iter().filter(|id| !stored.contains_key(*id)).count();
+                self.dump_logs();
+                panic!(
+                    "{missing} of {} events not stored within {timeout:?}",
+                    ids.len()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn dump_logs(&self) {
+        for name in [
+            "watch.log",
+            "trigger-1.log",
+            "trigger-restart-0.log",
+            "trigger-restart-1.log",
+            "trigger-restart-2.log",
+        ] {
+            if let Ok(text) = std::fs::read_to_string(self.log(name)) {
+                let tail: Vec<&str> = text.lines().rev().take(60).collect();
+                eprintln!("---- {name} (last lines) ----");
+                for l in tail.iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
+        }
+    }
+}
+
+fn ids(events: &[Value]) -> BTreeSet<String> {
+    events
+        .iter()
+        .map(|e| e["eventId"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs a Kafka broker (`make kafka`) and cargo-lambda (`make setup`)"]
+async fn events_flow_through_the_whole_pipeline_exactly_once() {
+    let stack = Arc::new(Stack {
+        dir: tempfile::tempdir().expect("tempdir"),
+        topic: unique_topic("e2e"),
+        dlq: unique_topic("e2e-dlq"),
+        group: unique_topic("e2e-group"),
+        port: free_port(),
+        http: reqwest::Client::new(),
+    });
+    create_topic(&brokers(), &stack.topic, 3).await;
+    create_topic(&brokers(), &stack.dlq, 3).await;
+    let _watch = stack.watch();
+    wait_for_port(stack.port, Duration::from_secs(120));
+    let mut trigger = stack.trigger("trigger-1.log");
+
+    // Warm-up: the first request and the first invocation compile each function.
+    let warm = stack.post("warm-up", "LOGIN").await;
+    stack
+        .wait_stored(&ids(&[warm]), Duration::from_secs(600))
+        .await;
+
+    // 1. 200 events through the function URL are all listed within 15 s.
+    // At most 16 requests in flight: cargo lambda watch 1.9 stops answering when about a
+    // hundred requests wait on one function instance at once.
+    use futures::StreamExt as _;
+    let batch1: Vec<Value> = futures::stream::iter(0..200)
+        .map(|i| {
+            let s = Arc::clone(&stack);
+            async move {
+                s.post(
+                    &format!("user-{}", i % 17),
+                    ["LOGIN", "LOGOUT", "PRODUCT_VIEW"][i % 3],
+                )
+                .await
+            }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let took = stack
+        .wait_stored(&ids(&batch1), Duration::from_secs(15))
+        .await;
+    eprintln!("200 events listed {took:?} after the last 201");
+
+    // 2. The same 200 records produced again (a redelivery) leave exactly 200 stored.
+    let wanted = ids(&batch1);
+    let again: Vec<_> = read_topic(&brokers(), &stack.topic, Duration::from_secs(30))
+        .into_iter()
+        .filter(|r| {
+            let v: Value = serde_json::from_slice(r.value.as_deref().unwrap_or_default())
+                .unwrap_or(Value::Null);
+            wanted.contains(v["eventId"].as_str().unwrap_or_default())
+        })
+        .map(|r| {
+            let headers = r
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone().into_bytes()))
+                .collect();
+            (r.key.map(String::into_bytes), r.value, headers)
+        })
+        .collect();
+    assert_eq!(again.len(), 200);
+    produce(&brokers(), &stack.topic, &again).await;
+    wait_until_consumed(
+        &brokers(),
+        &stack.group,
+        &stack.topic,
+        Duration::from_secs(60),
+    );
+    let stored = stack.stored().await;
+    assert_eq!(stored.len(), 201, "redelivery stored nothing new");
+    assert!(stored.values().all(|n| *n == 1));
+
+    // 3. Five poison records go to the dead-letter topic with their reasons; valid events
+    //    after them are still processed.
+    let poison: Vec<testkit::kafka::RawRecord> = vec![
+        (Some(b"p1".to_vec()), Some(b"not json at all".to_vec()), vec![]),
+        (Some(b"p2".to_vec()), None, vec![]),
+        (Some(b"p3".to_vec()), Some(br#"{"userId":"x","eventType":"LOGIN"}"#.to_vec()), vec![]),
+        (Some(b"p4".to_vec()), Some(br#"{"eventId":"5d1f0b8e-2c4a-4e9b-8f3d-1a2b3c4d5e01","userId":"x","eventType":"login","timestamp":"2026-11-25T16:07:04.123Z"}"#.to_vec()), vec![]),
+        (Some(b"p5".to_vec()), Some(b"[1,2,3]".to_vec()), vec![("event-type".into(), b"LOGIN".to_vec())]),
+    ];
+    produce(&brokers(), &stack.topic, &poison).await;
+    let mut after = Vec::new();
+    for i in 0..10 {
+        after.push(
+            stack
+                .post(&format!("after-poison-{i}"), "PRODUCT_VIEW")
+                .await,
+        );
+    }
+    stack
+        .wait_stored(&ids(&after), Duration::from_secs(30))
+        .await;
+    wait_until_consumed(
+        &brokers(),
+        &stack.group,
+        &stack.topic,
+        Duration::from_secs(60),
+    );
+    let letters = read_topic(&brokers(), &stack.dlq, Duration::from_secs(30));
+    let mut reasons: Vec<(String, String)> = letters
+        .iter()
+        .map(|l| {
+            (
+                l.key.clone().unwrap_or_default(),
+                l.header("dlq-reason").unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            ("p1".into(), "malformed_json".into()),
+            ("p2".into(), "missing_value".into()),
+            ("p3".into(), "invalid_event".into()),
+            ("p4".into(), "invalid_event".into()),
+            ("p5".into(), "invalid_event".into()),
+        ]
+    );
+
+    // 4. The trigger killed mid-stream and restarted: no event lost, none duplicated.
+    let producer_stack = Arc::clone(&stack);
+    let stream = tokio::spawn(async move {
+        let mut sent = Vec::new();
+        for i in 0..300 {
+            sent.push(
+                producer_stack
+                    .post(&format!("stream-{}", i % 5), "LOGIN")
+                    .await,
+            );
+        }
+        sent
+    });
+    // Crash the trigger three times while the stream flows, without leaving the group, and
+    // restart it at once: each restart joins while the dead member's session is still open,
+    // which is when the local broker sometimes hands out an empty assignment.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut logs = Vec::new();
+    for (round, threshold) in [50usize, 130, 210].into_iter().enumerate() {
+        while stack.stored().await.len() < 211 + threshold {
+            assert!(
+                Instant::now() < deadline,
+                "the stream stalled before crash {round}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        trigger.kill();
+        let name = format!("trigger-restart-{round}.log");
+        trigger = stack.trigger(&name);
+        logs.push(name);
+    }
+    let streamed = stream.await.expect("stream task");
+    stack
+        .wait_stored(&ids(&streamed), Duration::from_secs(90))
+        .await;
+    let stored = stack.stored().await;
+    assert_eq!(
+        stored.len(),
+        1 + 200 + 10 + 300,
+        "nothing lost, nothing extra"
+    );
+    assert!(stored.values().all(|n| *n == 1), "no event listed twice");
+    let rejoins: Vec<usize> = logs
+        .iter()
+        .map(|name| {
+            std::fs::read_to_string(stack.log(name))
+                .unwrap_or_default()
+                .matches("leaving and rejoining")
+                .count()
+        })
+        .collect();
+    eprintln!("rejoins after each of the 3 restarts: {rejoins:?}");
+    trigger.stop(Duration::from_secs(10));
+}

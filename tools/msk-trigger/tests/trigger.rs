@@ -1,0 +1,251 @@
+//! The trigger against a real broker and a stub of the Lambda Invoke API that fails on demand:
+//! batches are MSK-shaped and bounded, a failed batch is retried unchanged, and offsets are
+//! committed only after the function succeeded.
+
+use aws_lambda_events::event::kafka::KafkaEvent;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use testkit::kafka::{
+    brokers, create_topic, produce, unique_topic, wait_until_consumed, RawRecord,
+};
+
+const TRIGGER: &str = env!("CARGO_BIN_EXE_msk-trigger");
+
+/// What the stub answers to each invocation, in order; `Ok` once the list runs out.
+#[derive(Clone, Copy)]
+enum Answer {
+    Http500,
+    FunctionErrorHeader,
+    Ok,
+}
+
+#[derive(Clone, Default)]
+struct Stub {
+    script: Arc<Mutex<Vec<Answer>>>,
+    always_fail: bool,
+    received: Arc<Mutex<Vec<(KafkaEvent, bool)>>>,
+}
+
+async fn invoke(State(stub): State<Stub>, body: String) -> (StatusCode, HeaderMap, String) {
+    let event: KafkaEvent = serde_json::from_str(&body).expect("the trigger sends an MSK event");
+    let answer = if stub.always_fail {
+        Answer::Http500
+    } else {
+        let mut script = stub.script.lock().expect("lock");
+        if script.is_empty() {
+            Answer::Ok
+        } else {
+            script.remove(0)
+        }
+    };
+    let ok = matches!(answer, Answer::Ok);
+    stub.received.lock().expect("lock").push((event, ok));
+    let mut headers = HeaderMap::new();
+    match answer {
+        Answer::Http500 => (StatusCode::INTERNAL_SERVER_ERROR, headers, "boom".into()),
+        Answer::FunctionErrorHeader => {
+            headers.insert("x-amz-function-error", "Unhandled".parse().expect("header"));
+            (StatusCode::OK, headers, r#"{"errorType":"X"}"#.into())
+        }
+        Answer::Ok => (StatusCode::OK, headers, r#"{"received":0}"#.into()),
+    }
+}
+
+async fn serve(stub: Stub) -> String {
+    let app = Router::new()
+        .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+        .with_state(stub);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+fn trigger(endpoint: &str, topic: &str, group: &str, extra: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(TRIGGER);
+    cmd.env("KAFKA_BROKERS", brokers())
+        .env("KAFKA_TOPIC", topic)
+        .env("TRIGGER_GROUP_ID", group)
+        .env("LAMBDA_ENDPOINT", endpoint)
+        .env("TRIGGER_BATCH_SIZE", "10")
+        .env("TRIGGER_BATCH_WINDOW_MS", "300")
+        .env("TRIGGER_RETRY_BASE_MS", "50")
+        .env("TRIGGER_SESSION_TIMEOUT_MS", "6000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+async fn records(topic: &str, n: usize) {
+    let recs: Vec<RawRecord> = (0..n)
+        .map(|i| {
+            (
+                Some(format!("key-{}", i % 7).into_bytes()),
+                Some(format!(r#"{{"seq":{i}}}"#).into_bytes()),
+                vec![("event-type".to_owned(), b"LOGIN".to_vec())],
+            )
+        })
+        .collect();
+    produce(&brokers(), topic, &recs).await;
+}
+
+fn offsets(event: &KafkaEvent) -> Vec<(String, Vec<i64>)> {
+    let mut out: Vec<(String, Vec<i64>)> = event
+        .records
+        .iter()
+        .map(|(k, rs)| (k.clone(), rs.iter().map(|r| r.offset).collect()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn failed_batches_are_retried_unchanged_and_committed_only_after_success() {
+    let topic = unique_topic("trigger");
+    let group = unique_topic("trigger-group");
+    create_topic(&brokers(), &topic, 3).await;
+    records(&topic, 25).await;
+    let stub = Stub {
+        script: Arc::new(Mutex::new(vec![
+            Answer::Http500,
+            Answer::FunctionErrorHeader,
+        ])),
+        ..Stub::default()
+    };
+    let endpoint = serve(stub.clone()).await;
+    let mut child = trigger(&endpoint, &topic, &group, &[])
+        .spawn()
+        .expect("spawn");
+
+    let (b, t, g) = (brokers(), topic.clone(), group.clone());
+    tokio::task::spawn_blocking(move || wait_until_consumed(&b, &g, &t, Duration::from_secs(60)))
+        .await
+        .expect("consumed");
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let received = stub.received.lock().expect("lock").clone();
+    assert!(
+        received.len() >= 5,
+        "3 attempts of the first batch and at least 2 more batches"
+    );
+    let (first, ok0) = &received[0];
+    assert!(!ok0 && !received[1].1 && received[2].1);
+    assert_eq!(offsets(first), offsets(&received[1].0), "retried unchanged");
+    assert_eq!(offsets(first), offsets(&received[2].0), "retried unchanged");
+
+    let mut delivered = Vec::new();
+    for (event, ok) in &received {
+        assert_eq!(event.event_source.as_deref(), Some("aws:kafka"));
+        let n: usize = event.records.values().map(Vec::len).sum();
+        assert!((1..=10).contains(&n), "batch of {n} records");
+        for (key, recs) in &event.records {
+            assert_eq!(key, &format!("{topic}-{}", recs[0].partition));
+            assert!(
+                recs.windows(2).all(|w| w[0].offset < w[1].offset),
+                "offset order"
+            );
+            assert!(recs
+                .iter()
+                .all(|r| !r.headers.is_empty() && r.value.is_some()));
+        }
+        if *ok {
+            for recs in event.records.values() {
+                delivered.extend(recs.iter().map(|r| (r.partition, r.offset)));
+            }
+        }
+    }
+    delivered.sort();
+    let before = delivered.len();
+    delivered.dedup();
+    assert_eq!(
+        before,
+        delivered.len(),
+        "no record delivered twice after success"
+    );
+    assert_eq!(delivered.len(), 25, "every record delivered");
+}
+
+fn committed(group: &str, topic: &str) -> Vec<Offset> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..3 {
+        tpl.add_partition(topic, p);
+    }
+    consumer
+        .committed_offsets(tpl, Duration::from_secs(5))
+        .expect("offsets")
+        .elements()
+        .iter()
+        .map(|e| e.offset())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn a_batch_that_keeps_failing_is_never_skipped() {
+    let topic = unique_topic("trigger-fail");
+    let group = unique_topic("trigger-fail-group");
+    create_topic(&brokers(), &topic, 3).await;
+    records(&topic, 6).await;
+
+    let failing = Stub {
+        always_fail: true,
+        ..Stub::default()
+    };
+    let endpoint = serve(failing.clone()).await;
+    let (e, t, g) = (endpoint.clone(), topic.clone(), group.clone());
+    let status = tokio::task::spawn_blocking(move || {
+        trigger(&e, &t, &g, &[("TRIGGER_MAX_ATTEMPTS", "3")])
+            .status()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    assert!(!status.success(), "gives up with an error after 3 attempts");
+    assert_eq!(failing.received.lock().expect("lock").len(), 3);
+    assert!(
+        committed(&group, &topic)
+            .iter()
+            .all(|o| !matches!(o, Offset::Offset(n) if *n > 0)),
+        "nothing committed"
+    );
+
+    // A healthy function afterwards gets the very same records: nothing was skipped.
+    let healthy = Stub::default();
+    let endpoint = serve(healthy.clone()).await;
+    let mut child = trigger(&endpoint, &topic, &group, &[])
+        .spawn()
+        .expect("spawn");
+    let (b, t, g) = (brokers(), topic.clone(), group.clone());
+    tokio::task::spawn_blocking(move || wait_until_consumed(&b, &g, &t, Duration::from_secs(60)))
+        .await
+        .expect("consumed");
+    let _ = child.kill();
+    let _ = child.wait();
+    let n: usize = healthy
+        .received
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(e, _)| e.records.values().map(Vec::len).sum::<usize>())
+        .sum();
+    assert_eq!(n, 6);
+}
