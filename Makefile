@@ -4,7 +4,7 @@ TOOLS_DIR ?= $(HOME)/.cache/activity-pipeline
 export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test
+.PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test validate
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ kafka-stop: ## Stop the broker started by `make kafka`
 
 setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda)
 	scripts/setup.sh build wasm kafka lambda
+
+validate: ## Check template.yaml offline: sam validate, cfn-lint on the transformed template
+	scripts/validate.sh
 
 lint: ## rustfmt check and clippy with warnings as errors
 	cargo fmt --all -- --check

@@ -7,6 +7,7 @@
 #   wasm    the wasm32 target and wasm-bindgen-cli at the version Cargo.lock pins
 #   kafka   the tansu broker (first time: about 30 minutes on 2 cores)
 #   lambda  cargo-lambda (from PyPI; it brings zig)
+#   aws     aws-sam-cli and cfn-lint (from PyPI), for `make validate`
 #
 # Tools land in $TOOLS_DIR (default ~/.cache/activity-pipeline) and stay there between runs.
 set -euo pipefail
@@ -67,12 +68,18 @@ setup_lambda() {
   python3 -m pip install --quiet cargo-lambda
 }
 
+setup_aws() {
+  command -v sam >/dev/null 2>&1 || { log "installing aws-sam-cli (pip)"; python3 -m pip install --quiet aws-sam-cli; }
+  command -v cfn-lint >/dev/null 2>&1 || { log "installing cfn-lint (pip)"; python3 -m pip install --quiet cfn-lint; }
+}
+
 for part in "${@:-build}"; do
   case "$part" in
     build) setup_build ;;
     wasm) setup_wasm ;;
     kafka) setup_kafka ;;
     lambda) setup_lambda ;;
-    *) echo "usage: $0 [build] [wasm] [kafka] [lambda]" >&2; exit 2 ;;
+    aws) setup_aws ;;
+    *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws]" >&2; exit 2 ;;
   esac
 done

@@ -13,7 +13,7 @@ export TANSU_BIN="$TOOLS_DIR/bin/tansu"
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "installing what is missing"
-scripts/setup.sh build wasm kafka lambda
+scripts/setup.sh build wasm kafka lambda aws
 
 step "static checks"
 cargo fmt --all -- --check
@@ -31,6 +31,9 @@ if cargo tree -p event-schema -e normal --locked | grep -E 'wasm-bindgen|js-sys'
   echo "the native schema crate must not depend on wasm-bindgen or js-sys" >&2
   exit 1
 fi
+
+step "template.yaml (sam validate, cfn-lint on the transformed template, broken copies rejected)"
+scripts/validate.sh --self-test
 
 step "broker"
 if scripts/kafka.sh status 2>/dev/null; then

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make validate`: checks template.yaml offline, as AWS would see it.
+#
+#   1. `sam validate` (SAM's own checks, with fake credentials and a region: nothing is called),
+#   2. the SAM transform to plain CloudFormation, then cfn-lint on the result.
+#
+#   scripts/validate.sh [TEMPLATE]     validate one template (default template.yaml)
+#   scripts/validate.sh --self-test    also prove that broken copies are rejected
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-eu-west-1}" AWS_REGION="${AWS_REGION:-eu-west-1}"
+export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY
+export SAM_CLI_TELEMETRY=0
+out="$here/.run/validate"
+mkdir -p "$out"
+
+command -v sam >/dev/null 2>&1 || python3 -m pip install --quiet aws-sam-cli
+command -v cfn-lint >/dev/null 2>&1 || python3 -m pip install --quiet cfn-lint
+
+validate() {
+  local template="$1" name
+  name="$(basename "$template" .yaml)"
+  sam validate --template-file "$template" --region "$AWS_DEFAULT_REGION" >"$out/$name.sam.log" 2>&1 \
+    || { cat "$out/$name.sam.log" >&2; return 1; }
+  python3 scripts/sam_transform.py "$template" "$out/$name.json" 2>"$out/$name.transform.log" \
+    || { cat "$out/$name.transform.log" >&2; return 1; }
+  cfn-lint --format parseable "$out/$name.json" >&2 || return 1
+}
+
+if [[ "${1:-}" != "--self-test" ]]; then
+  validate "${1:-template.yaml}"
+  echo "validate: ${1:-template.yaml} is valid (sam validate, cfn-lint on the transformed template)"
+  exit 0
+fi
+
+validate template.yaml
+echo "validate: template.yaml is valid"
+broken() {
+  local name="$1" expr="$2" copy="$out/broken-$1.yaml"
+  python3 - "$copy" "$expr" <<'PY'
+import re, sys
+copy, expr = sys.argv[1], sys.argv[2]
+text = open("template.yaml", encoding="utf-8").read()
+pattern, replacement = expr.split("=>", 1)
+changed, n = re.subn(pattern, replacement, text, count=1, flags=re.M)
+assert n == 1, f"mutation {expr!r} did not apply"
+open(copy, "w", encoding="utf-8").write(changed)
+PY
+  if validate "$copy" 2>"$out/broken-$name.log"; then
+    echo "validate: the broken copy '$name' was accepted" >&2
+    return 1
+  fi
+  echo "validate: broken copy '$name' rejected: $(grep -m1 -E 'E[0-9]{4}|Error|error' "$out/broken-$name.log" | cut -c1-160)"
+}
+broken bad-runtime '^    Runtime: provided.al2023$=>    Runtime: provided.al2099'
+broken batch-size '^            BatchSize: !Ref BatchSize$=>            BatchSize: 100000'
+broken dangling-ref '^            Stream: !Ref MskClusterArn$=>            Stream: !Ref MskClusterArnTypo'
