@@ -12,6 +12,8 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// `STORE_URL`.
     pub store_url: String,
+    /// `EVENT_TTL_DAYS`: DynamoDB items expire this many days after processing (0 = never).
+    pub event_ttl_days: u32,
 }
 
 impl Config {
@@ -25,6 +27,7 @@ impl Config {
         Ok(Self {
             kafka: KafkaConfig::from_source(src)?,
             store_url: env::string(src, "STORE_URL", "sqlite://./data/events.db"),
+            event_ttl_days: env::parse(src, "EVENT_TTL_DAYS", 0, "a whole number of days")?,
         })
     }
 }

@@ -6,7 +6,7 @@ use lambda_runtime::{service_fn, Error, LambdaEvent};
 async fn main() -> Result<(), Error> {
     pipeline_runtime::init_tracing();
     let config = Config::from_env()?;
-    let store = event_store::open(&config.store_url)?;
+    let store = event_store::open(&config.store_url, config.event_ttl_days).await?;
     let dead_letters = KafkaDeadLetters::new(config.kafka.clone(), "events-processor")?;
     let processor = Processor::new(store, dead_letters);
     let processor = &processor;

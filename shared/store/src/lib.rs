@@ -6,17 +6,22 @@
 //! [`Cursor`] that every adapter interprets identically.
 //!
 //! Layout: this file holds the port and its value types; `sqlite` the embedded SQLite adapter
-//! (`STORE_URL=sqlite://PATH`); `memory` an in-process adapter for unit tests; `contract` (feature
+//! (`STORE_URL=sqlite://PATH`); `dynamodb` the DynamoDB adapter (`STORE_URL=dynamodb://TABLE`,
+//! feature `dynamodb`); `memory` an in-process adapter for unit tests; `contract` (feature
 //! `contract`) the behaviour every adapter must show; [`open`] picks an adapter from a URL.
 #![warn(missing_docs)]
 
 #[cfg(feature = "contract")]
 pub mod contract;
 mod cursor;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod memory;
 mod sqlite;
 
 pub use cursor::{Cursor, CursorError};
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::{DynamoStore, BY_TIME_INDEX, BY_USER_INDEX};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -113,12 +118,20 @@ pub enum Store {
     Sqlite(SqliteStore),
     /// `memory://` (tests and demos only: nothing survives a restart)
     Memory(MemoryStore),
+    /// `dynamodb://TABLE[?endpoint=URL]`
+    #[cfg(feature = "dynamodb")]
+    Dynamo(DynamoStore),
 }
 
-/// Opens the store a `STORE_URL` names: `sqlite://PATH` (relative paths from the working
-/// directory, e.g. `sqlite://./data/events.db`, or absolute `sqlite:///var/data/events.db`) or
-/// `memory://`.
-pub fn open(url: &str) -> Result<Store, StoreError> {
+/// Opens the store a `STORE_URL` names:
+///
+/// * `sqlite://PATH` — relative paths from the working directory (`sqlite://./data/events.db`),
+///   absolute as `sqlite:///var/data/events.db`;
+/// * `dynamodb://TABLE` — region and credentials from the environment; `?endpoint=URL` (or the
+///   SDK's `AWS_ENDPOINT_URL_DYNAMODB`) for a local DynamoDB-API server; events expire after
+///   `ttl_days` when it is non-zero;
+/// * `memory://` — tests and demos.
+pub async fn open(url: &str, ttl_days: u32) -> Result<Store, StoreError> {
     if let Some(path) = url.strip_prefix("sqlite://") {
         if path.is_empty() {
             return Err(StoreError::Config(format!(
@@ -130,8 +143,24 @@ pub fn open(url: &str) -> Result<Store, StoreError> {
     if url == "memory://" {
         return Ok(Store::Memory(MemoryStore::default()));
     }
+    #[cfg(feature = "dynamodb")]
+    if let Some(rest) = url.strip_prefix("dynamodb://") {
+        let (table, query) = rest.split_once('?').unwrap_or((rest, ""));
+        if table.is_empty() {
+            return Err(StoreError::Config(format!(
+                "{url:?} has no table; use dynamodb://TABLE"
+            )));
+        }
+        let endpoint = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("endpoint="))
+            .filter(|e| !e.is_empty());
+        let ttl = (ttl_days > 0).then(|| std::time::Duration::from_secs(u64::from(ttl_days) * 86_400));
+        let store = DynamoStore::connect(table, endpoint).await?.with_ttl(ttl);
+        return Ok(Store::Dynamo(store));
+    }
     Err(StoreError::Config(format!(
-        "{url:?} is not a supported store; use sqlite://PATH or memory://"
+        "{url:?} is not a supported store; use sqlite://PATH, dynamodb://TABLE or memory://"
     )))
 }
 
@@ -140,6 +169,8 @@ impl EventStore for Store {
         match self {
             Store::Sqlite(s) => s.insert_batch(events).await,
             Store::Memory(s) => s.insert_batch(events).await,
+            #[cfg(feature = "dynamodb")]
+            Store::Dynamo(s) => s.insert_batch(events).await,
         }
     }
 
@@ -147,6 +178,8 @@ impl EventStore for Store {
         match self {
             Store::Sqlite(s) => s.list(query).await,
             Store::Memory(s) => s.list(query).await,
+            #[cfg(feature = "dynamodb")]
+            Store::Dynamo(s) => s.list(query).await,
         }
     }
 
@@ -154,6 +187,8 @@ impl EventStore for Store {
         match self {
             Store::Sqlite(s) => s.health().await,
             Store::Memory(s) => s.health().await,
+            #[cfg(feature = "dynamodb")]
+            Store::Dynamo(s) => s.health().await,
         }
     }
 }
@@ -183,10 +218,11 @@ pub(crate) fn page_size(limit: usize) -> usize {
 mod tests {
     use super::*;
 
-    #[test]
-    fn open_rejects_unknown_schemes_naming_the_choices() {
-        let err = open("postgres://x").err().expect("rejected");
+    #[tokio::test]
+    async fn open_rejects_unknown_schemes_naming_the_choices() {
+        let err = open("postgres://x", 0).await.err().expect("rejected");
         assert!(err.to_string().contains("sqlite://PATH"), "{err}");
-        assert!(open("sqlite://").is_err());
+        assert!(open("sqlite://", 0).await.is_err());
+        assert!(open("dynamodb://", 0).await.is_err());
     }
 }
