@@ -31,7 +31,7 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 /// Builds the producer and the store (once per cold start) and serves until shut down.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let store = event_store::open(&config.store_url, 0).await?;
-    let publisher = KafkaPublisher::new(config.kafka.clone(), "events-api")?;
+    let publisher = KafkaPublisher::connect(config.kafka.clone(), "events-api").await?;
     let app = Arc::new(App { store, publisher });
     let routes = router(Arc::clone(&app));
     match config.mode {

@@ -35,7 +35,8 @@ async fn real(create: bool) -> Real {
         topic: topic.clone(),
         ..KafkaConfig::default()
     };
-    let publisher = KafkaPublisher::new(config, "events-api-test").expect("producer");
+    let publisher =
+        KafkaPublisher::new(config, Default::default(), "events-api-test").expect("producer");
     let app = Arc::new(App { store, publisher });
     Real {
         router: router(Arc::clone(&app)),

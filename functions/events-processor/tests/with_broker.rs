@@ -24,7 +24,7 @@ async fn poison_records_reach_the_dead_letter_topic_and_valid_ones_the_sqlite_fi
     };
     let processor = Processor::new(
         store.clone(),
-        KafkaDeadLetters::new(config, "processor-test").expect("producer"),
+        KafkaDeadLetters::new(config, Default::default(), "processor-test").expect("producer"),
     );
     let batch: KafkaEvent = serde_json::from_str(BATCH).expect("fixture");
 

@@ -1,5 +1,7 @@
 //! `KAFKA_*` settings and the librdkafka configuration they produce.
 
+use crate::auth::{AuthContext, IamSigner, KafkaAuth};
+use crate::PublishError;
 use pipeline_runtime::env::{self, Source};
 use pipeline_runtime::ConfigError;
 use rdkafka::ClientConfig;
@@ -25,6 +27,13 @@ pub struct KafkaConfig {
     pub produce_timeout: Duration,
     /// `KAFKA_HEALTH_TIMEOUT_MS`: deadline of the health check (default 2000, at most 2000).
     pub health_timeout: Duration,
+    /// `KAFKA_AUTH`: `plaintext` (default), `tls` or `iam`.
+    pub auth: KafkaAuth,
+    /// `MSK_CLUSTER_ARN`: when set and `KAFKA_BROKERS` is not, the brokers are looked up once per
+    /// cold start with `GetBootstrapBrokers` ([`KafkaConfig::resolve`]).
+    pub msk_cluster_arn: Option<String>,
+    /// `AWS_REGION` (set by Lambda), else the cluster ARN's region: where IAM tokens are signed.
+    pub region: Option<String>,
 }
 
 impl Default for KafkaConfig {
@@ -35,18 +44,70 @@ impl Default for KafkaConfig {
             dlq_topic: DEFAULT_DLQ_TOPIC.to_owned(),
             produce_timeout: Duration::from_millis(5000),
             health_timeout: Duration::from_millis(2000),
+            auth: KafkaAuth::Plaintext,
+            msk_cluster_arn: None,
+            region: None,
         }
     }
 }
 
+/// The region of an MSK cluster ARN (`arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID`).
+fn arn_region(arn: &str) -> Option<&str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "kafka", region, _, resource]
+            if !region.is_empty() && resource.starts_with("cluster/") =>
+        {
+            Some(region)
+        }
+        _ => None,
+    }
+}
+
 impl KafkaConfig {
-    /// Reads the `KAFKA_*` variables from `src`.
+    /// Reads the `KAFKA_*` variables (and `MSK_CLUSTER_ARN`, `AWS_REGION`) from `src`.
     pub fn from_source(src: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
-        let brokers = env::string(src, "KAFKA_BROKERS", DEFAULT_BROKERS);
-        if brokers.split(',').any(|b| !b.trim().contains(':')) {
+        let msk_cluster_arn = src.get("MSK_CLUSTER_ARN");
+        if let Some(arn) = &msk_cluster_arn {
+            if arn_region(arn).is_none() {
+                return Err(ConfigError::new(
+                    "MSK_CLUSTER_ARN",
+                    format!("expected arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID, got {arn:?}"),
+                ));
+            }
+        }
+        let brokers = match (src.get("KAFKA_BROKERS"), &msk_cluster_arn) {
+            (Some(b), _) => b,
+            // Looked up with GetBootstrapBrokers by `resolve`.
+            (None, Some(_)) => String::new(),
+            (None, None) => DEFAULT_BROKERS.to_owned(),
+        };
+        if !brokers.is_empty() && brokers.split(',').any(|b| !b.trim().contains(':')) {
             return Err(ConfigError::new(
                 "KAFKA_BROKERS",
                 format!("expected host:port[,host:port…], got {brokers:?}"),
+            ));
+        }
+        let auth_raw = env::string(src, "KAFKA_AUTH", "plaintext");
+        let auth = KafkaAuth::parse(&auth_raw).ok_or_else(|| {
+            ConfigError::new(
+                "KAFKA_AUTH",
+                format!("expected plaintext, tls or iam, got {auth_raw:?}"),
+            )
+        })?;
+        let region = src
+            .get("AWS_REGION")
+            .or_else(|| src.get("AWS_DEFAULT_REGION"))
+            .or_else(|| {
+                msk_cluster_arn
+                    .as_deref()
+                    .and_then(arn_region)
+                    .map(str::to_owned)
+            });
+        if auth == KafkaAuth::Iam && region.is_none() {
+            return Err(ConfigError::new(
+                "KAFKA_AUTH",
+                "iam signs tokens for a region: set AWS_REGION or MSK_CLUSTER_ARN",
             ));
         }
         Ok(Self {
@@ -55,7 +116,73 @@ impl KafkaConfig {
             dlq_topic: env::string(src, "KAFKA_DLQ_TOPIC", DEFAULT_DLQ_TOPIC),
             produce_timeout: env::millis(src, "KAFKA_PRODUCE_TIMEOUT_MS", 5000, 100..=300_000)?,
             health_timeout: env::millis(src, "KAFKA_HEALTH_TIMEOUT_MS", 2000, 100..=2000)?,
+            auth,
+            msk_cluster_arn,
+            region,
         })
+    }
+
+    /// Fills in the brokers from `MSK_CLUSTER_ARN` (`GetBootstrapBrokers`, the listener that
+    /// matches `KAFKA_AUTH`) when `KAFKA_BROKERS` was not given, and builds the client context
+    /// (the IAM token signer for `iam`). Call once per cold start.
+    pub async fn resolve(mut self) -> Result<(Self, AuthContext), PublishError> {
+        let needs_aws = self.brokers.is_empty() || self.auth == KafkaAuth::Iam;
+        if !needs_aws {
+            return Ok((self, AuthContext::default()));
+        }
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
+            ))
+            .build_https();
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+        if let Some(region) = &self.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        let aws = loader.load().await;
+        if self.brokers.is_empty() {
+            let arn = self.msk_cluster_arn.clone().unwrap_or_default();
+            let out = aws_sdk_kafka::Client::new(&aws)
+                .get_bootstrap_brokers()
+                .cluster_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| {
+                    PublishError::Bootstrap(format!(
+                        "GetBootstrapBrokers({arn}): {}",
+                        aws_sdk_kafka::error::DisplayErrorContext(&e)
+                    ))
+                })?;
+            let brokers = match self.auth {
+                KafkaAuth::Iam => out.bootstrap_broker_string_sasl_iam(),
+                KafkaAuth::Tls => out.bootstrap_broker_string_tls(),
+                KafkaAuth::Plaintext => out.bootstrap_broker_string(),
+            };
+            self.brokers = brokers
+                .filter(|b| !b.is_empty())
+                .ok_or_else(|| {
+                    PublishError::Bootstrap(format!(
+                        "cluster {arn} has no listener for KAFKA_AUTH={:?}",
+                        self.auth
+                    ))
+                })?
+                .to_owned();
+            tracing::info!(brokers = %self.brokers, "resolved MSK bootstrap brokers");
+        }
+        let signer = match (self.auth, aws.credentials_provider()) {
+            (KafkaAuth::Iam, Some(provider)) => Some(IamSigner::new(
+                self.region.as_deref().unwrap_or_default(),
+                provider,
+            )),
+            (KafkaAuth::Iam, None) => {
+                return Err(PublishError::Bootstrap(
+                    "KAFKA_AUTH=iam but no AWS credentials are available".to_owned(),
+                ))
+            }
+            _ => None,
+        };
+        Ok((self, AuthContext::new(signer)))
     }
 
     /// Settings every client needs (bootstrap servers, client id).
@@ -64,6 +191,20 @@ impl KafkaConfig {
         c.set("bootstrap.servers", &self.brokers)
             .set("client.id", client_id)
             .set("socket.keepalive.enable", "true");
+        match self.auth {
+            KafkaAuth::Plaintext => {
+                c.set("security.protocol", "plaintext");
+            }
+            KafkaAuth::Tls => {
+                c.set("security.protocol", "ssl")
+                    .set("ssl.ca.location", "probe");
+            }
+            KafkaAuth::Iam => {
+                c.set("security.protocol", "sasl_ssl")
+                    .set("sasl.mechanism", "OAUTHBEARER")
+                    .set("ssl.ca.location", "probe");
+            }
+        }
         c
     }
 
@@ -95,6 +236,56 @@ mod tests {
         assert_eq!(p.get("acks"), Some("all"));
         assert_eq!(p.get("message.timeout.ms"), Some("1234"));
         assert_eq!(p.get("bootstrap.servers"), Some(DEFAULT_BROKERS));
+    }
+
+    #[test]
+    fn each_auth_mode_sets_its_protocol() {
+        let iam: &[(&str, &str)] = &[
+            ("KAFKA_AUTH", "iam"),
+            (
+                "MSK_CLUSTER_ARN",
+                "arn:aws:kafka:eu-west-1:123456789012:cluster/demo/abc-1",
+            ),
+        ];
+        let cfg = KafkaConfig::from_source(iam).expect("iam");
+        assert_eq!(cfg.brokers, "", "resolved later from the cluster ARN");
+        assert_eq!(cfg.region.as_deref(), Some("eu-west-1"));
+        let c = cfg.producer_config("t");
+        assert_eq!(c.get("security.protocol"), Some("sasl_ssl"));
+        assert_eq!(c.get("sasl.mechanism"), Some("OAUTHBEARER"));
+
+        let tls: &[(&str, &str)] = &[("KAFKA_AUTH", "TLS"), ("KAFKA_BROKERS", "b-1:9094")];
+        let c = KafkaConfig::from_source(tls)
+            .expect("tls")
+            .client_config("t");
+        assert_eq!(c.get("security.protocol"), Some("ssl"));
+        assert_eq!(c.get("sasl.mechanism"), None);
+
+        let plain: &[(&str, &str)] = &[];
+        let c = KafkaConfig::from_source(plain)
+            .expect("plaintext")
+            .client_config("t");
+        assert_eq!(c.get("security.protocol"), Some("plaintext"));
+        assert_eq!(c.get("bootstrap.servers"), Some(DEFAULT_BROKERS));
+    }
+
+    #[test]
+    fn iam_needs_a_region_and_arns_are_checked() {
+        let src: &[(&str, &str)] = &[("KAFKA_AUTH", "iam"), ("KAFKA_BROKERS", "b-1:9098")];
+        assert_eq!(
+            KafkaConfig::from_source(src).expect_err("no region").var,
+            "KAFKA_AUTH"
+        );
+        let src: &[(&str, &str)] = &[("MSK_CLUSTER_ARN", "arn:aws:s3:::bucket")];
+        assert_eq!(
+            KafkaConfig::from_source(src).expect_err("bad arn").var,
+            "MSK_CLUSTER_ARN"
+        );
+        let src: &[(&str, &str)] = &[("KAFKA_AUTH", "sasl")];
+        assert_eq!(
+            KafkaConfig::from_source(src).expect_err("bad mode").var,
+            "KAFKA_AUTH"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The dead-letter topic: records the processor cannot use, kept with the reason, never dropped.
 
-use crate::{KafkaConfig, PublishError};
+use crate::{AuthContext, KafkaConfig, PublishError};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
@@ -54,19 +54,31 @@ pub trait DeadLetterSink: Send + Sync + 'static {
 /// Dead letters to `KAFKA_DLQ_TOPIC`, acknowledged by all in-sync replicas.
 #[derive(Clone)]
 pub struct KafkaDeadLetters {
-    producer: FutureProducer,
+    producer: FutureProducer<AuthContext>,
     topic: String,
     config: KafkaConfig,
 }
 
 impl KafkaDeadLetters {
-    /// Builds the producer (once per cold start).
-    pub fn new(config: KafkaConfig, client_id: &str) -> Result<Self, PublishError> {
+    /// Builds the producer for a resolved configuration (once per cold start).
+    pub fn new(
+        config: KafkaConfig,
+        context: AuthContext,
+        client_id: &str,
+    ) -> Result<Self, PublishError> {
         Ok(Self {
-            producer: config.producer_config(client_id).create()?,
+            producer: config
+                .producer_config(client_id)
+                .create_with_context(context)?,
             topic: config.dlq_topic.clone(),
             config,
         })
+    }
+
+    /// Resolves the configuration (MSK brokers, IAM signer) and builds the producer.
+    pub async fn connect(config: KafkaConfig, client_id: &str) -> Result<Self, PublishError> {
+        let (config, context) = config.resolve().await?;
+        Self::new(config, context, client_id)
     }
 }
 

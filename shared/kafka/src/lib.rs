@@ -8,11 +8,13 @@
 //! processor cannot use on the dead-letter topic, with the reason in headers.
 #![warn(missing_docs)]
 
+mod auth;
 mod config;
 mod dead_letter;
 mod memory;
 mod publisher;
 
+pub use auth::{AuthContext, IamSigner, KafkaAuth};
 pub use config::{KafkaConfig, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC, DEFAULT_TOPIC};
 pub use dead_letter::{dlq_headers, DeadLetter, DeadLetterSink, KafkaDeadLetters};
 pub use memory::{MemoryDeadLetters, MemoryPublisher};
@@ -67,6 +69,9 @@ pub enum PublishError {
     /// The metadata answer lacks the topic.
     #[error("topic {0:?} does not exist on the broker")]
     MissingTopic(String),
+    /// The brokers could not be found or the client could not be set up (MSK, credentials).
+    #[error("kafka setup: {0}")]
+    Bootstrap(String),
     /// The blocking metadata task failed.
     #[error("kafka health task failed: {0}")]
     Task(#[from] tokio::task::JoinError),

@@ -1,6 +1,8 @@
 //! The rdkafka publisher.
 
-use crate::{headers, Delivered, EventPublisher, KafkaConfig, KafkaHealth, PublishError};
+use crate::{
+    headers, AuthContext, Delivered, EventPublisher, KafkaConfig, KafkaHealth, PublishError,
+};
 use event_schema::{UserEvent, SCHEMA_VERSION};
 use rdkafka::client::Client;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -13,15 +15,28 @@ use tracing::debug;
 /// producer holds the broker connections and the idempotence state.
 #[derive(Clone)]
 pub struct KafkaPublisher {
-    producer: FutureProducer,
+    producer: FutureProducer<AuthContext>,
     config: KafkaConfig,
 }
 
 impl KafkaPublisher {
-    /// Builds the producer. Connecting happens in the background; nothing blocks here.
-    pub fn new(config: KafkaConfig, client_id: &str) -> Result<Self, PublishError> {
-        let producer = config.producer_config(client_id).create()?;
+    /// Builds the producer for a resolved configuration (see [`KafkaConfig::resolve`]).
+    /// Connecting happens in the background; nothing blocks here.
+    pub fn new(
+        config: KafkaConfig,
+        context: AuthContext,
+        client_id: &str,
+    ) -> Result<Self, PublishError> {
+        let producer = config
+            .producer_config(client_id)
+            .create_with_context(context)?;
         Ok(Self { producer, config })
+    }
+
+    /// Resolves the configuration (MSK brokers, IAM signer) and builds the producer.
+    pub async fn connect(config: KafkaConfig, client_id: &str) -> Result<Self, PublishError> {
+        let (config, context) = config.resolve().await?;
+        Self::new(config, context, client_id)
     }
 
     /// The settings in use.

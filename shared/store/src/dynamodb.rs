@@ -8,7 +8,9 @@
 //! the caller retries. The single `by-time` partition caps listing-index writes at about 1000
 //! items/s; see ARCHITECTURE.md.
 
-use crate::{page_size, Cursor, EventStore, InsertOutcome, ListQuery, Page, StoreError, StoreHealth};
+use crate::{
+    page_size, Cursor, EventStore, InsertOutcome, ListQuery, Page, StoreError, StoreHealth,
+};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -54,7 +56,8 @@ impl DynamoStore {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
             .build_https();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
+        let mut loader =
+            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
         if let Some(url) = endpoint {
             loader = loader.endpoint_url(url);
         }
@@ -131,10 +134,22 @@ impl DynamoStore {
         let mut item = Item::from([
             ("eventId".into(), AttributeValue::S(e.event_id.to_string())),
             ("userId".into(), AttributeValue::S(e.user_id.clone())),
-            ("eventType".into(), AttributeValue::S(e.event_type.as_str().into())),
-            ("timestamp".into(), AttributeValue::S(format_timestamp(e.timestamp))),
-            ("listPartition".into(), AttributeValue::S(LIST_PARTITION.into())),
-            ("sortKey".into(), AttributeValue::S(sort_key(ms, &e.event_id))),
+            (
+                "eventType".into(),
+                AttributeValue::S(e.event_type.as_str().into()),
+            ),
+            (
+                "timestamp".into(),
+                AttributeValue::S(format_timestamp(e.timestamp)),
+            ),
+            (
+                "listPartition".into(),
+                AttributeValue::S(LIST_PARTITION.into()),
+            ),
+            (
+                "sortKey".into(),
+                AttributeValue::S(sort_key(ms, &e.event_id)),
+            ),
             ("processedAt".into(), AttributeValue::N(now_ms.to_string())),
         ]);
         if let Some(p) = &e.payload {

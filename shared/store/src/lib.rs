@@ -155,7 +155,8 @@ pub async fn open(url: &str, ttl_days: u32) -> Result<Store, StoreError> {
             .split('&')
             .find_map(|kv| kv.strip_prefix("endpoint="))
             .filter(|e| !e.is_empty());
-        let ttl = (ttl_days > 0).then(|| std::time::Duration::from_secs(u64::from(ttl_days) * 86_400));
+        let ttl =
+            (ttl_days > 0).then(|| std::time::Duration::from_secs(u64::from(ttl_days) * 86_400));
         let store = DynamoStore::connect(table, endpoint).await?.with_ttl(ttl);
         return Ok(Store::Dynamo(store));
     }
