@@ -4,7 +4,7 @@ TOOLS_DIR ?= $(HOME)/.cache/activity-pipeline
 export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test validate
+.PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test validate build deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,8 +21,18 @@ kafka: ## Start the local broker on 127.0.0.1:9092 (or reuse one) and create the
 kafka-stop: ## Stop the broker started by `make kafka`
 	scripts/kafka.sh stop
 
-setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda)
-	scripts/setup.sh build wasm kafka lambda
+setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda, aws-sam-cli)
+	scripts/setup.sh build wasm kafka lambda aws
+
+build: ## Build both functions for AWS Lambda (arm64, release) into target/lambda/*/bootstrap
+	scripts/setup.sh build lambda
+	cargo lambda build --release --arm64 --bin events-api --bin events-processor
+	@ls -l target/lambda/events-api/bootstrap target/lambda/events-processor/bootstrap
+
+deploy: ## Build with SAM and deploy (guided: asks for the MSK cluster, subnets, security groups)
+	scripts/setup.sh build lambda aws
+	sam build --beta-features
+	sam deploy --guided
 
 validate: ## Check template.yaml offline: sam validate, cfn-lint on the transformed template
 	scripts/validate.sh
