@@ -4,15 +4,43 @@ use crate::{validate_request, EventType, FieldError, SCHEMA_VERSION};
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** One problem with one field; `code` is stable, `message` is for people. */
+export interface FieldError {
+  field: string;
+  code:
+    | "malformed_json" | "not_an_object" | "required" | "wrong_type" | "empty"
+    | "not_allowed" | "too_long" | "too_large" | "too_deep" | "unknown_field"
+    | "duplicate_key" | "invalid_format" | "out_of_range";
+  message: string;
+}
+/** The verdict on a request body. */
+export interface Verdict {
+  ok: boolean;
+  errors: FieldError[];
+}
+export type EventType = "LOGIN" | "LOGOUT" | "PRODUCT_VIEW";
+/** Body of POST /events/generate. */
+export interface EventRequest {
+  userId: string;
+  eventType: EventType;
+  payload?: Record<string, unknown> | null;
+}
+/** An accepted event, as returned with 201 and listed by GET /events/processed. */
+export interface UserEvent extends EventRequest {
+  eventId: string;
+  timestamp: string;
+}
+"#;
+
 #[derive(Serialize)]
 struct Verdict {
     ok: bool,
     errors: Vec<FieldError>,
 }
 
-/// Validates a request body given as JSON text: `{ ok, errors: [{ field, code, message }] }`.
-#[wasm_bindgen]
-pub fn validate(json: &str) -> Result<JsValue, JsValue> {
+fn verdict(json: &str) -> Result<JsValue, JsValue> {
     let verdict = match validate_request(json.as_bytes()) {
         Ok(_) => Verdict {
             ok: true,
@@ -27,13 +55,28 @@ pub fn validate(json: &str) -> Result<JsValue, JsValue> {
     verdict.serialize(&serializer).map_err(JsValue::from)
 }
 
+/// Validates a request body given as JSON text, exactly as `POST /events/generate` does.
+#[wasm_bindgen(unchecked_return_type = "Verdict")]
+pub fn validate(json: &str) -> Result<JsValue, JsValue> {
+    verdict(json)
+}
+
+/// Validates a JavaScript value as a request body (it is serialized with `JSON.stringify`, as
+/// `fetch` would send it).
+#[wasm_bindgen(js_name = validateObject, unchecked_return_type = "Verdict")]
+pub fn validate_object(value: JsValue) -> Result<JsValue, JsValue> {
+    let text = js_sys::JSON::stringify(&value)?;
+    match text.as_string() {
+        Some(json) => verdict(&json),
+        // `JSON.stringify(undefined)` and functions produce no text: not a body at all.
+        None => verdict(""),
+    }
+}
+
 /// The accepted event types, in documentation order.
-#[wasm_bindgen(js_name = eventTypes)]
+#[wasm_bindgen(js_name = eventTypes, unchecked_return_type = "EventType[]")]
 pub fn event_types() -> Vec<String> {
-    EventType::ALL
-        .iter()
-        .map(|t| t.as_str().to_owned())
-        .collect()
+    EventType::ALL.iter().map(|t| t.as_str().to_owned()).collect()
 }
 
 /// The event format version (the `schema-version` Kafka header).

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# `make wasm`: the schema crate as an npm package for browsers (web/pkg) and bundlers
+# (web/pkg/bundler). Prints raw and gzip sizes of the .wasm.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
+export PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
+out="$here/web/pkg"
+
+scripts/setup.sh wasm
+cargo build -p event-schema --lib --target wasm32-unknown-unknown --features wasm \
+  --profile wasm-release --locked --quiet
+wasm="target/wasm32-unknown-unknown/wasm-release/event_schema.wasm"
+rm -rf "$out"
+wasm-bindgen --target web --out-dir "$out" --out-name event_schema "$wasm"
+wasm-bindgen --target bundler --out-dir "$out/bundler" --out-name event_schema "$wasm"
+
+# wasm-opt from npm's binaryen only (Debian's wasm-opt 108 emits broken modules).
+if [[ -x web/node_modules/.bin/wasm-opt ]]; then
+  for f in "$out/event_schema_bg.wasm" "$out/bundler/event_schema_bg.wasm"; do
+    web/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      --enable-sign-ext --enable-mutable-globals "$f" -o "$f.opt" && mv "$f.opt" "$f"
+  done
+else
+  echo "wasm: web/node_modules/.bin/wasm-opt not found (npm ci in web/); size not optimised" >&2
+fi
+
+version="$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)"
+cat >"$out/package.json" <<JSON
+{
+  "name": "@user-activity/event-schema",
+  "version": "$version",
+  "description": "Validate user-activity events in the browser with exactly the server's rules (WebAssembly).",
+  "license": "Apache-2.0",
+  "type": "module",
+  "main": "event_schema.js",
+  "types": "event_schema.d.ts",
+  "exports": {
+    ".": {
+      "types": "./event_schema.d.ts",
+      "browser": "./event_schema.js",
+      "import": "./event_schema.js"
+    },
+    "./bundler": {
+      "types": "./bundler/event_schema.d.ts",
+      "import": "./bundler/event_schema.js"
+    },
+    "./event_schema_bg.wasm": "./event_schema_bg.wasm"
+  },
+  "files": ["event_schema.js", "event_schema.d.ts", "event_schema_bg.wasm", "event_schema_bg.wasm.d.ts", "bundler/", "README.md"],
+  "sideEffects": ["./bundler/event_schema.js"]
+}
+JSON
+cp web/PACKAGE_README.md "$out/README.md"
+
+raw=$(stat -c %s "$out/event_schema_bg.wasm")
+gz=$(gzip -9 -c "$out/event_schema_bg.wasm" | wc -c)
+echo "wasm: $out/event_schema_bg.wasm: $raw bytes raw, $gz bytes gzip"
