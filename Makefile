@@ -4,7 +4,7 @@ TOOLS_DIR ?= $(HOME)/.cache/activity-pipeline
 export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test validate build deploy
+.PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test wasm browser-test validate build deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -21,8 +21,8 @@ kafka: ## Start the local broker on 127.0.0.1:9092 (or reuse one) and create the
 kafka-stop: ## Stop the broker started by `make kafka`
 	scripts/kafka.sh stop
 
-setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda, aws-sam-cli)
-	scripts/setup.sh build wasm kafka lambda aws
+setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda, aws-sam-cli, chromium)
+	scripts/setup.sh build wasm kafka lambda aws browser
 
 build: ## Build both functions for AWS Lambda (arm64, release) into target/lambda/*/bootstrap
 	scripts/setup.sh build lambda
@@ -46,6 +46,12 @@ fmt: ## Format the code
 
 schemas: ## Regenerate the checked-in JSON Schemas from the types
 	UPDATE_SCHEMAS=1 cargo test -p event-schema --test json_schema
+
+wasm: ## Build the browser package (web/pkg): wasm-bindgen web + bundler targets, TypeScript types
+	scripts/wasm.sh
+
+browser-test: ## The page in headless Chromium against a local stack (needs a broker: make kafka)
+	scripts/browser-test.sh
 
 wasm-test: ## Run the shared validation vectors as WebAssembly under node
 	scripts/setup.sh wasm

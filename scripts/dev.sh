@@ -7,7 +7,8 @@
 #   3. serves both functions with `cargo lambda watch` on 127.0.0.1:$WATCH_PORT, with the SQLite
 #      store, reading .env if present,
 #   4. runs the local MSK trigger (tools/msk-trigger) feeding events-processor,
-#   5. prints the URLs, and stops everything it started on Ctrl-C.
+#   5. builds the wasm package and serves the page (web/) on 127.0.0.1:$WEB_PORT,
+#   6. prints the URLs, and stops everything it started on Ctrl-C.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,6 +16,7 @@ cd "$here"
 TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
 export TOOLS_DIR PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
 WATCH_PORT="${WATCH_PORT:-9000}"
+WEB_PORT="${WEB_PORT:-8080}"
 RUN_DIR="$here/.run/dev"
 mkdir -p "$RUN_DIR"
 
@@ -59,15 +61,23 @@ else
   log "using the broker at KAFKA_BROKERS=$KAFKA_BROKERS"
 fi
 export STORE_URL="${STORE_URL:-sqlite://$here/data/events.db}"
+export CORS_ALLOWED_ORIGINS="${CORS_ALLOWED_ORIGINS:-http://127.0.0.1:$WEB_PORT,http://localhost:$WEB_PORT}"
+
+log "building the browser package"
+if command -v npm >/dev/null 2>&1; then
+  (cd web && npm ci --no-audit --no-fund --silent) || log "npm ci failed; the package is built without wasm-opt"
+fi
+scripts/wasm.sh
 
 log "building the functions and the trigger"
 cargo build --bins --quiet
 
-env_vars=(--env-var "KAFKA_BROKERS=$KAFKA_BROKERS" --env-var "STORE_URL=$STORE_URL")
+env_vars=(--env-var "KAFKA_BROKERS=$KAFKA_BROKERS" --env-var "STORE_URL=$STORE_URL"
+  --env-var "CORS_ALLOWED_ORIGINS=$CORS_ALLOWED_ORIGINS")
 for v in KAFKA_TOPIC KAFKA_DLQ_TOPIC KAFKA_PRODUCE_TIMEOUT_MS KAFKA_HEALTH_TIMEOUT_MS RUST_LOG AWS_LAMBDA_LOG_FORMAT; do
   [[ -n "${!v:-}" ]] && env_vars+=(--env-var "$v=${!v}")
 done
-setsid cargo lambda watch --ignore-changes -A 127.0.0.1 -P "$WATCH_PORT" "${env_vars[@]}" \
+setsid cargo lambda watch --ignore-changes --disable-cors -A 127.0.0.1 -P "$WATCH_PORT" "${env_vars[@]}" \
   > >(tee "$RUN_DIR/functions.log") 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do
@@ -77,6 +87,10 @@ done
 
 LAMBDA_ENDPOINT="http://127.0.0.1:$WATCH_PORT" setsid target/debug/msk-trigger \
   > >(tee "$RUN_DIR/trigger.log") 2>&1 &
+pids+=($!)
+
+setsid python3 -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory web \
+  >"$RUN_DIR/web.log" 2>&1 &
 pids+=($!)
 
 base="http://127.0.0.1:$WATCH_PORT/lambda-url/events-api"
@@ -91,6 +105,7 @@ cat <<MSG
     curl -s $base/events/processed
     curl -s $base/health
 
+  The page (validates in the browser with the wasm package): http://127.0.0.1:$WEB_PORT/
   Lambda Invoke API: http://127.0.0.1:$WATCH_PORT/2015-03-31/functions/{events-api,events-processor}/invocations
   Ctrl-C stops everything started here.
 

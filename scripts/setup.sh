@@ -8,6 +8,7 @@
 #   kafka   the tansu broker (first time: about 30 minutes on 2 cores)
 #   lambda  cargo-lambda (from PyPI; it brings zig)
 #   aws     aws-sam-cli and cfn-lint (from PyPI), for `make validate`
+#   browser Debian's chromium, for the browser tests
 #
 # Tools land in $TOOLS_DIR (default ~/.cache/activity-pipeline) and stay there between runs.
 set -euo pipefail
@@ -73,6 +74,10 @@ setup_aws() {
   command -v cfn-lint >/dev/null 2>&1 || { log "installing cfn-lint (pip)"; python3 -m pip install --quiet cfn-lint; }
 }
 
+setup_browser() {
+  [[ -x /usr/bin/chromium ]] || apt_install chromium
+}
+
 for part in "${@:-build}"; do
   case "$part" in
     build) setup_build ;;
@@ -80,6 +85,7 @@ for part in "${@:-build}"; do
     kafka) setup_kafka ;;
     lambda) setup_lambda ;;
     aws) setup_aws ;;
-    *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws]" >&2; exit 2 ;;
+    browser) setup_browser ;;
+    *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws] [browser]" >&2; exit 2 ;;
   esac
 done

@@ -13,7 +13,7 @@ export TANSU_BIN="$TOOLS_DIR/bin/tansu"
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "installing what is missing"
-scripts/setup.sh build wasm kafka lambda aws
+scripts/setup.sh build wasm kafka lambda aws browser
 
 step "static checks"
 cargo fmt --all -- --check
@@ -52,3 +52,6 @@ cargo test --workspace --locked -- --include-ignored
 step "shared vectors as WebAssembly under node"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p event-schema --target wasm32-unknown-unknown --features wasm --locked --test vectors
+
+step "the page in headless Chromium (wasm package, a local stack)"
+scripts/browser-test.sh

@@ -26,6 +26,9 @@ pub struct Config {
     pub store_url: String,
     /// Lambda or plain server.
     pub mode: Mode,
+    /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (comma-separated, `*` for
+    /// any); empty answers no CORS at all. On AWS the Function URL's own CORS settings apply.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Config {
@@ -41,8 +44,30 @@ impl Config {
             kafka: KafkaConfig::from_source(src)?,
             store_url: env::string(src, "STORE_URL", DEFAULT_STORE_URL),
             mode: mode(src, args)?,
+            cors_allowed_origins: cors_origins(src)?,
         })
     }
+}
+
+fn cors_origins(src: &(impl Source + ?Sized)) -> Result<Vec<String>, ConfigError> {
+    let raw = env::string(src, "CORS_ALLOWED_ORIGINS", "");
+    let origins: Vec<String> = raw
+        .split(',')
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    for o in &origins {
+        let valid = o == "*"
+            || ((o.starts_with("http://") || o.starts_with("https://"))
+                && axum::http::HeaderValue::from_str(o).is_ok());
+        if !valid {
+            return Err(ConfigError::new(
+                "CORS_ALLOWED_ORIGINS",
+                format!("{o:?} is not an origin like https://app.example.com (or *)"),
+            ));
+        }
+    }
+    Ok(origins)
 }
 
 fn mode(src: &(impl Source + ?Sized), args: &[String]) -> Result<Mode, ConfigError> {
@@ -111,6 +136,24 @@ mod tests {
         assert_eq!(c.mode, Mode::Server("0.0.0.0:8080".parse().expect("addr")));
         assert_eq!(c.store_url, DEFAULT_STORE_URL);
         assert_eq!(c.kafka.topic, "user-activity-events");
+    }
+
+    #[test]
+    fn cors_origins_are_a_checked_list() {
+        let src: &[(&str, &str)] = &[(
+            "CORS_ALLOWED_ORIGINS",
+            "http://127.0.0.1:8080, https://app.example.com/",
+        )];
+        let c = Config::from_parts(src, &[]).expect("config");
+        assert_eq!(
+            c.cors_allowed_origins,
+            ["http://127.0.0.1:8080", "https://app.example.com"]
+        );
+        let src: &[(&str, &str)] = &[("CORS_ALLOWED_ORIGINS", "app.example.com")];
+        assert_eq!(
+            Config::from_parts(src, &[]).expect_err("bad").var,
+            "CORS_ALLOWED_ORIGINS"
+        );
     }
 
     #[test]

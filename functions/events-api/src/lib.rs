@@ -30,6 +30,40 @@ pub struct App<S, P> {
     pub publisher: P,
 }
 
+/// Every route of the function, answering CORS for `allowed_origins` (none when empty).
+pub fn router_with_cors<S: EventStore, P: EventPublisher>(
+    app: Arc<App<S, P>>,
+    allowed_origins: &[String],
+) -> Router {
+    let routes = router(app);
+    if allowed_origins.is_empty() {
+        return routes;
+    }
+    routes.layer(cors(allowed_origins))
+}
+
+/// Preflight answers and `Access-Control-Allow-Origin` for the configured origins; the `Link`
+/// (next page) and `Retry-After` headers are readable by scripts.
+fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let origin = if allowed_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            allowed_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::CONTENT_TYPE])
+        .expose_headers([header::LINK, header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(300))
+}
+
 /// Every route of the function.
 pub fn router<S: EventStore, P: EventPublisher>(app: Arc<App<S, P>>) -> Router {
     Router::new()

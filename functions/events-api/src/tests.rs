@@ -213,3 +213,48 @@ async fn processed_pages_follow_the_link_header() {
     }
     assert_eq!(seen.len(), 5);
 }
+
+#[tokio::test]
+async fn cors_preflight_and_origin_headers_for_allowed_origins_only() {
+    let app = Arc::new(App {
+        store: MemoryStore::default(),
+        publisher: MemoryPublisher::default(),
+    });
+    let router = crate::router_with_cors(app, &["http://127.0.0.1:8080".to_owned()]);
+    let preflight = Request::builder()
+        .method(Method::OPTIONS)
+        .uri("/events/generate")
+        .header(header::ORIGIN, "http://127.0.0.1:8080")
+        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+        .body(Body::empty())
+        .expect("request");
+    let (status, headers, _) = send(&router, preflight).await;
+    assert!(status.is_success(), "{status}");
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://127.0.0.1:8080"
+    );
+    assert!(headers[header::ACCESS_CONTROL_ALLOW_METHODS]
+        .to_str()
+        .unwrap_or("")
+        .contains("POST"));
+
+    let get = |origin: &'static str| {
+        Request::get("/health")
+            .header(header::ORIGIN, origin)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let (_, headers, _) = send(&router, get("http://127.0.0.1:8080")).await;
+    assert_eq!(
+        headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "http://127.0.0.1:8080"
+    );
+    assert!(headers[header::ACCESS_CONTROL_EXPOSE_HEADERS]
+        .to_str()
+        .unwrap_or("")
+        .contains("link"));
+    let (_, headers, _) = send(&router, get("http://evil.example")).await;
+    assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}

@@ -76,7 +76,10 @@ pub fn validate_object(value: JsValue) -> Result<JsValue, JsValue> {
 /// The accepted event types, in documentation order.
 #[wasm_bindgen(js_name = eventTypes, unchecked_return_type = "EventType[]")]
 pub fn event_types() -> Vec<String> {
-    EventType::ALL.iter().map(|t| t.as_str().to_owned()).collect()
+    EventType::ALL
+        .iter()
+        .map(|t| t.as_str().to_owned())
+        .collect()
 }
 
 /// The event format version (the `schema-version` Kafka header).

@@ -1,0 +1,145 @@
+// The page in real headless Chromium: the wasm verdicts match the shared vectors, invalid input
+// is shown and never sent, and a valid event goes through the running local stack.
+//
+// Needs: web/pkg (make wasm), /usr/bin/chromium, and for the last test API_BASE pointing at a
+// running stack (scripts/browser-test.sh starts one).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { readFile, mkdir } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const webDir = fileURLToPath(new URL("..", import.meta.url));
+const repo = join(webDir, "..");
+const outDir = process.env.TEST_OUTPUT ?? join(repo, "test-output");
+const apiBase = process.env.API_BASE;
+const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm",
+  ".json": "application/json", ".ts": "text/plain" };
+
+let server, browser, pageUrl;
+
+before(async () => {
+  server = createServer(async (req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    const file = join(webDir, path === "/" ? "index.html" : path);
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const api = apiBase ?? "http://127.0.0.1:9/unused";
+  pageUrl = `http://127.0.0.1:${server.address().port}/?api=${encodeURIComponent(api)}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+  await mkdir(outDir, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+async function openPage() {
+  const page = await browser.newPage();
+  const requests = [];
+  const errors = [];
+  page.on("request", (r) => requests.push(r));
+  page.on("pageerror", (e) => errors.push(e));
+  await page.goto(pageUrl);
+  await page.waitForSelector("body[data-ready=true]");
+  page.assertNoErrors = () => assert.deepEqual(errors.map(String), [], "no script errors in the page");
+  return { page, requests };
+}
+
+function expand(input) {
+  return input.replace(/\$\{(repeat|nest):([^}]*)\}/g, (_, kind, args) => {
+    if (kind === "repeat") {
+      const i = args.lastIndexOf(":");
+      return args.slice(0, i).repeat(Number(args.slice(i + 1)));
+    }
+    const n = Number(args);
+    return '{"a":'.repeat(n) + "1" + "}".repeat(n);
+  });
+}
+
+test("every shared request vector gets the native verdict from the wasm in the page", async () => {
+  const file = JSON.parse(await readFile(join(repo, "shared/schema/tests/data/vectors.json"), "utf8"));
+  const vectors = file.vectors.filter((v) => v.kind === "request")
+    .map((v) => ({ name: v.name, body: expand(v.input), ok: v.ok, errors: v.errors ?? [] }));
+  assert.ok(vectors.length >= 40);
+  const { page } = await openPage();
+  const verdicts = await page.evaluate(async (bodies) => {
+    const { validate } = await import("./pkg/event_schema.js");
+    return bodies.map((b) => validate(b));
+  }, vectors.map((v) => v.body));
+  for (const [i, v] of vectors.entries()) {
+    const got = verdicts[i];
+    assert.equal(got.ok, v.ok, v.name);
+    assert.deepEqual(got.errors.map((e) => ({ field: e.field, code: e.code })), v.errors, v.name);
+  }
+  page.assertNoErrors();
+  await page.close();
+});
+
+test("invalid input shows each error beside its field and sends nothing", async () => {
+  const { page, requests } = await openPage();
+  const before = requests.length;
+  await page.fill("#userId", " ");
+  await page.waitForSelector("#userId-error [data-code=empty]");
+  assert.equal(await page.getAttribute("#userId", "aria-invalid"), "true");
+  assert.ok(await page.isDisabled("#submit"));
+  const message = await page.textContent("#userId-error");
+  assert.match(message, /userId must not be empty or only whitespace/);
+
+  // A duplicate key makes the body unreadable, as on the server: that one problem is shown.
+  await page.fill("#payload", '{"sku": "A-1", "sku": "B-2"}');
+  await page.waitForSelector("#payload-error [data-code=duplicate_key]");
+  assert.ok(await page.isDisabled("#submit"));
+
+  // A readable body reports every problem at once, each beside its field.
+  await page.fill("#payload", "[1, 2]");
+  await page.waitForSelector("#payload-error [data-code=wrong_type]");
+  await page.waitForSelector("#userId-error [data-code=empty]");
+  await page.screenshot({ path: join(outDir, "validation-error.png"), fullPage: true });
+
+  // Enter in a field and a forced submit event must not send anything either.
+  await page.press("#userId", "Enter");
+  await page.evaluate(() => document.getElementById("event-form").requestSubmit());
+  await page.waitForTimeout(300);
+  const sent = requests.slice(before).filter((r) => r.url().includes("/events/generate"));
+  assert.deepEqual(sent.map((r) => r.url()), []);
+  const fromApi = requests.slice(before).filter((r) => !r.url().startsWith(pageUrl.split("?")[0]));
+  assert.deepEqual(fromApi.map((r) => r.url()), [], "no request leaves the page while invalid");
+  page.assertNoErrors();
+  await page.close();
+});
+
+test("a valid event is created and appears in the list once processed",
+  { skip: apiBase ? false : "API_BASE is not set (scripts/browser-test.sh starts the stack)" },
+  async () => {
+    const { page } = await openPage();
+    const user = `browser-${Date.now()}`;
+    await page.fill("#userId", user);
+    await page.selectOption("#eventType", "PRODUCT_VIEW");
+    await page.fill("#payload", '{"sku": "A-1", "from": "browser test"}');
+    await page.waitForFunction(() => !document.getElementById("submit").disabled);
+    await page.click("#submit");
+    await page.waitForSelector("#result[data-status]", { timeout: 30_000 });
+    assert.equal(await page.getAttribute("#result", "data-status"), "201",
+      await page.textContent("#result"));
+    const created = JSON.parse((await page.textContent("#result")).split("\n").slice(1).join("\n"));
+    assert.equal(created.userId, user);
+    await page.waitForSelector(`#events li[data-event-id="${created.eventId}"]`, { timeout: 60_000 });
+    await page.screenshot({ path: join(outDir, "event-processed.png"), fullPage: true });
+    page.assertNoErrors();
+    await page.close();
+  });
