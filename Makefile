@@ -4,6 +4,7 @@ TOOLS_DIR ?= $(HOME)/.cache/activity-pipeline
 export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
+.PHONY: bench bench-smoke
 .PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test wasm browser-test validate build deploy
 
 help: ## List the targets
@@ -46,6 +47,12 @@ fmt: ## Format the code
 
 schemas: ## Regenerate the checked-in JSON Schemas from the types
 	UPDATE_SCHEMAS=1 cargo test -p event-schema --test json_schema
+
+bench: ## Measure every path beside its baseline; prints the table and writes BENCHMARKS.md
+	scripts/bench.sh
+
+bench-smoke: ## The benchmarks at tiny sizes (seconds), to prove they still run
+	scripts/bench.sh --smoke
 
 wasm: ## Build the browser package (web/pkg): wasm-bindgen web + bundler targets, TypeScript types
 	scripts/wasm.sh

@@ -55,3 +55,6 @@ CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
 
 step "the page in headless Chromium (wasm package, a local stack)"
 scripts/browser-test.sh
+
+step "benchmarks at tiny sizes (make bench-smoke)"
+scripts/bench.sh --smoke
