@@ -47,7 +47,8 @@ step "tests (native, with the broker)"
 # The end-to-end test runs the functions under cargo lambda watch (`cargo run`): build them first
 # with the features a plain build uses, so that cargo lambda finds them ready.
 cargo build --workspace --bins --locked
-cargo test --workspace --locked -- --include-ignored
+# --all-targets: unit, integration and binary tests (the crates have no doctests).
+cargo test --workspace --all-targets --locked -- --include-ignored
 
 step "shared vectors as WebAssembly under node"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
