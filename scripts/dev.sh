@@ -72,12 +72,18 @@ scripts/wasm.sh
 log "building the functions and the trigger"
 cargo build --bins --quiet
 
-env_vars=(--env-var "KAFKA_BROKERS=$KAFKA_BROKERS" --env-var "STORE_URL=$STORE_URL"
-  --env-var "CORS_ALLOWED_ORIGINS=$CORS_ALLOWED_ORIGINS")
-for v in KAFKA_TOPIC KAFKA_DLQ_TOPIC KAFKA_PRODUCE_TIMEOUT_MS KAFKA_HEALTH_TIMEOUT_MS RUST_LOG AWS_LAMBDA_LOG_FORMAT; do
-  [[ -n "${!v:-}" ]] && env_vars+=(--env-var "$v=${!v}")
-done
-setsid cargo lambda watch --ignore-changes --disable-cors -A 127.0.0.1 -P "$WATCH_PORT" "${env_vars[@]}" \
+# The functions' settings go through a file: cargo lambda's --env-var splits values at commas.
+env_file="$RUN_DIR/functions.env"
+{
+  echo "KAFKA_BROKERS=$KAFKA_BROKERS"
+  echo "STORE_URL=$STORE_URL"
+  echo "CORS_ALLOWED_ORIGINS=$CORS_ALLOWED_ORIGINS"
+  for v in KAFKA_TOPIC KAFKA_DLQ_TOPIC KAFKA_PRODUCE_TIMEOUT_MS KAFKA_HEALTH_TIMEOUT_MS RUST_LOG AWS_LAMBDA_LOG_FORMAT; do
+    if [[ -n "${!v:-}" ]]; then echo "$v=${!v}"; fi
+  done
+} >"$env_file"
+setsid cargo lambda watch --ignore-changes --disable-cors -A 127.0.0.1 -P "$WATCH_PORT" \
+  --env-file "$env_file" \
   > >(tee "$RUN_DIR/functions.log") 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do
