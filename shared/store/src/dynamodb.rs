@@ -9,7 +9,7 @@
 //! items/s; see ARCHITECTURE.md.
 
 use crate::{
-    page_size, Cursor, EventStore, InsertOutcome, ListQuery, Page, StoreError, StoreHealth,
+    finish_page, page_size, EventStore, InsertOutcome, ListQuery, Page, StoreError, StoreHealth,
 };
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -254,13 +254,7 @@ impl EventStore for DynamoStore {
                 _ => break,
             }
         }
-        let next = if events.len() > limit {
-            events.truncate(limit);
-            events.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok(Page { events, next })
+        Ok(finish_page(events, limit))
     }
 
     async fn health(&self) -> Result<StoreHealth, StoreError> {

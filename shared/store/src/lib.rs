@@ -210,6 +210,18 @@ pub(crate) fn matches(event: &UserEvent, query: &ListQuery) -> bool {
         && query.event_type.is_none_or(|t| event.event_type == t)
 }
 
+/// Cuts a newest-first run of up to `limit + 1` events into a page: the extra event, when
+/// present, only proves that a next page exists.
+pub(crate) fn finish_page(mut events: Vec<UserEvent>, limit: usize) -> Page {
+    let next = if events.len() > limit {
+        events.truncate(limit);
+        events.last().map(Cursor::after)
+    } else {
+        None
+    };
+    Page { events, next }
+}
+
 /// The page size actually served.
 pub(crate) fn page_size(limit: usize) -> usize {
     limit.clamp(1, MAX_PAGE_SIZE)

@@ -2,7 +2,7 @@
 //! the contract suite also runs against the real adapters.
 
 use crate::{
-    after_cursor, matches, page_size, Cursor, EventStore, InsertOutcome, ListQuery, Page,
+    after_cursor, finish_page, matches, page_size, EventStore, InsertOutcome, ListQuery, Page,
     StoreError, StoreHealth,
 };
 use event_schema::UserEvent;
@@ -58,7 +58,7 @@ impl EventStore for MemoryStore {
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         let limit = page_size(query.limit);
         let inner = self.lock();
-        let mut events: Vec<UserEvent> = inner
+        let events: Vec<UserEvent> = inner
             .by_time
             .values()
             .rev()
@@ -67,13 +67,7 @@ impl EventStore for MemoryStore {
             .take(limit + 1)
             .cloned()
             .collect();
-        let next = if events.len() > limit {
-            events.truncate(limit);
-            events.last().map(Cursor::after)
-        } else {
-            None
-        };
-        Ok(Page { events, next })
+        Ok(finish_page(events, limit))
     }
 
     async fn health(&self) -> Result<StoreHealth, StoreError> {

@@ -7,7 +7,7 @@
 //! Kafka records only after this commit, so the commit must survive power loss too.
 
 use crate::{
-    after_cursor, page_size, Cursor, EventStore, InsertOutcome, ListQuery, Page, StoreError,
+    after_cursor, finish_page, page_size, EventStore, InsertOutcome, ListQuery, Page, StoreError,
     StoreHealth,
 };
 use event_schema::{EventType, UserEvent};
@@ -174,17 +174,12 @@ fn list_blocking(conn: &Connection, query: &ListQuery) -> Result<Page, StoreErro
     for row in rows {
         events.push(row?.into_event()?);
     }
-    let next = if events.len() > limit {
-        events.truncate(limit);
-        events.last().map(Cursor::after)
-    } else {
-        None
-    };
+
     debug_assert!(query
         .cursor
         .as_ref()
         .is_none_or(|c| events.iter().all(|e| after_cursor(e, c))));
-    Ok(Page { events, next })
+    Ok(finish_page(events, limit))
 }
 
 /// An event as stored: the timestamp as Unix milliseconds (exact, sortable), the payload as JSON.

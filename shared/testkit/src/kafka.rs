@@ -45,6 +45,29 @@ pub async fn create_topic(brokers: &str, topic: &str, partitions: i32) {
     }
 }
 
+/// A consumer that never joins its group: it assigns partitions or fetches offsets only.
+fn group_consumer(brokers: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false")
+        .create()
+        .expect("consumer")
+}
+
+/// The partition ids of `topic`.
+fn partitions(consumer: &BaseConsumer, topic: &str) -> Vec<i32> {
+    consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(5))
+        .expect("metadata")
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect()
+}
+
 /// One record as read back.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -73,23 +96,9 @@ impl Record {
 /// Every record of `topic`, reading each partition from the beginning to its current high
 /// watermark. Blocking; fails the test if the broker does not deliver within `timeout`.
 pub fn read_topic(brokers: &str, topic: &str, timeout: Duration) -> Vec<Record> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", "testkit-reader-unused")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false")
-        .create()
-        .expect("consumer");
+    let consumer = group_consumer(brokers, "testkit-reader-unused");
     let deadline = Instant::now() + timeout;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(5))
-        .expect("metadata");
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic)
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
+    let partitions = partitions(&consumer, topic);
     assert!(!partitions.is_empty(), "topic {topic} has no partitions");
     let mut high = BTreeMap::new();
     let mut tpl = TopicPartitionList::new();
@@ -147,22 +156,9 @@ pub fn read_topic(brokers: &str, topic: &str, timeout: Duration) -> Vec<Record> 
 /// partition's current end offset: everything produced so far was processed. Does not join the
 /// group (offset fetch only).
 pub fn wait_until_consumed(brokers: &str, group: &str, topic: &str, timeout: Duration) {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("consumer");
+    let consumer = group_consumer(brokers, group);
     let deadline = Instant::now() + timeout;
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(5))
-        .expect("metadata");
-    let partitions: Vec<i32> = metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic)
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect();
+    let partitions = partitions(&consumer, topic);
     loop {
         let mut behind = Vec::new();
         let mut tpl = TopicPartitionList::new();

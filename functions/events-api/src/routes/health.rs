@@ -17,45 +17,17 @@ const STORE_DEADLINE: Duration = Duration::from_secs(2);
 pub(crate) async fn health<S: EventStore, P: EventPublisher>(
     State(app): State<Arc<App<S, P>>>,
 ) -> Response {
-    let kafka = async {
-        let started = Instant::now();
-        // The publisher bounds its own check; this outer bound covers a stuck client.
-        let result = tokio::time::timeout(Duration::from_millis(2100), app.publisher.health())
-            .await
-            .map_err(|_| "no answer within 2 s".to_owned())
-            .and_then(|r| r.map_err(|e| e.to_string()));
-        let ms = elapsed_ms(started);
-        match result {
-            Ok(h) => (
-                true,
-                json!({"status": "ok", "latencyMs": ms, "brokers": h.brokers,
-                                   "topic": h.topic, "partitions": h.partitions}),
-            ),
-            Err(e) => (
-                false,
-                json!({"status": "error", "latencyMs": ms, "message": e}),
-            ),
-        }
-    };
-    let store = async {
-        let started = Instant::now();
-        let result = tokio::time::timeout(STORE_DEADLINE, app.store.health())
-            .await
-            .map_err(|_| "no answer within 2 s".to_owned())
-            .and_then(|r| r.map_err(|e| e.to_string()));
-        let ms = elapsed_ms(started);
-        match result {
-            Ok(h) => (
-                true,
-                json!({"status": "ok", "latencyMs": ms, "backend": h.backend,
-                                   "target": h.target}),
-            ),
-            Err(e) => (
-                false,
-                json!({"status": "error", "latencyMs": ms, "message": e}),
-            ),
-        }
-    };
+    // The publisher bounds its own check; the outer bound covers a stuck client.
+    let kafka = check(
+        Duration::from_millis(2100),
+        app.publisher.health(),
+        |h| json!({"brokers": h.brokers, "topic": h.topic, "partitions": h.partitions}),
+    );
+    let store = check(
+        STORE_DEADLINE,
+        app.store.health(),
+        |h| json!({"backend": h.backend, "target": h.target}),
+    );
     let ((kafka_ok, kafka), (store_ok, store)) = tokio::join!(kafka, store);
     let failing: Vec<&str> = [("kafka", kafka_ok), ("store", store_ok)]
         .into_iter()
@@ -89,6 +61,36 @@ pub(crate) async fn health<S: EventStore, P: EventPublisher>(
         );
     }
     response
+}
+
+/// Runs one dependency check within `deadline`: whether it passed, and its JSON report with
+/// `status` and `latencyMs` first.
+async fn check<T, E: std::fmt::Display>(
+    deadline: Duration,
+    probe: impl std::future::Future<Output = Result<T, E>>,
+    details: impl FnOnce(T) -> Value,
+) -> (bool, Value) {
+    let started = Instant::now();
+    let result = tokio::time::timeout(deadline, probe)
+        .await
+        .map_err(|_| format!("no answer within {} ms", deadline.as_millis()))
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let ms = elapsed_ms(started);
+    match result {
+        Ok(value) => {
+            let mut report = serde_json::Map::new();
+            report.insert("status".into(), Value::from("ok"));
+            report.insert("latencyMs".into(), Value::from(ms));
+            if let Value::Object(extra) = details(value) {
+                report.extend(extra);
+            }
+            (true, Value::Object(report))
+        }
+        Err(e) => (
+            false,
+            json!({"status": "error", "latencyMs": ms, "message": e}),
+        ),
+    }
 }
 
 fn elapsed_ms(started: Instant) -> u64 {
