@@ -5,8 +5,7 @@ use pipeline_runtime::env::{self, ProcessEnv, Source};
 use pipeline_runtime::ConfigError;
 use std::net::SocketAddr;
 
-/// Default `STORE_URL`: an SQLite file under the working directory.
-pub const DEFAULT_STORE_URL: &str = "sqlite://./data/events.db";
+use event_store::DEFAULT_STORE_URL;
 
 /// How the process serves the router.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,7 +26,7 @@ impl Config {
     pub fn from_source(src: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
         Ok(Self {
             kafka: KafkaConfig::from_source(src)?,
-            store_url: env::string(src, "STORE_URL", "sqlite://./data/events.db"),
+            store_url: env::string(src, "STORE_URL", event_store::DEFAULT_STORE_URL),
             event_ttl_days: env::parse(src, "EVENT_TTL_DAYS", 0, "a whole number of days")?,
         })
     }

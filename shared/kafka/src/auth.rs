@@ -163,15 +163,18 @@ mod tests {
     use super::*;
     use aws_credential_types::provider::SharedCredentialsProvider;
 
-    fn signer() -> IamSigner {
-        let creds = Credentials::new(
+    fn creds() -> Credentials {
+        Credentials::new(
             "AKIDEXAMPLE",
             "secret",
             Some("session".into()),
             None,
             "test",
-        );
-        IamSigner::new("eu-west-1", SharedCredentialsProvider::new(creds))
+        )
+    }
+
+    fn signer() -> IamSigner {
+        IamSigner::new("eu-west-1", SharedCredentialsProvider::new(creds()))
     }
 
     fn decode(token: &str) -> String {
@@ -181,14 +184,7 @@ mod tests {
     #[test]
     fn token_is_a_presigned_connect_request_valid_15_minutes() {
         let now = UNIX_EPOCH + Duration::from_secs(1_795_536_424);
-        let creds = Credentials::new(
-            "AKIDEXAMPLE",
-            "secret",
-            Some("session".into()),
-            None,
-            "test",
-        );
-        let (token, expires) = signer().token_with(creds.clone(), now).expect("token");
+        let (token, expires) = signer().token_with(creds(), now).expect("token");
         assert!(!token.contains('=') && !token.contains('+') && !token.contains('/'));
         let url = decode(&token);
         assert!(
@@ -209,7 +205,7 @@ mod tests {
             assert!(url.contains(part), "{part} missing in {url}");
         }
         assert_eq!(expires, now + TOKEN_LIFETIME);
-        let (again, _) = signer().token_with(creds, now).expect("token");
+        let (again, _) = signer().token_with(creds(), now).expect("token");
         assert_eq!(
             token, again,
             "signing is deterministic for the same time and credentials"

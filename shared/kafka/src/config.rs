@@ -130,17 +130,7 @@ impl KafkaConfig {
         if !needs_aws {
             return Ok((self, AuthContext::default()));
         }
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
-        if let Some(region) = &self.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        let aws = loader.load().await;
+        let aws = pipeline_runtime::aws::sdk_config(self.region.as_deref(), None).await;
         if self.brokers.is_empty() {
             let arn = self.msk_cluster_arn.clone().unwrap_or_default();
             let out = aws_sdk_kafka::Client::new(&aws)

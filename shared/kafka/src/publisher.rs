@@ -38,11 +38,6 @@ impl KafkaPublisher {
         let (config, context) = config.resolve().await?;
         Self::new(config, context, client_id)
     }
-
-    /// The settings in use.
-    pub fn config(&self) -> &KafkaConfig {
-        &self.config
-    }
 }
 
 impl EventPublisher for KafkaPublisher {

@@ -1,9 +1,11 @@
 //! Start-up plumbing shared by the functions and tools, so that each `main.rs` stays a few lines:
 //! [`env`] reads typed settings and names the variable when one is wrong, [`init_tracing`] sets
 //! up structured logs (JSON under `AWS_LAMBDA_LOG_FORMAT=json`, as Lambda's advanced logging
-//! expects), and [`shutdown_signal`] resolves on SIGTERM or Ctrl-C.
+//! expects), [`shutdown_signal`] resolves on SIGTERM or Ctrl-C, and [`aws::sdk_config`] loads
+//! the AWS SDK configuration once per cold start.
 #![warn(missing_docs)]
 
+pub mod aws;
 pub mod env;
 
 pub use env::ConfigError;

@@ -99,13 +99,6 @@ pub struct UserEvent {
     pub payload: Option<Map<String, Value>>,
 }
 
-impl UserEvent {
-    /// The timestamp as it appears on the wire.
-    pub fn timestamp_string(&self) -> String {
-        format_timestamp(self.timestamp)
-    }
-}
-
 /// Formats a time the way every event carries it: UTC, millisecond precision, `Z`.
 pub fn format_timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)

@@ -51,17 +51,7 @@ impl DynamoStore {
     /// Connects with the default AWS configuration (region and credentials from the
     /// environment, as in Lambda), optionally to another endpoint (a local DynamoDB-API server).
     pub async fn connect(table: &str, endpoint: Option<&str>) -> Result<Self, StoreError> {
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-            ))
-            .build_https();
-        let mut loader =
-            aws_config::defaults(aws_config::BehaviorVersion::latest()).http_client(http);
-        if let Some(url) = endpoint {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
+        let config = pipeline_runtime::aws::sdk_config(None, endpoint).await;
         Ok(Self::from_client(Client::new(&config), table))
     }
 
@@ -78,11 +68,6 @@ impl DynamoStore {
     pub fn with_ttl(mut self, ttl: Option<Duration>) -> Self {
         self.ttl = ttl;
         self
-    }
-
-    /// The table name.
-    pub fn table(&self) -> &str {
-        &self.table
     }
 
     /// Creates the table with the layout `template.yaml` deploys (local servers and tests).

@@ -28,6 +28,9 @@ pub use sqlite::SqliteStore;
 use event_schema::{EventType, UserEvent};
 use std::future::Future;
 
+/// `STORE_URL` when none is set: an SQLite file under the working directory.
+pub const DEFAULT_STORE_URL: &str = "sqlite://./data/events.db";
+
 /// Largest page a caller may ask for.
 pub const MAX_PAGE_SIZE: usize = 1000;
 

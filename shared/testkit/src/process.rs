@@ -84,11 +84,6 @@ impl Group {
         Self { child }
     }
 
-    /// The leader's process id.
-    pub fn id(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Kills the whole group at once (SIGKILL), as a crash would.
     pub fn kill(&mut self) {
         signal_group(self.child.id(), "KILL");

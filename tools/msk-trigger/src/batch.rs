@@ -117,11 +117,6 @@ impl Batch {
         self.records.is_empty()
     }
 
-    /// Estimated event size in bytes.
-    pub fn bytes(&self) -> usize {
-        self.bytes
-    }
-
     /// Whether `record` still fits under `max_bytes` (a lone record always fits, as with MSK,
     /// which then lets the invocation fail on size rather than stall the partition).
     pub fn fits(&self, record: &MskRecord, max_bytes: usize) -> bool {

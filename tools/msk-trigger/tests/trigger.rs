@@ -101,6 +101,16 @@ async fn records(topic: &str, n: usize) {
     produce(&brokers(), topic, &recs).await;
 }
 
+/// Waits until the group committed everything in `topic`, then stops the trigger.
+async fn stop_once_consumed(mut child: std::process::Child, topic: &str, group: &str) {
+    let (b, t, g) = (brokers(), topic.to_owned(), group.to_owned());
+    tokio::task::spawn_blocking(move || wait_until_consumed(&b, &g, &t, Duration::from_secs(60)))
+        .await
+        .expect("consumed");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 fn offsets(event: &KafkaEvent) -> Vec<(String, Vec<i64>)> {
     let mut out: Vec<(String, Vec<i64>)> = event
         .records
@@ -126,16 +136,11 @@ async fn failed_batches_are_retried_unchanged_and_committed_only_after_success()
         ..Stub::default()
     };
     let endpoint = serve(stub.clone()).await;
-    let mut child = trigger(&endpoint, &topic, &group, &[])
+    let child = trigger(&endpoint, &topic, &group, &[])
         .spawn()
         .expect("spawn");
 
-    let (b, t, g) = (brokers(), topic.clone(), group.clone());
-    tokio::task::spawn_blocking(move || wait_until_consumed(&b, &g, &t, Duration::from_secs(60)))
-        .await
-        .expect("consumed");
-    let _ = child.kill();
-    let _ = child.wait();
+    stop_once_consumed(child, &topic, &group).await;
 
     let received = stub.received.lock().expect("lock").clone();
     assert!(
@@ -231,15 +236,10 @@ async fn a_batch_that_keeps_failing_is_never_skipped() {
     // A healthy function afterwards gets the very same records: nothing was skipped.
     let healthy = Stub::default();
     let endpoint = serve(healthy.clone()).await;
-    let mut child = trigger(&endpoint, &topic, &group, &[])
+    let child = trigger(&endpoint, &topic, &group, &[])
         .spawn()
         .expect("spawn");
-    let (b, t, g) = (brokers(), topic.clone(), group.clone());
-    tokio::task::spawn_blocking(move || wait_until_consumed(&b, &g, &t, Duration::from_secs(60)))
-        .await
-        .expect("consumed");
-    let _ = child.kill();
-    let _ = child.wait();
+    stop_once_consumed(child, &topic, &group).await;
     let n: usize = healthy
         .received
         .lock()
