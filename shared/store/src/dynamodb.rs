@@ -177,15 +177,28 @@ fn sort_key(ms: i64, id: &Uuid) -> String {
 impl EventStore for DynamoStore {
     async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
+        // Only the first copy of an id in the batch is written: concurrent puts of one id would
+        // race, and the outcome of the earlier copy must be the one that says "inserted".
+        let mut seen = std::collections::HashSet::new();
+        let first: Vec<bool> = events.iter().map(|e| seen.insert(e.event_id)).collect();
         let puts: Vec<_> = events
             .iter()
-            .map(|e| self.put_if_absent(self.item(e, now)))
+            .zip(&first)
+            .filter(|(_, first)| **first)
+            .map(|(e, _)| self.put_if_absent(self.item(e, now)))
             .collect();
-        let results: Vec<Result<InsertOutcome, StoreError>> = futures::stream::iter(puts)
+        let written: Vec<Result<InsertOutcome, StoreError>> = futures::stream::iter(puts)
             .buffered(WRITE_CONCURRENCY)
             .collect()
             .await;
-        results.into_iter().collect()
+        let mut written = written.into_iter();
+        first
+            .into_iter()
+            .map(|first| match first {
+                true => written.next().unwrap_or(Ok(InsertOutcome::Duplicate)),
+                false => Ok(InsertOutcome::Duplicate),
+            })
+            .collect()
     }
 
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
