@@ -1,6 +1,7 @@
 // Browser validator cost: the wasm build of the schema crate vs ajv with the JSON Schema generated
 // from the same crate, on the same request bodies, in node. Prints tab-separated rows like
-// pipeline-bench: figure, value, unit, baseline, baseline value, ratio.
+// pipeline-bench: figure, value, unit, baseline, baseline value, ratio. validator-browser.mjs runs
+// the same measurement (measure.mjs) in headless Chromium.
 //
 //   node bench/validator.mjs [ITERATIONS]
 import { readFileSync } from "node:fs";
@@ -9,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
 import { initSync, validate } from "../pkg/event_schema.js";
+import { WASM_BASELINE, describeDisagreement, measureValidators, tsvRow } from "./measure.mjs";
 
 const web = fileURLToPath(new URL("..", import.meta.url));
 const repo = join(web, "..");
@@ -16,36 +18,12 @@ const iterations = Number(process.argv[2] ?? 2000);
 
 const wasmBytes = readFileSync(join(web, "pkg/event_schema_bg.wasm"));
 initSync({ module: wasmBytes });
-const schema = JSON.parse(readFileSync(join(repo, "shared/schema/schemas/event-request.schema.json"), "utf8"));
-const ajv = new Ajv2020({ allErrors: true, strict: false, unicodeRegExp: true });
-const ajvValidate = ajv.compile(schema);
+const readJson = (path) => JSON.parse(readFileSync(join(repo, path), "utf8"));
+const schema = readJson("shared/schema/schemas/event-request.schema.json");
+const vectors = readJson("shared/schema/tests/data/vectors.json");
 
-// Realistic bodies (what a page sends) plus every small request vector.
-const bodies = [];
-for (let i = 0; i < 50; i++) {
-  bodies.push(JSON.stringify({ userId: `user-${i}`, eventType: ["LOGIN", "LOGOUT", "PRODUCT_VIEW"][i % 3],
-    payload: i % 2 ? { sku: `SKU-${i}`, price: 9.99 + i, tags: ["new", "sale"], dims: { w: 1, h: 2 } } : null }));
-}
-const vectors = JSON.parse(readFileSync(join(repo, "shared/schema/tests/data/vectors.json"), "utf8"));
-for (const v of vectors.vectors) {
-  if (v.kind === "request" && !v.input.includes("${")) bodies.push(v.input);
-}
-
-function time(fn) {
-  for (let i = 0; i < Math.min(200, iterations); i++) for (const b of bodies) fn(b); // warm up
-  const t0 = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) for (const b of bodies) fn(b);
-  return Number(process.hrtime.bigint() - t0) / 1e3 / (iterations * bodies.length); // µs per body
-}
-
-const wasmUs = time((b) => validate(b));
-const ajvUs = time((b) => {
-  let value;
-  try { value = JSON.parse(b); } catch { return false; }
-  return ajvValidate(value);
-});
-const row = (figure, value, unit, baseline, base) =>
-  console.log([figure, value.toFixed(2), unit, baseline, base.toFixed(2), (value / base).toFixed(2)].join("\t"));
-row(`wasm validate() in node, µs/body (${bodies.length} bodies)`, wasmUs, "µs", "ajv (JSON.parse + compiled schema)", ajvUs);
+const m = measureValidators({ validate, Ajv2020, schema, vectors, iterations });
+for (const d of m.disagreements) console.error(describeDisagreement(d));
+console.log(tsvRow(`wasm validate() in node, µs/body (${m.bodies} bodies)`, m.wasmUs, "µs", WASM_BASELINE, m.ajvUs));
 const raw = wasmBytes.length, gz = gzipSync(wasmBytes, { level: 9 }).length;
-row(".wasm size, bytes (raw)", raw, "B", "gzip -9", gz);
+console.log(tsvRow(".wasm size, bytes (raw)", raw, "B", "gzip -9", gz));
