@@ -27,6 +27,16 @@ fn event(i: usize) -> UserEvent {
     }
 }
 
+/// The body a client sends for event `i`: the same payload shapes as the batch's events.
+pub fn request_body(i: usize) -> Vec<u8> {
+    let e = event(i);
+    let mut body = json!({"userId": e.user_id, "eventType": e.event_type.as_str()});
+    if let Some(p) = e.payload {
+        body["payload"] = serde_json::Value::Object(p);
+    }
+    body.to_string().into_bytes()
+}
+
 /// `records` records over 3 partitions: 5% repeat an earlier event, 10 are poison.
 pub fn msk_batch(records: usize) -> KafkaEvent {
     let mut events: Vec<UserEvent> = Vec::with_capacity(records);

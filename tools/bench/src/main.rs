@@ -1,159 +1,228 @@
-//! `pipeline-bench processor [RECORDS]`: the processor's batch path beside its bounds, printed as
+//! `pipeline-bench`: each figure of `make bench` beside the baseline that bounds it, printed as
 //! tab-separated rows `figure, value, unit, baseline, baseline value, ratio` for
 //! `scripts/bench.sh` to tabulate.
 //!
-//! * the handler (decode, validate, insert-if-absent) into an SQLite file;
-//! * ceiling: the same rows with one prepared statement in one transaction;
-//! * floor: base64 decode + validation alone;
-//! * the handler into a DynamoDB-API server (dynoxide, in process, over HTTP).
+//! ```text
+//! pipeline-bench processor [RECORDS]
+//! pipeline-bench generate --api BIN [--seconds S] [--levels 1,16,64]
+//! pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
+//! pipeline-bench e2e --base URL [--events N] [--rate PER_S] [--window-ms MS]
+//! pipeline-bench topics NAME...
+//! ```
 //!
-//! CPU time is the process's user + system time (getrusage), so the figures hold on a busy machine
-//! better than wall time; both are reported.
+//! `generate` and `coldstart` use the broker at `KAFKA_BROKERS` (default 127.0.0.1:9092).
 
 mod batch;
+mod coldstart;
+mod e2e;
+mod load;
+mod processor;
+mod report;
 
-use aws_lambda_events::event::kafka::KafkaEvent;
-use event_kafka::MemoryDeadLetters;
-use event_store::{DynamoStore, SqliteStore};
-use events_processor::Processor;
-use std::time::{Duration, Instant};
+use event_kafka::KafkaConfig;
+use std::collections::HashMap;
+use std::time::Duration;
 
-fn cpu_time() -> Duration {
-    let read = |f: &str| -> Option<(u64, u64)> {
-        let stat = std::fs::read_to_string(f).ok()?;
-        let after = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        Some((fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?))
-    };
-    // utime + stime in clock ticks (100 Hz on Linux).
-    let (u, s) = read("/proc/self/stat").unwrap_or((0, 0));
-    Duration::from_millis((u + s) * 10)
+const USAGE: &str = "usage: pipeline-bench processor [RECORDS]
+       pipeline-bench generate --api BIN [--seconds S] [--levels 1,16,64]
+       pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
+       pipeline-bench e2e --base URL [--events N] [--rate PER_S] [--window-ms MS]
+       pipeline-bench topics NAME...   (creates them on KAFKA_BROKERS, 3 partitions)";
+
+fn fail(message: &str) -> ! {
+    eprintln!("pipeline-bench: {message}\n{USAGE}");
+    std::process::exit(2)
 }
 
-struct Measured {
-    wall: Duration,
-    cpu: Duration,
-}
+/// `--name value` pairs.
+struct Flags(HashMap<String, String>);
 
-async fn measure<F, Fut>(f: F) -> Measured
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let (c0, t0) = (cpu_time(), Instant::now());
-    f().await;
-    Measured {
-        wall: t0.elapsed(),
-        cpu: cpu_time().saturating_sub(c0),
+impl Flags {
+    fn parse(args: &[String]) -> Self {
+        let mut map = HashMap::new();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let Some(name) = a.strip_prefix("--") else {
+                fail(&format!("unexpected argument {a:?}"))
+            };
+            let Some(value) = it.next() else {
+                fail(&format!("--{name} needs a value"))
+            };
+            map.insert(name.to_owned(), value.clone());
+        }
+        Self(map)
     }
-}
 
-fn row(figure: &str, value: f64, unit: &str, baseline: &str, base_value: f64) {
-    let ratio = if base_value > 0.0 {
-        value / base_value
-    } else {
-        0.0
-    };
-    println!("{figure}\t{value:.0}\t{unit}\t{baseline}\t{base_value:.0}\t{ratio:.2}");
-}
+    fn required(&self, name: &str) -> String {
+        self.0
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| fail(&format!("--{name} is required")))
+    }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let mut args = std::env::args().skip(1);
-    let what = args.next().unwrap_or_else(|| "processor".into());
-    let records: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(10_000);
-    match what.as_str() {
-        "processor" => processor(records).await,
-        other => {
-            eprintln!("usage: pipeline-bench processor [RECORDS] (got {other})");
-            std::process::exit(2);
+    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
+        match self.0.get(name) {
+            None => default,
+            Some(v) => v
+                .parse()
+                .unwrap_or_else(|_| fail(&format!("--{name}: {v:?} is not a number"))),
         }
     }
 }
 
-async fn processor(records: usize) {
-    let event: KafkaEvent = batch::msk_batch(records);
-    let n = records as f64;
+fn brokers() -> String {
+    std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into())
+}
+
+/// A fresh topic on the local broker, so a figure never reads another run's records.
+async fn fresh_topic(prefix: &str) -> String {
+    let topic = testkit::kafka::unique_topic(prefix);
+    testkit::kafka::create_topic(&brokers(), &topic, 3).await;
+    topic
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((what, rest)) = args.split_first() else {
+        fail("which figure?")
+    };
+    match what.as_str() {
+        "processor" => {
+            let records = rest.first().map_or(10_000, |n| {
+                n.parse()
+                    .unwrap_or_else(|_| fail(&format!("{n:?} is not a record count")))
+            });
+            processor::processor(records).await
+        }
+        "generate" => generate(Flags::parse(rest)).await,
+        "coldstart" => cold_starts(Flags::parse(rest)).await,
+        "e2e" => {
+            let f = Flags::parse(rest);
+            e2e::created_to_listed(
+                &f.required("base"),
+                f.number("events", 1000),
+                f.number("rate", 50.0),
+                f.number("window-ms", 500),
+            )
+            .await
+        }
+        "topics" => {
+            for t in rest {
+                testkit::kafka::create_topic(&brokers(), t, 3).await;
+            }
+        }
+        other => fail(&format!("unknown figure {other:?}")),
+    }
+}
+
+async fn generate(f: Flags) {
+    let topic = fresh_topic("bench-generate").await;
     let dir = tempfile::tempdir().expect("tempdir");
+    let store = format!("sqlite://{}", dir.path().join("api.db").display());
+    let (brokers, api) = (brokers(), f.required("api"));
+    let server = testkit::process::Server::start(
+        &api,
+        &[
+            ("KAFKA_BROKERS", brokers.as_str()),
+            ("KAFKA_TOPIC", topic.as_str()),
+            ("STORE_URL", store.as_str()),
+            ("RUST_LOG", "warn"),
+        ],
+    );
+    let env = [
+        ("KAFKA_BROKERS", brokers.as_str()),
+        ("KAFKA_TOPIC", topic.as_str()),
+    ];
+    let kafka = KafkaConfig::from_source(&env[..]).expect("kafka config");
+    let levels: Vec<usize> =
+        f.0.get("levels")
+            .map_or("1,16,64", String::as_str)
+            .split(',')
+            .map(|l| {
+                l.trim()
+                    .parse()
+                    .unwrap_or_else(|_| fail(&format!("--levels: {l:?} is not a number")))
+            })
+            .collect();
+    let seconds: f64 = f.number("seconds", 5.0);
+    load::generate(
+        &server.base_url,
+        kafka,
+        &levels,
+        Duration::from_secs_f64(seconds),
+    )
+    .await;
+    server.terminate();
+}
 
-    // The handler into SQLite.
-    let store = SqliteStore::open(dir.path().join("handler.db")).expect("sqlite");
-    let p = Processor::new(store, MemoryDeadLetters::default());
-    let e = event.clone();
-    let handler = measure(|| async {
-        p.handle(e).await.expect("batch");
-    })
+async fn cold_starts(f: Flags) {
+    let runs: usize = f.number("runs", 10);
+    let topic = fresh_topic("bench-coldstart").await;
+    let dlq = fresh_topic("bench-coldstart-dlq").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let brokers = brokers();
+    let env = |name: &'static str| {
+        let (brokers, topic, dlq, dir) = (
+            brokers.clone(),
+            topic.clone(),
+            dlq.clone(),
+            dir.path().to_owned(),
+        );
+        move |i: usize| {
+            vec![
+                ("KAFKA_BROKERS", brokers.clone()),
+                ("KAFKA_TOPIC", topic.clone()),
+                ("KAFKA_DLQ_TOPIC", dlq.clone()),
+                (
+                    "STORE_URL",
+                    format!("sqlite://{}", dir.join(format!("{name}-{i}.db")).display()),
+                ),
+            ]
+        }
+    };
+
+    let hello = coldstart::summary(
+        &f.required("hello"),
+        runs,
+        |_| r#"{"hello":"world"}"#.to_owned(),
+        |_| Vec::new(),
+        |answer| assert_eq!(answer, r#"{"hello":"world"}"#, "hello-lambda echoes"),
+    )
     .await;
 
-    // Ceiling: the same rows, one prepared statement, one transaction.
-    let rows = batch::rows(&event);
-    let path = dir.path().join("ceiling.db");
-    let _ = SqliteStore::open(&path).expect("schema");
-    let ceiling = measure(|| async {
-        batch::insert_raw(&path, &rows);
-    })
+    let generate =
+        include_str!("../../../functions/events-api/tests/data/function-url-post-generate.json");
+    let api = coldstart::summary(
+        &f.required("api"),
+        runs,
+        |_| generate.to_owned(),
+        env("api"),
+        |answer| {
+            let status = serde_json::from_str::<serde_json::Value>(answer)
+                .ok()
+                .and_then(|v| v.get("statusCode").and_then(|s| s.as_u64()));
+            assert_eq!(status, Some(201), "events-api's first answer: {answer}");
+        },
+    )
     .await;
 
-    // Floor: decode and validate only.
-    let e = event.clone();
-    let floor = measure(|| async {
-        batch::decode_and_validate(&e);
-    })
+    let batch = serde_json::to_string(&batch::msk_batch(100)).expect("batch json");
+    let processor = coldstart::summary(
+        &f.required("processor"),
+        runs,
+        |_| batch.clone(),
+        env("processor"),
+        |answer| {
+            let v: serde_json::Value = serde_json::from_str(answer).unwrap_or_default();
+            assert!(
+                v.get("inserted").and_then(|n| n.as_u64()).unwrap_or(0) > 0,
+                "events-processor's first answer: {answer}"
+            );
+        },
+    )
     .await;
 
-    let rate = |m: &Measured| n / m.wall.as_secs_f64();
-    let cpu_us = |m: &Measured| m.cpu.as_secs_f64() * 1e6 / n;
-    row(
-        "processor → SQLite, records/s",
-        rate(&handler),
-        "rec/s",
-        "one prepared INSERT, one transaction",
-        rate(&ceiling),
-    );
-    row(
-        "processor → SQLite, CPU µs/record",
-        cpu_us(&handler),
-        "µs",
-        "decode + validate only",
-        cpu_us(&floor).max(1.0),
-    );
-    row(
-        "decode + validate, records/s",
-        rate(&floor),
-        "rec/s",
-        "processor → SQLite",
-        rate(&handler),
-    );
-
-    // The handler into a DynamoDB-API server.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let db = dynoxide::Database::memory().expect("dynoxide");
-    tokio::spawn(async move { dynoxide::server::serve_on(listener, db).await });
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-        .endpoint_url(format!("http://{addr}"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "l", "l", None, None, "bench",
-        ))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    let dynamo = DynamoStore::from_client(aws_sdk_dynamodb::Client::from_conf(config), "events");
-    dynamo.create_table().await.expect("table");
-    let p = Processor::new(dynamo, MemoryDeadLetters::default());
-    let e = event.clone();
-    let d = measure(|| async {
-        p.handle(e).await.expect("batch");
-    })
-    .await;
-    row(
-        "processor → DynamoDB API (local), records/s",
-        rate(&d),
-        "rec/s",
-        "processor → SQLite",
-        rate(&handler),
-    );
+    coldstart::report("events-api (POST /events/generate)", &api, &hello);
+    coldstart::report("events-processor (100-record batch)", &processor, &hello);
 }

@@ -1,0 +1,198 @@
+//! Figure 2: `POST /events/generate` on the events-api as a plain server, under a closed-loop load
+//! at several concurrencies, beside the same events published by the same publisher without HTTP
+//! (the Kafka ceiling) and `GET /health` over the same connections (the HTTP ceiling).
+
+use crate::batch;
+use crate::report::{row, Latencies};
+use event_kafka::{EventPublisher, KafkaConfig, KafkaPublisher};
+use event_schema::validate_request;
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What a closed loop measured.
+pub struct Run {
+    pub ok: usize,
+    pub failed: usize,
+    pub elapsed: Duration,
+    pub latencies: Latencies,
+}
+
+impl Run {
+    pub fn per_second(&self) -> f64 {
+        self.ok as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// `concurrency` workers each run `op` back to back for `warmup` (discarded) and then for
+/// `length`; every successful call's latency is recorded.
+pub async fn closed_loop<F, Fut>(
+    concurrency: usize,
+    warmup: Duration,
+    length: Duration,
+    op: F,
+) -> Run
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let seq = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let (measure_from, until) = (started + warmup, started + warmup + length);
+    let mut workers = Vec::with_capacity(concurrency);
+    for _ in 0..concurrency {
+        let (op, seq) = (op.clone(), Arc::clone(&seq));
+        workers.push(tokio::spawn(async move {
+            let (mut lat, mut failed) = (Vec::new(), 0usize);
+            loop {
+                let t0 = Instant::now();
+                if t0 >= until {
+                    break;
+                }
+                let ok = op(seq.fetch_add(1, Ordering::Relaxed)).await;
+                if t0 >= measure_from {
+                    if ok {
+                        lat.push(t0.elapsed());
+                    } else {
+                        failed += 1;
+                    }
+                }
+            }
+            (lat, failed)
+        }));
+    }
+    let (mut all, mut failed) = (Vec::new(), 0);
+    for w in workers {
+        if let Ok((lat, f)) = w.await {
+            all.extend(lat);
+            failed += f;
+        }
+    }
+    Run {
+        ok: all.len(),
+        failed,
+        elapsed: length,
+        latencies: Latencies::new(all),
+    }
+}
+
+/// One event through each path before any clock runs: a cold producer's first send waits for
+/// its connection and producer id (figure 4 measures that), which is not throughput.
+async fn prime(base_url: &str, publisher: &KafkaPublisher, body: &[u8]) {
+    let request = validate_request(body).expect("a valid body");
+    publisher
+        .publish(&request.into_event())
+        .await
+        .expect("the broker acknowledges a first event");
+    let status = reqwest::Client::new()
+        .post(format!("{base_url}/events/generate"))
+        .header("content-type", "application/json")
+        .body(body.to_vec())
+        .send()
+        .await
+        .map(|r| r.status().as_u16());
+    assert_eq!(
+        status.ok(),
+        Some(201),
+        "the events-api creates a first event"
+    );
+}
+
+/// Runs figure 2 against the events-api at `base_url`, publishing to the topic in `kafka`.
+pub async fn generate(base_url: &str, kafka: KafkaConfig, levels: &[usize], length: Duration) {
+    let warmup = (length / 5).max(Duration::from_millis(200));
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..1000).map(batch::request_body).collect());
+    let publisher = KafkaPublisher::connect(kafka, "bench-producer")
+        .await
+        .expect("producer");
+    prime(base_url, &publisher, &bodies[0]).await;
+    for &c in levels {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(c)
+            .build()
+            .expect("http client");
+
+        let url = format!("{base_url}/events/generate");
+        let (b, cl) = (Arc::clone(&bodies), client.clone());
+        let http = closed_loop(c, warmup, length, move |i| {
+            let (b, cl, url) = (Arc::clone(&b), cl.clone(), url.clone());
+            async move {
+                let body = b[i % b.len()].clone();
+                let sent = cl
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await;
+                matches!(sent, Ok(r) if r.status() == 201)
+            }
+        })
+        .await;
+
+        let (b, p) = (Arc::clone(&bodies), publisher.clone());
+        let kafka = closed_loop(c, warmup, length, move |i| {
+            let (b, p) = (Arc::clone(&b), p.clone());
+            async move {
+                // What the handler does without HTTP: validate, assign id and time, publish.
+                match validate_request(&b[i % b.len()]) {
+                    Ok(request) => p.publish(&request.into_event()).await.is_ok(),
+                    Err(_) => false,
+                }
+            }
+        })
+        .await;
+
+        let url = format!("{base_url}/health");
+        let cl = client.clone();
+        let health = closed_loop(c, warmup, length, move |_| {
+            let (cl, url) = (cl.clone(), url.clone());
+            async move { matches!(cl.get(&url).send().await, Ok(r) if r.status() == 200) }
+        })
+        .await;
+
+        for (what, run) in [
+            ("generate", &http),
+            ("produce", &kafka),
+            ("health", &health),
+        ] {
+            if run.failed > 0 || run.ok == 0 {
+                eprintln!("bench: c={c} {what}: {} ok, {} failed", run.ok, run.failed);
+            }
+        }
+        assert!(
+            http.ok > 0 && kafka.ok > 0 && health.ok > 0,
+            "a load run at c={c} had no successful request"
+        );
+        let produce = format!("publisher alone (rdkafka, acks=all), {c} in flight");
+        row(
+            &format!("POST /events/generate c={c}, requests/s"),
+            http.per_second(),
+            "req/s",
+            &produce,
+            kafka.per_second(),
+        );
+        row(
+            &format!("POST /events/generate c={c}, p50"),
+            http.latencies.ms(50.0),
+            "ms",
+            &produce,
+            kafka.latencies.ms(50.0),
+        );
+        row(
+            &format!("POST /events/generate c={c}, p99"),
+            http.latencies.ms(99.0),
+            "ms",
+            &produce,
+            kafka.latencies.ms(99.0),
+        );
+        row(
+            &format!("GET /health c={c}, requests/s"),
+            health.per_second(),
+            "req/s",
+            &format!("POST /events/generate c={c}"),
+            http.per_second(),
+        );
+    }
+    publisher.flush(Duration::from_secs(5));
+}
