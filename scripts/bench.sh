@@ -3,32 +3,106 @@
 # one table and written with the machine, date and commit to BENCHMARKS.md.
 # `make bench-smoke` (`scripts/bench.sh --smoke`): tiny sizes, debug build, seconds; nothing
 # written — it only proves the benchmarks still run.
+#
+# Uses the broker at KAFKA_BROKERS, or starts the local one (and stops it at the end).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
 TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
-export PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
+export TOOLS_DIR PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
 
 smoke=0
 [[ "${1:-}" == "--smoke" ]] && smoke=1
-rows="$(mktemp)"
-trap 'rm -f "$rows"' EXIT
+work="$(mktemp -d)"
+rows="$work/rows.tsv"
+started_broker=0
+dev_pid=""
+cleanup() {
+  if [[ -n "$dev_pid" ]]; then kill -TERM "$dev_pid" 2>/dev/null || true; wait "$dev_pid" 2>/dev/null || true; fi
+  if ((started_broker)); then scripts/kafka.sh stop; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+log() { printf 'bench: %s\n' "$*" >&2; }
 
-if ((smoke)); then
-  cargo run --quiet --locked -p pipeline-bench -- processor 300 >>"$rows"
-else
-  cargo build --quiet --locked --release -p pipeline-bench
-  target/release/pipeline-bench processor 10000 >>"$rows"
+if ((smoke)); then profile=debug; else profile=release; fi
+log "building ($profile)"
+cargo build --quiet --locked --profile "$([[ $profile == debug ]] && echo dev || echo release)" \
+  -p pipeline-bench -p events-api -p events-processor
+bin="target/$profile"
+bench="$bin/pipeline-bench"
+
+if [[ -z "${KAFKA_BROKERS:-}" ]]; then
+  export KAFKA_BROKERS=127.0.0.1:9092
+  if ! scripts/kafka.sh status 2>/dev/null; then
+    scripts/setup.sh kafka
+    scripts/kafka.sh start
+    started_broker=1
+  fi
 fi
 
+# 1. The processor's batch path.
+log "figure 1: processor batch"
+"$bench" processor "$( ((smoke)) && echo 300 || echo 10000)" >>"$rows"
+
+# 2. POST /events/generate under load, beside the publisher alone and GET /health.
+log "figure 2: generate under load"
+if ((smoke)); then
+  "$bench" generate --api "$bin/events-api" --seconds 0.3 --levels 1,4 >>"$rows"
+else
+  "$bench" generate --api "$bin/events-api" --seconds 5 --levels 1,16,64 >>"$rows"
+fi
+
+# 4. Cold starts against a local runtime API, beside a hello-world function.
+log "figure 4: cold start"
+"$bench" coldstart --api "$bin/events-api" --processor "$bin/events-processor" \
+  --hello "$bin/hello-lambda" --runs "$( ((smoke)) && echo 1 || echo 10)" >>"$rows"
+
+# 3. 201 → listed, under make dev, at two batching windows.
+e2e() {
+  local window=$1 events=$2 port=9310 tag
+  tag="bench-e2e-$window-$(date +%s)-$RANDOM"
+  "$bench" topics "$tag" "$tag.dlq"
+  log "figure 3: make dev with TRIGGER_BATCH_WINDOW_MS=$window (log: $work/dev-$window.log)"
+  (
+    export KAFKA_TOPIC="$tag" KAFKA_DLQ_TOPIC="$tag.dlq" TRIGGER_GROUP_ID="$tag" \
+      TRIGGER_BATCH_WINDOW_MS="$window" WATCH_PORT="$port" WEB_PORT=$((port + 1)) \
+      STORE_URL="sqlite://$work/$tag.db" RUST_LOG=warn
+    exec scripts/dev.sh
+  ) >"$work/dev-$window.log" 2>&1 &
+  dev_pid=$!
+  local base="http://127.0.0.1:$port/lambda-url/events-api" up=0
+  for _ in $(seq 1 600); do
+    if curl -sf -o /dev/null "$base/health"; then up=1; break; fi
+    kill -0 "$dev_pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if ((!up)); then
+    tail -30 "$work/dev-$window.log" >&2
+    log "make dev did not come up"
+    return 1
+  fi
+  "$bench" e2e --base "$base" --events "$events" --rate 50 --window-ms "$window" >>"$rows"
+  kill -TERM "$dev_pid"
+  wait "$dev_pid" 2>/dev/null || true
+  dev_pid=""
+}
+if ((smoke)); then
+  e2e 100 20
+else
+  e2e 100 1000
+  e2e 500 1000
+fi
+
+# 5. The browser validator, in node and in headless Chromium.
+log "figure 5: browser validator"
 [[ -f web/pkg/event_schema_bg.wasm ]] || scripts/wasm.sh >/dev/null
-[[ -d web/node_modules/ajv ]] || (cd web && npm ci --no-audit --no-fund --silent)
-if ((smoke)); then
-  node web/bench/validator.mjs 5 >>"$rows"
-else
-  node web/bench/validator.mjs 3000 >>"$rows"
-fi
+[[ -d web/node_modules/esbuild && -d web/node_modules/ajv ]] ||
+  (cd web && npm ci --no-audit --no-fund --silent)
+iterations=$( ((smoke)) && echo 5 || echo 3000)
+node web/bench/validator.mjs "$iterations" >>"$rows"
+node web/bench/validator-browser.mjs "$iterations" >>"$rows"
 
 table() {
   echo "| figure | value | baseline | baseline value | ratio |"
@@ -39,7 +113,7 @@ table() {
 if ((smoke)); then
   table
   lines=$(wc -l <"$rows")
-  ((lines >= 6)) || { echo "bench-smoke: expected at least 6 figures, got $lines" >&2; exit 1; }
+  ((lines >= 20)) || { echo "bench-smoke: expected at least 20 figures, got $lines" >&2; exit 1; }
   echo "bench-smoke: $lines figures measured"
   exit 0
 fi
