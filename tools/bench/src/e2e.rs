@@ -58,13 +58,16 @@ pub async fn created_to_listed(base: &str, events: usize, rate: f64, window_ms: 
         let (client, listed, url) = (
             client.clone(),
             Arc::clone(&listed),
-            format!("{base}/events/processed?limit=500"),
+            format!("{base}/events/processed"),
         );
         let (created, total) = (Arc::clone(&created), Arc::clone(&total));
         tokio::spawn(async move {
             let mut polls = 0usize;
             loop {
-                if let Ok(r) = client.get(&url).send().await {
+                // The newest 100 hold the last seconds of events; every 20th poll reads 1 000
+                // so that an event listed later than that is still seen.
+                let limit = if polls % 20 == 19 { 1000 } else { 100 };
+                if let Ok(r) = client.get(format!("{url}?limit={limit}")).send().await {
                     if let Ok(list) = r.json::<Vec<serde_json::Value>>().await {
                         let at = Instant::now();
                         let mut seen = listed.lock().unwrap_or_else(|e| e.into_inner());

@@ -102,7 +102,7 @@ async fn main() {
             e2e::created_to_listed(
                 &f.required("base"),
                 f.number("events", 1000),
-                f.number("rate", 50.0),
+                f.number("rate", 20.0),
                 f.number("window-ms", 500),
             )
             .await

@@ -43,6 +43,10 @@ pub struct Config {
     /// `TRIGGER_BATCH_WINDOW_MS`: longest wait to fill a batch (`MaximumBatchingWindowInSeconds`,
     /// default 500 ms, at most 300 s).
     pub batch_window: Duration,
+    /// `TRIGGER_FETCH_WAIT_MS`: longest time the broker may hold an empty fetch (default 100 ms).
+    /// Kafka answers a waiting fetch as soon as records arrive; brokers that only answer when the
+    /// wait ends (tansu) add up to this much to every record's latency.
+    pub fetch_wait: Duration,
     /// `TRIGGER_MAX_PAYLOAD_BYTES`: invocation payload cap (default 6 MB, Lambda's limit).
     pub max_payload_bytes: usize,
     /// `TRIGGER_MAX_ATTEMPTS`: invocations of one batch before giving up (0 = unbounded, default).
@@ -126,6 +130,7 @@ impl Config {
                 .to_owned(),
             batch_size,
             batch_window: env::millis(src, "TRIGGER_BATCH_WINDOW_MS", 500, 0..=300_000)?,
+            fetch_wait: env::millis(src, "TRIGGER_FETCH_WAIT_MS", 100, 1..=10_000)?,
             max_payload_bytes: env::parse(
                 src,
                 "TRIGGER_MAX_PAYLOAD_BYTES",
@@ -174,6 +179,7 @@ mod tests {
         assert_eq!(c.group_id, "user-activity-consumer-group");
         assert_eq!(c.batch_size, 100);
         assert_eq!(c.batch_window, Duration::from_millis(500));
+        assert_eq!(c.fetch_wait, Duration::from_millis(100));
         assert_eq!(c.max_attempts, 0);
         assert_eq!(c.starting_position, StartingPosition::TrimHorizon);
     }

@@ -57,6 +57,12 @@ impl ConsumerContext for Membership {
 type Trigger = StreamConsumer<Membership>;
 
 fn consumer(config: &Config) -> Result<Trigger, KafkaError> {
+    let consumer: Trigger = consumer_config(config).create_with_context(Membership)?;
+    consumer.subscribe(&[&config.kafka.topic])?;
+    Ok(consumer)
+}
+
+fn consumer_config(config: &Config) -> ClientConfig {
     let mut c: ClientConfig = config.kafka.client_config("msk-trigger");
     let reset = match config.starting_position {
         StartingPosition::TrimHorizon => "earliest",
@@ -78,10 +84,12 @@ fn consumer(config: &Config) -> Result<Trigger, KafkaError> {
         )
         // A batch may be retried for a long time; staying in the group meanwhile is the point.
         .set("max.poll.interval.ms", "86400000")
-        .set("enable.partition.eof", "false");
-    let consumer: Trigger = c.create_with_context(Membership)?;
-    consumer.subscribe(&[&config.kafka.topic])?;
-    Ok(consumer)
+        .set("enable.partition.eof", "false")
+        .set(
+            "fetch.wait.max.ms",
+            config.fetch_wait.as_millis().to_string(),
+        );
+    c
 }
 
 /// Runs until `shutdown` turns true, or a batch exhausts `TRIGGER_MAX_ATTEMPTS`.
@@ -298,5 +306,19 @@ async fn deliver(
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_consumer_commits_by_hand_and_waits_at_most_the_fetch_wait() {
+        let src: &[(&str, &str)] = &[("TRIGGER_FETCH_WAIT_MS", "40")];
+        let c = consumer_config(&Config::from_source(src).expect("config"));
+        assert_eq!(c.get("enable.auto.commit"), Some("false"));
+        assert_eq!(c.get("fetch.wait.max.ms"), Some("40"));
+        assert_eq!(c.get("group.id"), Some("user-activity-consumer-group"));
     }
 }
