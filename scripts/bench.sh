@@ -83,7 +83,8 @@ e2e() {
     log "make dev did not come up"
     return 1
   fi
-  "$bench" e2e --base "$base" --events "$events" --rate 20 --window-ms "$window" >>"$rows"
+  "$bench" e2e --base "$base" --api "$bin/events-api" --store "sqlite://$work/$tag.db" \
+    --events "$events" --rate 10 --window-ms "$window" >>"$rows"
   kill -TERM "$dev_pid"
   wait "$dev_pid" 2>/dev/null || true
   dev_pid=""

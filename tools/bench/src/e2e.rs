@@ -44,13 +44,21 @@ async fn prime(client: &reqwest::Client, base: &str) {
 }
 
 /// Sends `events` requests to `base` (the events-api URL), `rate` per second with at most 8 in
-/// flight, while polling the listing; prints p50/p99 of created → listed beside the window.
-pub async fn created_to_listed(base: &str, events: usize, rate: f64, window_ms: u64) {
+/// flight, while polling the listing at `list_base`; prints p50/p99 of created → listed beside
+/// the window.
+pub async fn created_to_listed(
+    base: &str,
+    list_base: &str,
+    events: usize,
+    rate: f64,
+    window_ms: u64,
+) {
     let client = reqwest::Client::new();
     prime(&client, base).await;
     let created: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let listed: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let failed = Arc::new(Mutex::new(0usize));
+    let post_latency: Arc<Mutex<Vec<Duration>>> = Arc::default();
     // How many events the poller waits for: unknown (MAX) until every request was answered.
     let total = Arc::new(AtomicUsize::new(usize::MAX));
 
@@ -58,12 +66,13 @@ pub async fn created_to_listed(base: &str, events: usize, rate: f64, window_ms: 
         let (client, listed, url) = (
             client.clone(),
             Arc::clone(&listed),
-            format!("{base}/events/processed"),
+            format!("{list_base}/events/processed"),
         );
         let (created, total) = (Arc::clone(&created), Arc::clone(&total));
         tokio::spawn(async move {
-            let mut polls = 0usize;
+            let (mut polls, mut poll_time) = (0usize, Duration::ZERO);
             loop {
+                let t0 = Instant::now();
                 // The newest 100 hold the last seconds of events; every 20th poll reads 1 000
                 // so that an event listed later than that is still seen.
                 let limit = if polls % 20 == 19 { 1000 } else { 100 };
@@ -79,15 +88,16 @@ pub async fn created_to_listed(base: &str, events: usize, rate: f64, window_ms: 
                     }
                 }
                 polls += 1;
+                poll_time += t0.elapsed();
                 let done = {
                     let c = created.lock().unwrap_or_else(|e| e.into_inner());
                     let l = listed.lock().unwrap_or_else(|e| e.into_inner());
                     c.len() == total.load(Ordering::Relaxed) && c.keys().all(|k| l.contains_key(k))
                 };
                 if done {
-                    return polls;
+                    return (polls, poll_time);
                 }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
     };
@@ -100,9 +110,11 @@ pub async fn created_to_listed(base: &str, events: usize, rate: f64, window_ms: 
         tokio::time::sleep_until((started + gap * i as u32).into()).await;
         let permit = Arc::clone(&permits).acquire_owned().await;
         let (client, created, failed) = (client.clone(), Arc::clone(&created), Arc::clone(&failed));
+        let post_latency = Arc::clone(&post_latency);
         let url = format!("{base}/events/generate");
         senders.push(tokio::spawn(async move {
             let _permit = permit;
+            let t0 = Instant::now();
             let sent = client
                 .post(&url)
                 .header("content-type", "application/json")
@@ -112,6 +124,10 @@ pub async fn created_to_listed(base: &str, events: usize, rate: f64, window_ms: 
             let id = match sent {
                 Ok(r) if r.status() == 201 => {
                     let at = Instant::now();
+                    post_latency
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(at - t0);
                     r.json::<serde_json::Value>().await.ok().and_then(|v| {
                         v.get("eventId")
                             .and_then(|v| v.as_str())
@@ -140,8 +156,8 @@ pub async fn created_to_listed(base: &str, events: usize, rate: f64, window_ms: 
         "{failures} of {events} requests were not created"
     );
     total.store(events - failures, Ordering::Relaxed);
-    let polls = match tokio::time::timeout(Duration::from_secs(120), poller).await {
-        Ok(Ok(polls)) => polls,
+    let (polls, poll_time) = match tokio::time::timeout(Duration::from_secs(120), poller).await {
+        Ok(Ok(p)) => p,
         _ => panic!("not every created event was listed within 120 s"),
     };
 
@@ -153,10 +169,17 @@ pub async fn created_to_listed(base: &str, events: usize, rate: f64, window_ms: 
             .filter_map(|(id, at)| listed.get(id).map(|l| l.saturating_duration_since(*at)))
             .collect(),
     );
+    let posts = Latencies::new(std::mem::take(
+        &mut *post_latency.lock().unwrap_or_else(|e| e.into_inner()),
+    ));
     eprintln!(
-        "bench: e2e window {window_ms} ms: {} events, {polls} listing polls in {:.1} s",
+        "bench: e2e window {window_ms} ms: {} events in {:.1} s (POST p50 {:.1} ms, p99 {:.1} ms), \
+         {polls} listing polls of {:.1} ms on average",
         lat.len(),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        posts.ms(50.0),
+        posts.ms(99.0),
+        poll_time.as_secs_f64() * 1e3 / polls.max(1) as f64,
     );
     let baseline = format!("trigger batching window {window_ms} ms");
     row(
