@@ -119,7 +119,7 @@ if ((smoke)); then
   exit 0
 fi
 
-commit="$(git rev-parse --short HEAD)$(git diff --quiet || echo '+dirty')"
+commit="$(git rev-parse --short HEAD)$(git diff --quiet -- . ':!BENCHMARKS.md' || echo '+dirty')"
 {
   echo "# Benchmarks"
   echo
