@@ -46,7 +46,8 @@ function microsPerBody(fn, bodies, iterations) {
 
 /** One line for scripts/bench.sh: figure, value, unit, baseline, baseline value, ratio. */
 export function tsvRow(figure, value, unit, baseline, base) {
-  return [figure, value.toFixed(2), unit, baseline, base.toFixed(2), (value / base).toFixed(2)].join("\t");
+  const digits = (x) => (Number.isInteger(x) ? 0 : 2);
+  return [figure, value.toFixed(digits(value)), unit, baseline, base.toFixed(digits(base)), (value / base).toFixed(2)].join("\t");
 }
 
 /** A disagreement as one readable line for stderr. */

@@ -213,6 +213,19 @@ impl KafkaConfig {
     }
 }
 
+impl KafkaConfig {
+    /// The dead-letter producer: every record written by all in-sync replicas (`acks=all`) before
+    /// the batch is acknowledged, but not idempotent. Dead-lettering is at-least-once by
+    /// construction (a failed invocation redelivers the batch and dead-letters its poison records
+    /// again), so idempotence would buy nothing here, while it costs every cold start a producer
+    /// id round (librdkafka retries it on a 500 ms timer; see BENCHMARKS.md).
+    pub fn dead_letter_config(&self, client_id: &str) -> ClientConfig {
+        let mut c = self.producer_config(client_id);
+        c.set("enable.idempotence", "false");
+        c
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,6 +239,16 @@ mod tests {
         assert_eq!(p.get("acks"), Some("all"));
         assert_eq!(p.get("message.timeout.ms"), Some("1234"));
         assert_eq!(p.get("bootstrap.servers"), Some(DEFAULT_BROKERS));
+    }
+
+    #[test]
+    fn the_dead_letter_producer_waits_for_all_replicas_without_idempotence() {
+        let src: &[(&str, &str)] = &[("KAFKA_PRODUCE_TIMEOUT_MS", "1234")];
+        let cfg = KafkaConfig::from_source(src).expect("config");
+        let p = cfg.dead_letter_config("test");
+        assert_eq!(p.get("enable.idempotence"), Some("false"));
+        assert_eq!(p.get("acks"), Some("all"));
+        assert_eq!(p.get("message.timeout.ms"), Some("1234"));
     }
 
     #[test]

@@ -68,7 +68,7 @@ impl KafkaDeadLetters {
     ) -> Result<Self, PublishError> {
         Ok(Self {
             producer: config
-                .producer_config(client_id)
+                .dead_letter_config(client_id)
                 .create_with_context(context)?,
             topic: config.dlq_topic.clone(),
             config,
