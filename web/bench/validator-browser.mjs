@@ -11,7 +11,7 @@ import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import esbuild from "esbuild";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../chromium.mjs";
 import { WASM_BASELINE, describeDisagreement, tsvRow } from "./measure.mjs";
 
 const web = fileURLToPath(new URL("..", import.meta.url));
@@ -76,11 +76,7 @@ async function main() {
   let server, browser;
   try {
     server = await serve(routes(await bundleAjv()));
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    });
+    browser = await launchChromium();
     const page = await browser.newPage();
     page.on("pageerror", (e) => console.error(`page error: ${e}`));
     page.on("console", (msg) => msg.type() === "error" && console.error(`page console: ${msg.text()}`));

@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import { readFile, mkdir } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../chromium.mjs";
 
 const webDir = fileURLToPath(new URL("..", import.meta.url));
 const repo = join(webDir, "..");
@@ -35,11 +35,7 @@ before(async () => {
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const api = apiBase ?? "http://127.0.0.1:9/unused";
   pageUrl = `http://127.0.0.1:${server.address().port}/?api=${encodeURIComponent(api)}`;
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium();
   await mkdir(outDir, { recursive: true });
 });
 

@@ -211,9 +211,7 @@ impl KafkaConfig {
             .set("compression.type", "none");
         c
     }
-}
 
-impl KafkaConfig {
     /// The dead-letter producer: every record written by all in-sync replicas (`acks=all`) before
     /// the batch is acknowledged, but not idempotent. Dead-lettering is at-least-once by
     /// construction (a failed invocation redelivers the batch and dead-letters its poison records

@@ -84,6 +84,14 @@ pub struct ColdStart {
     pub answer: String,
 }
 
+/// The function's name as Lambda would know it: the binary's file name.
+fn function_name(bin: &str) -> String {
+    std::path::Path::new(bin)
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
 fn vm_hwm_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -102,10 +110,7 @@ pub async fn cold_start(bin: &str, event: String, env: &[(&str, String)]) -> Col
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let function = std::path::Path::new(bin)
-        .file_name()
-        .map(|f| f.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let function = function_name(bin);
     let api = RuntimeApi {
         event: Arc::new(Mutex::new(Some(event))),
         seen: tx,
@@ -184,16 +189,25 @@ pub struct Summary {
     pub rss_mib: f64,
 }
 
+/// Each run gets `env`, plus with `store_dir` a `STORE_URL` to an SQLite file of its own there
+/// (what a cold start meets: a store whose schema may not exist yet).
 pub async fn summary(
     bin: &str,
     runs: usize,
-    event: impl Fn(usize) -> String,
-    env: impl Fn(usize) -> Vec<(&'static str, String)>,
+    event: &str,
+    env: &[(&'static str, String)],
+    store_dir: Option<&std::path::Path>,
     check: impl Fn(&str),
 ) -> Summary {
+    let name = function_name(bin);
     let (mut init, mut first, mut rss) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..runs {
-        let c = cold_start(bin, event(i), &env(i)).await;
+        let mut env = env.to_vec();
+        if let Some(dir) = store_dir {
+            let db = dir.join(format!("{name}-{i}.db"));
+            env.push(("STORE_URL", format!("sqlite://{}", db.display())));
+        }
+        let c = cold_start(bin, event.to_owned(), &env).await;
         check(&c.answer);
         init.push(c.init.as_secs_f64() * 1e3);
         first.push(c.first_response.as_secs_f64() * 1e3);

@@ -2,8 +2,8 @@
 //! `GET /events/processed`, through the broker, the local MSK trigger and the processor, all as
 //! `make dev` runs them.
 
-use crate::batch;
 use crate::report::{row, Latencies};
+use crate::{api, batch};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,24 +12,9 @@ use std::time::{Duration, Instant};
 /// One event through the whole pipeline before any clock runs: the trigger joins its consumer
 /// group and each function's first invocation compiles or starts it.
 async fn prime(client: &reqwest::Client, base: &str) {
-    let created = client
-        .post(format!("{base}/events/generate"))
-        .header("content-type", "application/json")
-        .body(batch::request_body(0))
-        .send()
+    let (id, _) = api::generate(client, base, batch::request_body(0))
         .await
-        .expect("the events-api answers");
-    assert_eq!(
-        created.status(),
-        201,
-        "the events-api creates a first event"
-    );
-    let id = created
-        .json::<serde_json::Value>()
-        .await
-        .ok()
-        .and_then(|v| v.get("eventId").and_then(|v| v.as_str()).map(str::to_owned))
-        .expect("a created event has an eventId");
+        .expect("the events-api creates a first event");
     let url = format!("{base}/events/processed?limit=10");
     let deadline = Instant::now() + Duration::from_secs(180);
     while Instant::now() < deadline {
@@ -111,33 +96,16 @@ pub async fn created_to_listed(
         let permit = Arc::clone(&permits).acquire_owned().await;
         let (client, created, failed) = (client.clone(), Arc::clone(&created), Arc::clone(&failed));
         let post_latency = Arc::clone(&post_latency);
-        let url = format!("{base}/events/generate");
+        let base = base.to_owned();
         senders.push(tokio::spawn(async move {
             let _permit = permit;
             let t0 = Instant::now();
-            let sent = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(batch::request_body(i))
-                .send()
-                .await;
-            let id = match sent {
-                Ok(r) if r.status() == 201 => {
-                    let at = Instant::now();
+            match api::generate(&client, &base, batch::request_body(i)).await {
+                Some((id, at)) => {
                     post_latency
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
                         .push(at - t0);
-                    r.json::<serde_json::Value>().await.ok().and_then(|v| {
-                        v.get("eventId")
-                            .and_then(|v| v.as_str())
-                            .map(|id| (id.to_owned(), at))
-                    })
-                }
-                _ => None,
-            };
-            match id {
-                Some((id, at)) => {
                     created
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())

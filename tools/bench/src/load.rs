@@ -2,8 +2,8 @@
 //! at several concurrencies, beside the same events published by the same publisher without HTTP
 //! (the Kafka ceiling) and `GET /health` over the same connections (the HTTP ceiling).
 
-use crate::batch;
 use crate::report::{row, Latencies};
+use crate::{api, batch};
 use event_kafka::{EventPublisher, KafkaConfig, KafkaPublisher};
 use event_schema::validate_request;
 use std::future::Future;
@@ -85,18 +85,9 @@ async fn prime(base_url: &str, publisher: &KafkaPublisher, body: &[u8]) {
         .publish(&request.into_event())
         .await
         .expect("the broker acknowledges a first event");
-    let status = reqwest::Client::new()
-        .post(format!("{base_url}/events/generate"))
-        .header("content-type", "application/json")
-        .body(body.to_vec())
-        .send()
+    api::generate(&reqwest::Client::new(), base_url, body.to_vec())
         .await
-        .map(|r| r.status().as_u16());
-    assert_eq!(
-        status.ok(),
-        Some(201),
-        "the events-api creates a first event"
-    );
+        .expect("the events-api creates a first event");
 }
 
 /// Runs figure 2 against the events-api at `base_url`, publishing to the topic in `kafka`.
@@ -165,27 +156,30 @@ pub async fn generate(base_url: &str, kafka: KafkaConfig, levels: &[usize], leng
             "a load run at c={c} had no successful request"
         );
         let produce = format!("publisher alone (rdkafka, acks=all), {c} in flight");
-        row(
-            &format!("POST /events/generate c={c}, requests/s"),
-            http.per_second(),
-            "req/s",
-            &produce,
-            kafka.per_second(),
-        );
-        row(
-            &format!("POST /events/generate c={c}, p50"),
-            http.latencies.ms(50.0),
-            "ms",
-            &produce,
-            kafka.latencies.ms(50.0),
-        );
-        row(
-            &format!("POST /events/generate c={c}, p99"),
-            http.latencies.ms(99.0),
-            "ms",
-            &produce,
-            kafka.latencies.ms(99.0),
-        );
+        let figures = [
+            ("requests/s", "req/s", http.per_second(), kafka.per_second()),
+            (
+                "p50",
+                "ms",
+                http.latencies.ms(50.0),
+                kafka.latencies.ms(50.0),
+            ),
+            (
+                "p99",
+                "ms",
+                http.latencies.ms(99.0),
+                kafka.latencies.ms(99.0),
+            ),
+        ];
+        for (what, unit, value, ceiling) in figures {
+            row(
+                &format!("POST /events/generate c={c}, {what}"),
+                value,
+                unit,
+                &produce,
+                ceiling,
+            );
+        }
         row(
             &format!("GET /health c={c}, requests/s"),
             health.per_second(),

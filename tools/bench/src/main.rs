@@ -10,8 +10,11 @@
 //! pipeline-bench topics NAME...
 //! ```
 //!
-//! `generate` and `coldstart` use the broker at `KAFKA_BROKERS` (default 127.0.0.1:9092).
+//! `generate`, `coldstart` and `topics` use the broker at `KAFKA_BROKERS` (default
+//! 127.0.0.1:9092). `BENCH_FUNCTION_LOG` sets the cold-started functions' `RUST_LOG` (default
+//! `warn`).
 
+mod api;
 mod batch;
 mod coldstart;
 mod e2e;
@@ -176,32 +179,18 @@ async fn cold_starts(f: Flags) {
     let topic = fresh_topic("bench-coldstart").await;
     let dlq = fresh_topic("bench-coldstart-dlq").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let brokers = brokers();
-    let env = |name: &'static str| {
-        let (brokers, topic, dlq, dir) = (
-            brokers.clone(),
-            topic.clone(),
-            dlq.clone(),
-            dir.path().to_owned(),
-        );
-        move |i: usize| {
-            vec![
-                ("KAFKA_BROKERS", brokers.clone()),
-                ("KAFKA_TOPIC", topic.clone()),
-                ("KAFKA_DLQ_TOPIC", dlq.clone()),
-                (
-                    "STORE_URL",
-                    format!("sqlite://{}", dir.join(format!("{name}-{i}.db")).display()),
-                ),
-            ]
-        }
-    };
+    let env = [
+        ("KAFKA_BROKERS", brokers()),
+        ("KAFKA_TOPIC", topic),
+        ("KAFKA_DLQ_TOPIC", dlq),
+    ];
 
     let hello = coldstart::summary(
         &f.required("hello"),
         runs,
-        |_| r#"{"hello":"world"}"#.to_owned(),
-        |_| Vec::new(),
+        r#"{"hello":"world"}"#,
+        &[],
+        None,
         |answer| assert_eq!(answer, r#"{"hello":"world"}"#, "hello-lambda echoes"),
     )
     .await;
@@ -211,8 +200,9 @@ async fn cold_starts(f: Flags) {
     let api = coldstart::summary(
         &f.required("api"),
         runs,
-        |_| generate.to_owned(),
-        env("api"),
+        generate,
+        &env,
+        Some(dir.path()),
         |answer| {
             let status = serde_json::from_str::<serde_json::Value>(answer)
                 .ok()
@@ -226,8 +216,9 @@ async fn cold_starts(f: Flags) {
     let processor = coldstart::summary(
         &f.required("processor"),
         runs,
-        |_| batch.clone(),
-        env("processor"),
+        &batch,
+        &env,
+        Some(dir.path()),
         |answer| {
             let v: serde_json::Value = serde_json::from_str(answer).unwrap_or_default();
             assert!(
