@@ -43,9 +43,11 @@ pub struct Config {
     /// `TRIGGER_BATCH_WINDOW_MS`: longest wait to fill a batch (`MaximumBatchingWindowInSeconds`,
     /// default 500 ms, at most 300 s).
     pub batch_window: Duration,
-    /// `TRIGGER_FETCH_WAIT_MS`: longest time the broker may hold an empty fetch (default 100 ms).
-    /// Kafka answers a waiting fetch as soon as records arrive; brokers that only answer when the
-    /// wait ends (tansu) add up to this much to every record's latency.
+    /// `TRIGGER_FETCH_WAIT_MS`: longest time the broker may hold an empty fetch (default 500 ms,
+    /// librdkafka's). Kafka answers a waiting fetch as soon as records arrive; brokers that only
+    /// answer when the wait ends (tansu) add up to this much to every record's latency. Lower is
+    /// faster against tansu, but with 100 ms cargo lambda watch 1.9.2 intermittently answers a
+    /// function URL request with 500 while the processor is being invoked (see README).
     pub fetch_wait: Duration,
     /// `TRIGGER_MAX_PAYLOAD_BYTES`: invocation payload cap (default 6 MB, Lambda's limit).
     pub max_payload_bytes: usize,
@@ -130,7 +132,7 @@ impl Config {
                 .to_owned(),
             batch_size,
             batch_window: env::millis(src, "TRIGGER_BATCH_WINDOW_MS", 500, 0..=300_000)?,
-            fetch_wait: env::millis(src, "TRIGGER_FETCH_WAIT_MS", 100, 1..=10_000)?,
+            fetch_wait: env::millis(src, "TRIGGER_FETCH_WAIT_MS", 500, 1..=10_000)?,
             max_payload_bytes: env::parse(
                 src,
                 "TRIGGER_MAX_PAYLOAD_BYTES",
@@ -179,7 +181,7 @@ mod tests {
         assert_eq!(c.group_id, "user-activity-consumer-group");
         assert_eq!(c.batch_size, 100);
         assert_eq!(c.batch_window, Duration::from_millis(500));
-        assert_eq!(c.fetch_wait, Duration::from_millis(100));
+        assert_eq!(c.fetch_wait, Duration::from_millis(500));
         assert_eq!(c.max_attempts, 0);
         assert_eq!(c.starting_position, StartingPosition::TrimHorizon);
     }
