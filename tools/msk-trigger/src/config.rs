@@ -46,8 +46,8 @@ pub struct Config {
     /// `TRIGGER_FETCH_WAIT_MS`: longest time the broker may hold an empty fetch (default 500 ms,
     /// librdkafka's). Kafka answers a waiting fetch as soon as records arrive; brokers that only
     /// answer when the wait ends (tansu) add up to this much to every record's latency. Lower is
-    /// faster against tansu, but with 100 ms cargo lambda watch 1.9.2 intermittently answers a
-    /// function URL request with 500 while the processor is being invoked (see README).
+    /// faster against tansu, but at 100 ms cargo lambda watch 1.9.2 more often answers a function
+    /// URL request with a stray 500 while the processor is being invoked (see README).
     pub fetch_wait: Duration,
     /// `TRIGGER_MAX_PAYLOAD_BYTES`: invocation payload cap (default 6 MB, Lambda's limit).
     pub max_payload_bytes: usize,
