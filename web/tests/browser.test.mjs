@@ -10,6 +10,7 @@ import { readFile, mkdir } from "node:fs/promises";
 import { extname, join, normalize } from "node:path";
 import { fileURLToPath } from "node:url";
 import { launchChromium } from "../chromium.mjs";
+import { loadVectors } from "./vectors.mjs";
 
 const webDir = fileURLToPath(new URL("..", import.meta.url));
 const repo = join(webDir, "..");
@@ -56,21 +57,8 @@ async function openPage() {
   return { page, requests };
 }
 
-function expand(input) {
-  return input.replace(/\$\{(repeat|nest):([^}]*)\}/g, (_, kind, args) => {
-    if (kind === "repeat") {
-      const i = args.lastIndexOf(":");
-      return args.slice(0, i).repeat(Number(args.slice(i + 1)));
-    }
-    const n = Number(args);
-    return '{"a":'.repeat(n) + "1" + "}".repeat(n);
-  });
-}
-
 test("every shared request vector gets the native verdict from the wasm in the page", async () => {
-  const file = JSON.parse(await readFile(join(repo, "shared/schema/tests/data/vectors.json"), "utf8"));
-  const vectors = file.vectors.filter((v) => v.kind === "request")
-    .map((v) => ({ name: v.name, body: expand(v.input), ok: v.ok, errors: v.errors ?? [] }));
+  const vectors = await loadVectors("request");
   assert.ok(vectors.length >= 40);
   const { page } = await openPage();
   const verdicts = await page.evaluate(async (bodies) => {

@@ -37,6 +37,9 @@ pub enum ErrorCode {
     InvalidFormat,
     /// A number outside its allowed range (used by query parameters).
     OutOfRange,
+    /// More problems than [`crate::MAX_REPORTED_ERRORS`]: this last entry says how many were
+    /// left out, so that a hostile body cannot make the answer (or a dead letter) huge.
+    TooManyErrors,
 }
 
 impl ErrorCode {
@@ -56,6 +59,7 @@ impl ErrorCode {
             Self::DuplicateKey => "duplicate_key",
             Self::InvalidFormat => "invalid_format",
             Self::OutOfRange => "out_of_range",
+            Self::TooManyErrors => "too_many_errors",
         }
     }
 }
@@ -80,15 +84,48 @@ pub struct FieldError {
     pub message: String,
 }
 
+/// Longest `field` in characters; longer names (only unknown keys can be) end in `…`.
+pub const MAX_FIELD_CHARS: usize = 64;
+/// Longest `message` in characters.
+pub const MAX_MESSAGE_CHARS: usize = 256;
+
 impl FieldError {
-    /// Builds an error for `field`.
+    /// Builds an error for `field`. Both texts may carry client input (an unknown key, a bad
+    /// value), so they are made safe here, once for every rule: control and line-separator
+    /// characters are escaped (`\n`, `\u{7f}`), so no key can forge a log line, and each text
+    /// is bounded in length, so no body can make an answer or a dead letter huge.
     pub fn new(field: impl Into<String>, code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            field: field.into(),
+            field: safe_text(field.into(), MAX_FIELD_CHARS),
             code,
-            message: message.into(),
+            message: safe_text(message.into(), MAX_MESSAGE_CHARS),
         }
     }
+}
+
+/// `text` with control and line-separator characters escaped, cut to `max` characters.
+fn safe_text(text: String, max: usize) -> String {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if text.len() <= max && !text.chars().any(unsafe_char) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len().min(4 * max));
+    let mut shown = 0;
+    for c in text.chars() {
+        let piece: String = if unsafe_char(c) {
+            c.escape_default().collect()
+        } else {
+            c.into()
+        };
+        let width = piece.chars().count();
+        if shown + width > max - 1 {
+            out.push('…');
+            return out;
+        }
+        shown += width;
+        out.push_str(&piece);
+    }
+    out
 }
 
 impl fmt::Display for FieldError {
@@ -97,19 +134,29 @@ impl fmt::Display for FieldError {
     }
 }
 
-/// Every problem found in one document, in a stable order: known fields in schema order, then
-/// unknown fields in document order. Never empty.
+/// The problems found in one document, in a stable order: known fields in schema order, then
+/// unknown fields in document order. Never empty, and never longer than
+/// [`MAX_REPORTED_ERRORS`](crate::MAX_REPORTED_ERRORS) plus one `too_many_errors` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ValidationErrors(Vec<FieldError>);
 
 impl ValidationErrors {
-    /// Wraps a non-empty list of problems; `None` when there are none.
-    pub fn from_vec(errors: Vec<FieldError>) -> Option<Self> {
+    /// Wraps a non-empty list of problems (capped, see the type); `None` when there are none.
+    pub fn from_vec(mut errors: Vec<FieldError>) -> Option<Self> {
         if errors.is_empty() {
-            None
-        } else {
-            Some(Self(errors))
+            return None;
         }
+        let cap = crate::MAX_REPORTED_ERRORS;
+        if errors.len() > cap {
+            let more = errors.len() - cap;
+            errors.truncate(cap);
+            errors.push(FieldError::new(
+                "body",
+                ErrorCode::TooManyErrors,
+                format!("{more} more problems not shown; fix the ones above and send it again"),
+            ));
+        }
+        Some(Self(errors))
     }
 
     /// A single problem.
@@ -146,3 +193,74 @@ impl fmt::Display for ValidationErrors {
 }
 
 impl std::error::Error for ValidationErrors {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_text_is_escaped_and_bounded() {
+        let e = FieldError::new("a\nb\u{2028}", ErrorCode::UnknownField, "x".repeat(1000));
+        assert_eq!(e.field, "a\\nb\\u{2028}");
+        assert_eq!(e.message.chars().count(), MAX_MESSAGE_CHARS);
+        assert!(e.message.ends_with('…'));
+        let long_key = FieldError::new("k".repeat(65), ErrorCode::UnknownField, "m");
+        assert_eq!(long_key.field.chars().count(), MAX_FIELD_CHARS);
+        let plain = FieldError::new("userId", ErrorCode::Empty, "fine as it is");
+        assert_eq!(
+            (plain.field.as_str(), plain.message.as_str()),
+            ("userId", "fine as it is")
+        );
+    }
+
+    #[test]
+    fn more_than_the_cap_ends_in_one_count_entry() {
+        let many: Vec<_> = (0..25)
+            .map(|i| FieldError::new(format!("k{i}"), ErrorCode::UnknownField, "unknown"))
+            .collect();
+        let errors = ValidationErrors::from_vec(many).expect("some");
+        assert_eq!(errors.errors().len(), crate::MAX_REPORTED_ERRORS + 1);
+        let last = errors.errors().last().expect("last");
+        assert_eq!(
+            (last.field.as_str(), last.code),
+            ("body", ErrorCode::TooManyErrors)
+        );
+        assert!(
+            last.message.starts_with("5 more problems"),
+            "{}",
+            last.message
+        );
+        let exactly = (0..20)
+            .map(|i| FieldError::new(format!("k{i}"), ErrorCode::UnknownField, "unknown"))
+            .collect();
+        assert_eq!(
+            ValidationErrors::from_vec(exactly)
+                .expect("some")
+                .errors()
+                .len(),
+            20
+        );
+    }
+
+    #[test]
+    fn the_typescript_union_lists_every_code() {
+        // The generated schema enumerates every variant, so a new code cannot be missed here.
+        let schema = serde_json::to_value(schemars::schema_for!(ErrorCode)).expect("schema");
+        let codes: Vec<String> = schema["oneOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .chain(schema["enum"].as_array().into_iter().flatten())
+            .filter_map(|v| v["const"].as_str().or(v["enum"][0].as_str()).or(v.as_str()))
+            .map(str::to_owned)
+            .collect();
+        assert!(codes.len() >= 14, "{schema}");
+        let ts = include_str!("wasm.rs");
+        for code in codes {
+            assert!(
+                ts.contains(&format!("\"{code}\"")),
+                "wasm.rs's FieldError type lacks {code}"
+            );
+        }
+    }
+}

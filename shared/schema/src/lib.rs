@@ -32,6 +32,8 @@ pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 pub const MAX_PAYLOAD_DEPTH: usize = 16;
 /// Longest accepted user id, in Unicode scalar values.
 pub const MAX_USER_ID_CHARS: usize = 128;
+/// Most problems reported for one body; the rest are counted in one `too_many_errors` entry.
+pub const MAX_REPORTED_ERRORS: usize = 20;
 
 impl EventRequest {
     /// Accepts the request: a fresh v4 UUID and the current time, at millisecond precision.
@@ -56,8 +58,24 @@ impl EventRequest {
 }
 
 /// The JSON Schemas generated from the types, as checked in under `shared/schema/schemas/`.
+///
+/// JSON Schema cannot state every rule. The ones it cannot are published as extension keywords
+/// with the same limits the Rust rules use, so that other validators can implement them:
+/// `x-maxBytes` (on the root: the body text's UTF-8 length; on `payload`: its compact JSON
+/// length), `x-maxDepth` (nesting of `payload`) and `x-ijson`: the body text keeps the I-JSON
+/// restrictions of RFC 7493 §2.1-2.3 that the strict reader enforces (no object repeats a name,
+/// no lone surrogate, every number within the range of a 64-bit float).
 pub mod json_schema {
     use crate::{EventRequest, UserEvent};
+    use crate::{MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH};
+    use serde_json::json;
+
+    /// A UUID in its canonical hyphenated form (any case), as `eventId` must be.
+    pub const UUID_PATTERN: &str =
+        "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+    /// The shape of an RFC 3339 date-time (the calendar itself is checked by the Rust rules).
+    pub const RFC3339_PATTERN: &str =
+        "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.][0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})$";
 
     /// File name and pretty-printed schema of every published type.
     pub fn all() -> Vec<(&'static str, String)> {
@@ -65,6 +83,20 @@ pub mod json_schema {
             ("event-request.schema.json", render::<EventRequest>()),
             ("user-event.schema.json", render::<UserEvent>()),
         ]
+    }
+
+    /// Adds the limits JSON Schema cannot express to a body schema (see the module docs).
+    pub fn body_limits(schema: &mut schemars::Schema) {
+        schema.insert("x-maxBytes".into(), json!(MAX_BODY_BYTES));
+        schema.insert("x-ijson".into(), json!(true));
+        if let Some(payload) = schema
+            .get_mut("properties")
+            .and_then(|p| p.get_mut("payload"))
+            .and_then(|p| p.as_object_mut())
+        {
+            payload.insert("x-maxBytes".into(), json!(MAX_PAYLOAD_BYTES));
+            payload.insert("x-maxDepth".into(), json!(MAX_PAYLOAD_DEPTH));
+        }
     }
 
     fn render<T: schemars::JsonSchema>() -> String {

@@ -60,11 +60,12 @@ impl FromStr for EventType {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(
     title = "EventRequest",
-    description = "Body of POST /events/generate. Limits: whole body <= 65536 bytes; payload <= 16384 bytes serialized and <= 16 levels deep; duplicate keys are rejected."
+    description = "Body of POST /events/generate.",
+    transform = crate::json_schema::body_limits
 )]
 pub struct EventRequest {
-    /// Who did it: 1 to 128 characters, no control characters, no leading or trailing whitespace.
-    #[schemars(length(min = 1, max = 128), regex(pattern = crate::validate::USER_ID_PATTERN))]
+    /// Who did it: no control characters, no space at either end (see `maxLength`, `pattern`).
+    #[schemars(length(min = 1, max = crate::MAX_USER_ID_CHARS), regex(pattern = crate::validate::user_id_pattern()))]
     pub user_id: String,
     /// What happened.
     pub event_type: EventType,
@@ -78,17 +79,20 @@ pub struct EventRequest {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[schemars(
     title = "UserEvent",
-    description = "An event as published to Kafka and stored by the processor."
+    description = "An event as published to Kafka and stored by the processor.",
+    transform = crate::json_schema::body_limits
 )]
 pub struct UserEvent {
-    /// Unique id (UUID v4), the key of idempotent storage.
+    /// Unique id (UUID v4), the key of idempotent storage, in the canonical hyphenated form.
+    #[schemars(regex(pattern = crate::json_schema::UUID_PATTERN))]
     pub event_id: Uuid,
     /// Who did it.
-    #[schemars(length(min = 1, max = 128), regex(pattern = crate::validate::USER_ID_PATTERN))]
+    #[schemars(length(min = 1, max = crate::MAX_USER_ID_CHARS), regex(pattern = crate::validate::user_id_pattern()))]
     pub user_id: String,
     /// What happened.
     pub event_type: EventType,
     /// When the pipeline accepted it: RFC 3339, UTC, milliseconds (`2026-11-25T16:07:04.123Z`).
+    #[schemars(regex(pattern = crate::json_schema::RFC3339_PATTERN))]
     #[serde(
         serialize_with = "timestamp::serialize",
         deserialize_with = "timestamp::deserialize"

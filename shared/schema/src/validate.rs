@@ -9,9 +9,55 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-/// JSON Schema pattern equivalent to [`check_user_id`]'s character rules (for documentation and
-/// for validators in other languages; the Rust rules are the authority).
-pub const USER_ID_PATTERN: &str = r"^[^\s\u0000-\u001F\u007F-\u009F](?:[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F])?$";
+/// Characters a user id may not start or end with, as inclusive ranges: Unicode's White_Space
+/// plus U+FEFF, which JavaScript's `\s` counts as space. Both definitions matter: the server
+/// checks with Rust, browsers and other clients often with a JSON Schema regex, and an id that
+/// starts with an invisible character would look identical to one that does not.
+const EDGE_SPACE: &[(char, char)] = &[
+    ('\u{9}', '\u{D}'),
+    (' ', ' '),
+    ('\u{85}', '\u{85}'),
+    ('\u{A0}', '\u{A0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200A}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202F}', '\u{202F}'),
+    ('\u{205F}', '\u{205F}'),
+    ('\u{3000}', '\u{3000}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+];
+
+/// Characters a user id may not contain anywhere: the C0 and C1 controls (Unicode's Cc).
+const CONTROL: &[(char, char)] = &[('\u{0}', '\u{1F}'), ('\u{7F}', '\u{9F}')];
+
+fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
+    ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
+}
+
+/// Whether `c` counts as space at the edges of a user id (see [`EDGE_SPACE`]).
+fn is_edge_space(c: char) -> bool {
+    in_ranges(c, EDGE_SPACE)
+}
+
+/// The JSON Schema (ECMAScript, `u` flag) pattern for a user id, built from the same character
+/// lists as [`check_user_id`]. Lone UTF-16 surrogates, which a Rust string cannot hold and the
+/// server's JSON reader rejects, are excluded too.
+pub fn user_id_pattern() -> String {
+    fn class(negated_ranges: &[&[(char, char)]]) -> String {
+        let mut out = String::from("[^");
+        for &(lo, hi) in negated_ranges.iter().copied().flatten() {
+            out.push_str(&format!("\\u{:04X}", u32::from(lo)));
+            if hi != lo {
+                out.push_str(&format!("-\\u{:04X}", u32::from(hi)));
+            }
+        }
+        out.push_str("\\uD800-\\uDFFF]");
+        out
+    }
+    let edge = class(&[EDGE_SPACE, CONTROL]);
+    let inner = class(&[CONTROL]);
+    format!("^{edge}(?:{inner}*{edge})?$")
+}
 
 /// Validates a `POST /events/generate` body.
 pub fn validate_request(body: &[u8]) -> Result<EventRequest, ValidationErrors> {
@@ -67,7 +113,7 @@ pub fn validate_event(body: &[u8]) -> Result<UserEvent, ValidationErrors> {
 
 /// Checks a user id (also used for the `userId` query filter). `None` when it is acceptable.
 pub fn check_user_id(value: &str) -> Option<(ErrorCode, String)> {
-    if value.trim().is_empty() {
+    if value.chars().all(is_edge_space) {
         return Some((
             ErrorCode::Empty,
             "userId must not be empty or only whitespace".to_owned(),
@@ -90,7 +136,7 @@ pub fn check_user_id(value: &str) -> Option<(ErrorCode, String)> {
             ),
         ));
     }
-    if value.starts_with(char::is_whitespace) || value.ends_with(char::is_whitespace) {
+    if value.starts_with(is_edge_space) || value.ends_with(is_edge_space) {
         return Some((
             ErrorCode::InvalidFormat,
             "userId must not start or end with whitespace".to_owned(),
@@ -149,7 +195,7 @@ impl Fields {
     fn report_unknown(self, errors: &mut Vec<FieldError>) {
         for (key, _) in self.members.into_iter().flatten() {
             errors.push(FieldError::new(
-                key.clone(),
+                key.as_str(),
                 ErrorCode::UnknownField,
                 format!(
                     "unknown field {}; allowed fields are {}",
@@ -334,5 +380,42 @@ fn quote(s: &str) -> String {
         format!("{:?}…", head)
     } else {
         format!("{s:?}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edge_space_is_unicode_white_space_plus_what_javascript_adds() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(
+                is_edge_space(c),
+                c.is_whitespace() || c == '\u{FEFF}',
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn control_is_unicode_cc() {
+        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
+            assert_eq!(
+                in_ranges(c, CONTROL),
+                c.is_control(),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+    }
+
+    #[test]
+    fn the_pattern_is_built_from_the_lists() {
+        let p = user_id_pattern();
+        assert!(p.starts_with("^[^\\u0009-\\u000D\\u0020"), "{p}");
+        assert!(p.contains("\\uFEFF"), "{p}");
+        assert_eq!(p.matches("\\uD800-\\uDFFF]").count(), 3, "{p}");
     }
 }

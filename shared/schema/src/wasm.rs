@@ -12,7 +12,7 @@ export interface FieldError {
   code:
     | "malformed_json" | "not_an_object" | "required" | "wrong_type" | "empty"
     | "not_allowed" | "too_long" | "too_large" | "too_deep" | "unknown_field"
-    | "duplicate_key" | "invalid_format" | "out_of_range";
+    | "duplicate_key" | "invalid_format" | "out_of_range" | "too_many_errors";
   message: string;
 }
 /** The verdict on a request body. */

@@ -28,10 +28,24 @@ fn checked_in_json_schemas_are_current() {
 
 #[test]
 fn request_schema_states_the_limits() {
+    use event_schema::{MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, MAX_USER_ID_CHARS};
     let (_, request) = &event_schema::json_schema::all()[0];
     let schema: serde_json::Value = serde_json::from_str(request).expect("json");
     assert_eq!(schema["additionalProperties"], false);
-    assert_eq!(schema["properties"]["userId"]["maxLength"], 128);
+    assert_eq!(
+        schema["properties"]["userId"]["maxLength"],
+        MAX_USER_ID_CHARS
+    );
+    assert_eq!(schema["x-maxBytes"], MAX_BODY_BYTES);
+    assert_eq!(schema["x-ijson"], true);
+    assert_eq!(
+        schema["properties"]["payload"]["x-maxBytes"],
+        MAX_PAYLOAD_BYTES
+    );
+    assert_eq!(
+        schema["properties"]["payload"]["x-maxDepth"],
+        MAX_PAYLOAD_DEPTH
+    );
     let required = schema["required"].as_array().expect("required list");
     assert!(required.contains(&"userId".into()) && required.contains(&"eventType".into()));
 }

@@ -31,7 +31,8 @@ struct Expected {
     code: String,
 }
 
-/// Expands `${repeat:S:N}` and `${nest:N}` so that huge inputs stay readable in the file.
+/// Expands `${repeat:S:N}`, `${nest:N}` and `${keys:N}` (members `"k0":0,…,"kN-1":0`) so that
+/// huge inputs stay readable in the file.
 fn expand(input: &str) -> String {
     let mut out = String::new();
     let mut rest = input;
@@ -47,6 +48,11 @@ fn expand(input: &str) -> String {
                 out.push_str(&"{\"a\":".repeat(n));
                 out.push('1');
                 out.push_str(&"}".repeat(n));
+            }
+            ["keys", n] => {
+                let n: usize = n.parse().expect("count");
+                let members: Vec<String> = (0..n).map(|i| format!("\"k{i}\":0")).collect();
+                out.push_str(&members.join(","));
             }
             _ => panic!("unknown macro {body}"),
         }
