@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A Kafka-protocol broker for local work and tests, without Docker.
 #
-#   scripts/kafka.sh install   build tansu once into $TOOLS_DIR (about 30 min on 2 cores)
+#   scripts/kafka.sh install   build tansu once into $TOOLS_DIR (about 20-30 min on 2 cores),
+#                              from crates.io sources with scripts/tansu/*.patch applied
 #   scripts/kafka.sh start     start it on $KAFKA_HOST:$KAFKA_PORT (or reuse a broker already
 #                              there) and create the topics
 #   scripts/kafka.sh stop      stop the broker this script started
@@ -14,7 +15,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
-TANSU_VERSION="0.6.0"
+# shellcheck source=lib/versions.sh
+source "$here/scripts/lib/versions.sh"
 KAFKA_HOST="${KAFKA_HOST:-127.0.0.1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_RUN_DIR="${KAFKA_RUN_DIR:-$here/.run/kafka-$KAFKA_PORT}"
@@ -24,14 +26,26 @@ KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-3}"
 
 log() { printf 'kafka: %s\n' "$*" >&2; }
 
+# What the installed broker was built from: the version and our patches. A change to either
+# rebuilds it.
+build_id() {
+  { echo "$TANSU_VERSION"; cat "$here"/scripts/tansu/*.patch; } | sha256sum | cut -c1-16
+}
+
 tansu_bin() {
-  if [[ -x "$TOOLS_DIR/bin/tansu" ]]; then
-    echo "$TOOLS_DIR/bin/tansu"
-  elif command -v tansu >/dev/null 2>&1 && tansu --version 2>/dev/null | grep -q "$TANSU_VERSION"; then
-    command -v tansu
-  else
-    return 1
-  fi
+  local bin="$TOOLS_DIR/bin/tansu"
+  [[ -x "$bin" && "$(cat "$bin.build" 2>/dev/null)" == "$(build_id)" ]] || return 1
+  echo "$bin"
+}
+
+# fetch_crate NAME SHA256: download NAME-$TANSU_VERSION from crates.io, check it, unpack it.
+fetch_crate() {
+  local name="$1" sha="$2" file="$TOOLS_DIR/src/$1-$TANSU_VERSION.crate"
+  mkdir -p "$TOOLS_DIR/src"
+  curl -sSfL -o "$file" "https://static.crates.io/crates/$name/$name-$TANSU_VERSION.crate"
+  echo "$sha  $file" | sha256sum --check --quiet
+  rm -rf "$TOOLS_DIR/src/$name-$TANSU_VERSION"
+  tar -xzf "$file" -C "$TOOLS_DIR/src"
 }
 
 answering() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$KAFKA_PORT") 2>/dev/null; }
@@ -41,11 +55,22 @@ install() {
     log "tansu $TANSU_VERSION already installed at $bin"
     return
   fi
-  log "building tansu $TANSU_VERSION into $TOOLS_DIR (once; about 30 minutes on 2 cores)"
-  mkdir -p "$TOOLS_DIR"
-  CARGO_TARGET_DIR="$TOOLS_DIR/build-tansu" cargo install tansu \
-    --version "$TANSU_VERSION" --locked --features dynostore,libsql --root "$TOOLS_DIR"
-  rm -rf "$TOOLS_DIR/build-tansu"
+  log "building tansu $TANSU_VERSION with our patches into $TOOLS_DIR (once; about 20-30 minutes on 2 cores)"
+  fetch_crate tansu "$TANSU_SHA256"
+  fetch_crate tansu-storage "$TANSU_STORAGE_SHA256"
+  local patch src="$TOOLS_DIR/src"
+  for patch in "$here"/scripts/tansu/*.patch; do
+    log "applying $(basename "$patch")"
+    patch --quiet -p1 -d "$src/tansu-storage-$TANSU_VERSION" <"$patch"
+  done
+  printf '\n[patch.crates-io]\ntansu-storage = { path = "../tansu-storage-%s" }\n' "$TANSU_VERSION" \
+    >>"$src/tansu-$TANSU_VERSION/Cargo.toml"
+  # The crate's own Cargo.lock pins every other dependency; cargo only rewrites the patched entry.
+  CARGO_TARGET_DIR="${TANSU_BUILD_DIR:-$TOOLS_DIR/build-tansu}" cargo install \
+    --path "$src/tansu-$TANSU_VERSION" --features dynostore,libsql --root "$TOOLS_DIR" --force
+  build_id >"$TOOLS_DIR/bin/tansu.build"
+  [[ -n "${TANSU_BUILD_DIR:-}" ]] || rm -rf "$TOOLS_DIR/build-tansu"
+  rm -rf "$src/tansu-$TANSU_VERSION" "$src/tansu-storage-$TANSU_VERSION"
 }
 
 create_topics() {

@@ -1,19 +1,26 @@
 #!/usr/bin/env bash
 # Installs what the project needs, once: every step checks first and skips what is there.
 #
-#   scripts/setup.sh [build] [wasm] [kafka] [lambda]
+#   scripts/setup.sh [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser]
 #
 #   build   cmake (librdkafka is built from source) and the Rust components
 #   wasm    the wasm32 target and wasm-bindgen-cli at the version Cargo.lock pins
 #   kafka   the tansu broker (first time: about 30 minutes on 2 cores)
 #   lambda  cargo-lambda (from PyPI; it brings zig)
 #   aws     aws-sam-cli and cfn-lint (from PyPI), for `make validate`
+#   fuzz    schemathesis (from PyPI), for the HTTP fuzzing of the API
 #   browser Debian's chromium, for the browser tests
 #
 # Tools land in $TOOLS_DIR (default ~/.cache/activity-pipeline) and stay there between runs.
+# Versions are pinned in scripts/lib/versions.sh. Each Python tool gets its own virtual
+# environment, $TOOLS_DIR/venv/<package>, and only its commands are linked into $TOOLS_DIR/bin:
+# installing into the system Python can break packages that came with it (awscli's pinned
+# dependencies did), and one shared environment would let two tools' pins fight.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/versions.sh
+source "$here/scripts/lib/versions.sh"
 TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
 export PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
 
@@ -63,15 +70,36 @@ setup_kafka() {
   TOOLS_DIR="$TOOLS_DIR" "$here/scripts/kafka.sh" install
 }
 
+# pip_tool PACKAGE VERSION COMMAND...: install PACKAGE==VERSION into its own venv unless it is
+# there, then link each COMMAND into $TOOLS_DIR/bin.
+pip_tool() {
+  local package="$1" version="$2" venv="$TOOLS_DIR/venv/$1"
+  shift 2
+  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
+  if [[ "$("$venv/bin/python" -m pip show "$package" 2>/dev/null | awk '/^Version:/ {print $2}')" != "$version" ]]; then
+    log "installing $package $version (pip, into $venv)"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$package==$version"
+  fi
+  mkdir -p "$TOOLS_DIR/bin"
+  local cmd
+  for cmd in "$@"; do ln -sf "$venv/bin/$cmd" "$TOOLS_DIR/bin/$cmd"; done
+}
+
 setup_lambda() {
-  command -v cargo-lambda >/dev/null 2>&1 && return
-  log "installing cargo-lambda (pip)"
-  python3 -m pip install --quiet cargo-lambda
+  pip_tool cargo-lambda "$CARGO_LAMBDA_VERSION" cargo-lambda
+  # cargo lambda cross-compiles with zig, which the ziglang package carries inside the venv.
+  printf '#!/bin/sh\nexec "%s" -m ziglang "$@"\n' "$TOOLS_DIR/venv/cargo-lambda/bin/python" \
+    >"$TOOLS_DIR/bin/zig"
+  chmod +x "$TOOLS_DIR/bin/zig"
 }
 
 setup_aws() {
-  command -v sam >/dev/null 2>&1 || { log "installing aws-sam-cli (pip)"; python3 -m pip install --quiet aws-sam-cli; }
-  command -v cfn-lint >/dev/null 2>&1 || { log "installing cfn-lint (pip)"; python3 -m pip install --quiet cfn-lint; }
+  pip_tool aws-sam-cli "$AWS_SAM_CLI_VERSION" sam
+  pip_tool cfn-lint "$CFN_LINT_VERSION" cfn-lint
+}
+
+setup_fuzz() {
+  pip_tool schemathesis "$SCHEMATHESIS_VERSION" st schemathesis
 }
 
 setup_browser() {
@@ -85,7 +113,8 @@ for part in "${@:-build}"; do
     kafka) setup_kafka ;;
     lambda) setup_lambda ;;
     aws) setup_aws ;;
+    fuzz) setup_fuzz ;;
     browser) setup_browser ;;
-    *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws] [browser]" >&2; exit 2 ;;
+    *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser]" >&2; exit 2 ;;
   esac
 done

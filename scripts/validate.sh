@@ -16,15 +16,18 @@ export SAM_CLI_TELEMETRY=0
 out="$here/.run/validate"
 mkdir -p "$out"
 
-command -v sam >/dev/null 2>&1 || python3 -m pip install --quiet aws-sam-cli
-command -v cfn-lint >/dev/null 2>&1 || python3 -m pip install --quiet cfn-lint
+TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
+export PATH="$TOOLS_DIR/bin:$PATH"
+scripts/setup.sh aws
+# samtranslator comes with aws-sam-cli, in its virtual environment.
+sam_python="$TOOLS_DIR/venv/aws-sam-cli/bin/python"
 
 validate() {
   local template="$1" name
   name="$(basename "$template" .yaml)"
   sam validate --template-file "$template" --region "$AWS_DEFAULT_REGION" >"$out/$name.sam.log" 2>&1 \
     || { cat "$out/$name.sam.log" >&2; return 1; }
-  python3 scripts/sam_transform.py "$template" "$out/$name.json" 2>"$out/$name.transform.log" \
+  "$sam_python" scripts/sam_transform.py "$template" "$out/$name.json" 2>"$out/$name.transform.log" \
     || { cat "$out/$name.transform.log" >&2; return 1; }
   cfn-lint --format parseable "$out/$name.json" >&2 || return 1
 }
