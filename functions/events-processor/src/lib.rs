@@ -94,12 +94,14 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                 match decode(&key, record) {
                     Decoded::Event(e) => valid.push(e),
                     Decoded::Poison(letter) => {
+                        // Debug formatting quotes and escapes what came from the record,
+                        // so no value can break or forge a log line.
                         warn!(
                             reason = %letter.reason,
-                            topic = %letter.topic,
+                            topic = ?letter.topic,
                             partition = letter.partition,
                             offset = letter.offset,
-                            message = %letter.message,
+                            message = ?letter.message,
                             "poison record, dead-lettering"
                         );
                         letters.push(letter);

@@ -167,3 +167,78 @@ async fn an_empty_batch_is_a_no_op() {
         .expect("empty");
     assert_eq!(summary, BatchSummary::default());
 }
+
+/// A one-record MSK batch on partition 0 whose value is `value`.
+fn one_record(value: &[u8]) -> KafkaEvent {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+    event(&format!(
+        r#"{{"eventSource":"aws:kafka","records":{{"user-activity-events-0":[{{"topic":"user-activity-events","partition":0,"offset":5,"timestamp":0,"timestampType":"CREATE_TIME","value":"{encoded}","headers":[]}}]}}}}"#
+    ))
+}
+
+#[tokio::test]
+async fn a_hostile_record_is_one_bounded_dead_letter() {
+    // ~9000 short unknown keys: once one error per key, a ~1 MB reason.
+    let keys: Vec<String> = (0..6000).map(|i| format!("\"k{i}\":0")).collect();
+    let value = format!(
+        r#"{{"eventId":"5d1f0b8e-2c4a-4e9b-8f3d-1a2b3c4d5e01","userId":"u","eventType":"LOGIN","timestamp":"2026-11-25T16:07:04.123Z",{}}}"#,
+        keys.join(",")
+    );
+    let p = processor();
+    let summary = p.handle(one_record(value.as_bytes())).await.expect("batch");
+    assert_eq!(summary.dead_lettered, 1);
+    let letter = &p.dead_letters.letters()[0];
+    assert!(
+        letter.message.contains("too_many_errors"),
+        "{}",
+        letter.message
+    );
+    let encoded = letter.encode(event_kafka::MAX_LETTER_BYTES);
+    let message = encoded
+        .headers
+        .iter()
+        .find(|(k, _)| *k == "dlq-message")
+        .map(|(_, v)| v.len());
+    assert!(message.is_some_and(|n| n <= event_kafka::MAX_REASON_BYTES));
+}
+
+#[tokio::test]
+async fn a_key_with_a_newline_cannot_forge_a_log_line() {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let value = r#"{"userId":"u","eventType":"LOGIN","x\n2026-11-26T00:00:00Z  INFO forged: stored\u2028also":1}"#;
+    processor()
+        .handle(one_record(value.as_bytes()))
+        .await
+        .expect("batch");
+    let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.contains("poison record")),
+        "the poison record is logged: {text}"
+    );
+    assert!(
+        lines.iter().all(|l| !l.starts_with("2026-11-26T00:00:00Z")),
+        "a line was forged: {text}"
+    );
+    assert!(!text.contains('\u{2028}'), "{text}");
+}

@@ -1,16 +1,23 @@
 //! The dead-letter topic: records the processor cannot use, kept with the reason, never dropped.
+//!
+//! A dead letter must always fit, whatever the record: if it did not, the batch holding it would
+//! fail on every retry and its partition would never move again. So every header this module
+//! adds is bounded, and a letter that would still exceed [`MAX_LETTER_BYTES`] carries a
+//! truncated copy of the value with its original size and SHA-256 instead (the original stays
+//! in the source topic, at the offset the headers name).
 
 use crate::{AuthContext, KafkaConfig, PublishError};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
+use sha2::{Digest, Sha256};
 use std::future::Future;
 
 /// Header names added to a dead-lettered record (after the original headers).
 pub mod dlq_headers {
     /// Stable reason code (`missing_value`, `bad_base64`, `malformed_json`, `invalid_event`).
     pub const REASON: &str = "dlq-reason";
-    /// A sentence explaining the reason.
+    /// A sentence explaining the reason (at most [`super::MAX_REASON_BYTES`]).
     pub const MESSAGE: &str = "dlq-message";
     /// Topic the record was read from.
     pub const SOURCE_TOPIC: &str = "dlq-source-topic";
@@ -18,7 +25,25 @@ pub mod dlq_headers {
     pub const SOURCE_PARTITION: &str = "dlq-source-partition";
     /// Its offset.
     pub const SOURCE_OFFSET: &str = "dlq-source-offset";
+    /// `true` when the letter carries less than the original record (see the module docs).
+    pub const TRUNCATED: &str = "dlq-truncated";
+    /// Size in bytes of the original value (only on truncated letters).
+    pub const ORIGINAL_BYTES: &str = "dlq-original-bytes";
+    /// SHA-256 of the original value, lower-case hex (only on truncated letters).
+    pub const ORIGINAL_SHA256: &str = "dlq-original-sha256";
 }
+
+/// Longest `dlq-reason` or `dlq-message` value (and source topic), in bytes.
+pub const MAX_REASON_BYTES: usize = 1024;
+/// Largest dead letter: key, value and every header name and value together. It is the
+/// dead-letter producer's `message.max.bytes` (librdkafka's default) less room for the record's
+/// own framing, so librdkafka and a broker with Kafka's default limit both accept it.
+pub const MAX_LETTER_BYTES: usize = PRODUCER_MESSAGE_MAX_BYTES - 4096;
+/// `message.max.bytes` of the dead-letter producer.
+pub(crate) const PRODUCER_MESSAGE_MAX_BYTES: usize = 1_000_000;
+/// On a truncated letter: most bytes of the original key, and of original headers in all.
+const TRUNCATED_KEY_BYTES: usize = 1024;
+const TRUNCATED_HEADER_BYTES: usize = 16 * 1024;
 
 /// One unusable record, as it arrived, with why it was set aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +64,117 @@ pub struct DeadLetter {
     pub value: Option<Vec<u8>>,
     /// Original headers, in order.
     pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// A dead letter as it is produced: bounded (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Encoded<'a> {
+    /// Key bytes.
+    pub key: Option<&'a [u8]>,
+    /// Value bytes.
+    pub value: Option<&'a [u8]>,
+    /// Original headers that were kept, then the `dlq-*` headers.
+    pub headers: Vec<(&'a str, Vec<u8>)>,
+}
+
+impl Encoded<'_> {
+    /// Key, value and every header name and value, in bytes.
+    pub fn size(&self) -> usize {
+        self.key.map_or(0, <[u8]>::len)
+            + self.value.map_or(0, <[u8]>::len)
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
+    }
+}
+
+/// `s` cut to at most `max` bytes on a character boundary, ending in `…` when cut.
+fn bounded(s: &str, max: usize) -> Vec<u8> {
+    if s.len() <= max {
+        return s.as_bytes().to_vec();
+    }
+    let mut end = max - '…'.len_utf8();
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end]).into_bytes()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl DeadLetter {
+    /// The letter as it is produced, at most `max_bytes` in all (see the module docs).
+    pub fn encode(&self, max_bytes: usize) -> Encoded<'_> {
+        let dlq = [
+            (dlq_headers::REASON, bounded(&self.reason, MAX_REASON_BYTES)),
+            (
+                dlq_headers::MESSAGE,
+                bounded(&self.message, MAX_REASON_BYTES),
+            ),
+            (
+                dlq_headers::SOURCE_TOPIC,
+                bounded(&self.topic, MAX_REASON_BYTES),
+            ),
+            (
+                dlq_headers::SOURCE_PARTITION,
+                self.partition.to_string().into_bytes(),
+            ),
+            (
+                dlq_headers::SOURCE_OFFSET,
+                self.offset.to_string().into_bytes(),
+            ),
+        ];
+        let original_headers = self.headers.iter().map(|(k, v)| (k.as_str(), v.clone()));
+        let whole = Encoded {
+            key: self.key.as_deref(),
+            value: self.value.as_deref(),
+            headers: original_headers.chain(dlq.clone()).collect(),
+        };
+        if whole.size() <= max_bytes {
+            return whole;
+        }
+
+        // Too large: keep a bounded key, the original headers that fit a small budget, and as
+        // much of the value as still fits, saying so.
+        let value = self.value.as_deref().unwrap_or_default();
+        let key = self
+            .key
+            .as_deref()
+            .map(|k| &k[..k.len().min(TRUNCATED_KEY_BYTES)]);
+        let mut headers = Vec::new();
+        let mut header_bytes = 0;
+        for (k, v) in &self.headers {
+            header_bytes += k.len() + v.len();
+            if header_bytes > TRUNCATED_HEADER_BYTES {
+                break;
+            }
+            headers.push((k.as_str(), v.clone()));
+        }
+        headers.extend(dlq);
+        headers.extend([
+            (dlq_headers::TRUNCATED, b"true".to_vec()),
+            (
+                dlq_headers::ORIGINAL_BYTES,
+                value.len().to_string().into_bytes(),
+            ),
+            (dlq_headers::ORIGINAL_SHA256, sha256_hex(value).into_bytes()),
+        ]);
+        let mut letter = Encoded {
+            key,
+            value: None,
+            headers,
+        };
+        let room = max_bytes.saturating_sub(letter.size());
+        letter.value = self.value.as_deref().map(|v| &v[..v.len().min(room)]);
+        letter
+    }
 }
 
 /// Where the processor puts unusable records.
@@ -85,22 +221,9 @@ impl KafkaDeadLetters {
 impl DeadLetterSink for KafkaDeadLetters {
     async fn send_all(&self, letters: &[DeadLetter]) -> Result<(), PublishError> {
         let sends = letters.iter().map(|l| {
-            let mut headers = OwnedHeaders::new_with_capacity(l.headers.len() + 5);
-            for (k, v) in &l.headers {
-                headers = headers.insert(Header {
-                    key: k,
-                    value: Some(v),
-                });
-            }
-            let partition = l.partition.to_string();
-            let offset = l.offset.to_string();
-            for (k, v) in [
-                (dlq_headers::REASON, l.reason.as_str()),
-                (dlq_headers::MESSAGE, l.message.as_str()),
-                (dlq_headers::SOURCE_TOPIC, l.topic.as_str()),
-                (dlq_headers::SOURCE_PARTITION, partition.as_str()),
-                (dlq_headers::SOURCE_OFFSET, offset.as_str()),
-            ] {
+            let letter = l.encode(MAX_LETTER_BYTES);
+            let mut headers = OwnedHeaders::new_with_capacity(letter.headers.len());
+            for (k, v) in &letter.headers {
                 headers = headers.insert(Header {
                     key: k,
                     value: Some(v),
@@ -108,11 +231,11 @@ impl DeadLetterSink for KafkaDeadLetters {
             }
             let mut record: FutureRecord<'_, [u8], [u8]> =
                 FutureRecord::to(&self.topic).headers(headers);
-            if let Some(k) = &l.key {
-                record = record.key(k.as_slice());
+            if let Some(k) = letter.key {
+                record = record.key(k);
             }
-            if let Some(v) = &l.value {
-                record = record.payload(v.as_slice());
+            if let Some(v) = letter.value {
+                record = record.payload(v);
             }
             let timeout = self.config.produce_timeout;
             let producer = &self.producer;
@@ -131,5 +254,84 @@ impl DeadLetterSink for KafkaDeadLetters {
             result?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(value: Vec<u8>, message: String) -> DeadLetter {
+        DeadLetter {
+            reason: "invalid_event".into(),
+            message,
+            topic: "user-activity-events".into(),
+            partition: 2,
+            offset: 41,
+            key: Some(b"alice".to_vec()),
+            value: Some(value),
+            headers: vec![("event-type".into(), b"LOGIN".to_vec())],
+        }
+    }
+
+    fn header<'a>(e: &'a Encoded<'_>, name: &str) -> Option<&'a [u8]> {
+        e.headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    #[test]
+    fn a_letter_that_fits_is_the_whole_record_plus_bounded_headers() {
+        let l = letter(b"{not json".to_vec(), "é".repeat(5000));
+        let e = l.encode(MAX_LETTER_BYTES);
+        assert_eq!(e.value, Some(&b"{not json"[..]));
+        assert_eq!(e.key, Some(&b"alice"[..]));
+        assert_eq!(e.headers[0], ("event-type", b"LOGIN".to_vec()));
+        let message = header(&e, dlq_headers::MESSAGE).expect("message");
+        assert!(message.len() <= MAX_REASON_BYTES, "{}", message.len());
+        assert!(std::str::from_utf8(message).expect("utf-8").ends_with('…'));
+        assert_eq!(header(&e, dlq_headers::TRUNCATED), None);
+    }
+
+    #[test]
+    fn a_letter_too_large_keeps_a_prefix_with_the_original_size_and_hash() {
+        let value = vec![b'x'; 999_000];
+        let l = letter(value.clone(), "the body is too large".into());
+        let e = l.encode(MAX_LETTER_BYTES);
+        assert!(e.size() <= MAX_LETTER_BYTES, "{}", e.size());
+        assert_eq!(header(&e, dlq_headers::TRUNCATED), Some(&b"true"[..]));
+        assert_eq!(
+            header(&e, dlq_headers::ORIGINAL_BYTES),
+            Some(&b"999000"[..])
+        );
+        let sha = header(&e, dlq_headers::ORIGINAL_SHA256).expect("sha");
+        assert_eq!(std::str::from_utf8(sha).expect("hex"), sha256_hex(&value));
+        assert_eq!(sha.len(), 64);
+        let kept = e.value.expect("prefix");
+        assert!(kept.len() > 990_000 && value.starts_with(kept));
+        assert_eq!(header(&e, "event-type"), Some(&b"LOGIN"[..]));
+    }
+
+    #[test]
+    fn a_huge_key_and_huge_headers_are_cut_too() {
+        let mut l = letter(vec![b'v'; 10], "m".into());
+        l.key = Some(vec![b'k'; 600_000]);
+        l.headers = (0..100)
+            .map(|i| (format!("h{i}"), vec![b'h'; 10_000]))
+            .collect();
+        let e = l.encode(MAX_LETTER_BYTES);
+        assert!(e.size() <= MAX_LETTER_BYTES, "{}", e.size());
+        assert_eq!(e.key.map(<[u8]>::len), Some(TRUNCATED_KEY_BYTES));
+        assert_eq!(e.value, Some(&b"vvvvvvvvvv"[..]));
+        assert_eq!(header(&e, dlq_headers::ORIGINAL_BYTES), Some(&b"10"[..]));
+    }
+
+    #[test]
+    fn sha256_is_the_standard_digest() {
+        assert_eq!(
+            sha256_hex(b"abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

@@ -16,7 +16,10 @@ mod publisher;
 
 pub use auth::{AuthContext, IamSigner, KafkaAuth};
 pub use config::{KafkaConfig, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC, DEFAULT_TOPIC};
-pub use dead_letter::{dlq_headers, DeadLetter, DeadLetterSink, KafkaDeadLetters};
+pub use dead_letter::{
+    dlq_headers, DeadLetter, DeadLetterSink, Encoded, KafkaDeadLetters, MAX_LETTER_BYTES,
+    MAX_REASON_BYTES,
+};
 pub use memory::{MemoryDeadLetters, MemoryPublisher};
 pub use publisher::{health, KafkaPublisher};
 
