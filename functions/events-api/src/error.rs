@@ -25,8 +25,9 @@ pub enum ApiError {
     /// The body or query breaks the rules.
     #[error("{}", summary(.0))]
     Validation(Vec<FieldError>),
-    /// Kafka did not acknowledge the event: it was not accepted.
-    #[error("the event was not accepted because Kafka did not acknowledge it ({0}); retry later")]
+    /// Kafka did not acknowledge the event in time: it was not accepted, yet the broker may
+    /// have written it just as the wait ended, so it may still be stored.
+    #[error("Kafka did not acknowledge the event ({0}); it was not accepted, but it may still be stored if the broker received it. Retry later")]
     KafkaUnavailable(String),
     /// The store did not answer.
     #[error("the event store is unavailable ({0}); retry later")]
@@ -70,10 +71,15 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
+/// Every error body: a stable code, a sentence, and for validation failures the problems.
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(title = "ErrorBody")]
+pub(crate) struct ErrorBody<'a> {
+    /// Stable code (`validation_failed`, `kafka_unavailable`, …).
     error: &'a str,
+    /// A sentence a person can act on.
     message: String,
+    /// With `validation_failed`: every problem, at most 20 plus one `too_many_errors` entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<&'a [FieldError]>,
 }
@@ -88,7 +94,7 @@ impl IntoResponse for ApiError {
             Self::Validation(d) => Some(d.as_slice()),
             _ => None,
         };
-        let body = Body {
+        let body = ErrorBody {
             error: code,
             message: self.to_string(),
             details,

@@ -36,7 +36,7 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
     })?;
     info!(
         event_id = %event.event_id,
-        user_id = %event.user_id,
+        user_id = ?event.user_id,
         event_type = %event.event_type,
         partition = delivered.partition,
         offset = delivered.offset,
