@@ -1,9 +1,12 @@
 //! The trigger's settings, named after the event source mapping properties they mirror.
 
-use event_kafka::KafkaConfig;
+use event_kafka::{KafkaAuth, KafkaConfig};
 use pipeline_runtime::env::{self, ProcessEnv, Source};
 use pipeline_runtime::ConfigError;
 use std::time::Duration;
+
+/// Lambda's limit on a synchronous invocation's request payload: 6 MB (6 × 2^20 bytes).
+pub const MAX_INVOKE_PAYLOAD_BYTES: usize = 6 * 1024 * 1024;
 
 /// Where to start when the group has no committed offset (`StartingPosition`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +52,8 @@ pub struct Config {
     /// faster against tansu, but at 100 ms cargo lambda watch 1.9.2 more often answers a function
     /// URL request with a stray 500 while the processor is being invoked (see README).
     pub fetch_wait: Duration,
-    /// `TRIGGER_MAX_PAYLOAD_BYTES`: invocation payload cap (default 6 MB, Lambda's limit).
+    /// `TRIGGER_MAX_PAYLOAD_BYTES`: invocation payload cap (default and most
+    /// [`MAX_INVOKE_PAYLOAD_BYTES`], Lambda's limit).
     pub max_payload_bytes: usize,
     /// `TRIGGER_MAX_ATTEMPTS`: invocations of one batch before giving up (0 = unbounded, default).
     pub max_attempts: u32,
@@ -123,8 +127,37 @@ impl Config {
                 "must not be below TRIGGER_RETRY_BASE_MS",
             ));
         }
+        let kafka = KafkaConfig::from_source(src)?;
+        // The trigger talks to a local or plaintext/TLS broker only: it has no IAM token
+        // provider and does not look brokers up from a cluster ARN (the functions do both).
+        if kafka.auth == KafkaAuth::Iam {
+            return Err(ConfigError::new(
+                "KAFKA_AUTH",
+                "the local trigger supports plaintext and tls only; on AWS the event source mapping consumes the topic",
+            ));
+        }
+        if kafka.brokers.is_empty() {
+            return Err(ConfigError::new(
+                "KAFKA_BROKERS",
+                "the local trigger needs KAFKA_BROKERS (it does not look brokers up from MSK_CLUSTER_ARN)",
+            ));
+        }
+        let max_payload_bytes = env::parse(
+            src,
+            "TRIGGER_MAX_PAYLOAD_BYTES",
+            MAX_INVOKE_PAYLOAD_BYTES,
+            "a byte count",
+        )?;
+        if !(1..=MAX_INVOKE_PAYLOAD_BYTES).contains(&max_payload_bytes) {
+            return Err(ConfigError::new(
+                "TRIGGER_MAX_PAYLOAD_BYTES",
+                format!(
+                    "{max_payload_bytes} is out of range; Lambda takes at most {MAX_INVOKE_PAYLOAD_BYTES} bytes per invocation"
+                ),
+            ));
+        }
         Ok(Self {
-            kafka: KafkaConfig::from_source(src)?,
+            kafka,
             group_id: env::string(src, "TRIGGER_GROUP_ID", "user-activity-consumer-group"),
             function_name: env::string(src, "TRIGGER_FUNCTION_NAME", "events-processor"),
             endpoint: env::string(src, "LAMBDA_ENDPOINT", "http://127.0.0.1:9000")
@@ -133,12 +166,7 @@ impl Config {
             batch_size,
             batch_window: env::millis(src, "TRIGGER_BATCH_WINDOW_MS", 500, 0..=300_000)?,
             fetch_wait: env::millis(src, "TRIGGER_FETCH_WAIT_MS", 500, 1..=10_000)?,
-            max_payload_bytes: env::parse(
-                src,
-                "TRIGGER_MAX_PAYLOAD_BYTES",
-                6_000_000,
-                "a byte count",
-            )?,
+            max_payload_bytes,
             max_attempts: env::parse(src, "TRIGGER_MAX_ATTEMPTS", 0, "a count (0 = unbounded)")?,
             retry_base,
             retry_max,
@@ -193,6 +221,27 @@ mod tests {
             Config::from_source(src).expect_err("too big").var,
             "TRIGGER_BATCH_SIZE"
         );
+    }
+
+    #[test]
+    fn what_only_aws_can_do_is_refused_with_the_variable_named() {
+        let iam: &[(&str, &str)] = &[("KAFKA_AUTH", "iam"), ("AWS_REGION", "eu-west-1")];
+        assert_eq!(Config::from_source(iam).expect_err("iam").var, "KAFKA_AUTH");
+        let arn_only: &[(&str, &str)] = &[(
+            "MSK_CLUSTER_ARN",
+            "arn:aws:kafka:eu-west-1:123456789012:cluster/demo/abc-1",
+        )];
+        assert_eq!(
+            Config::from_source(arn_only).expect_err("arn").var,
+            "KAFKA_BROKERS"
+        );
+        let huge: &[(&str, &str)] = &[("TRIGGER_MAX_PAYLOAD_BYTES", "6291457")];
+        assert_eq!(
+            Config::from_source(huge).expect_err("over 6 MB").var,
+            "TRIGGER_MAX_PAYLOAD_BYTES"
+        );
+        let max: &[(&str, &str)] = &[("TRIGGER_MAX_PAYLOAD_BYTES", "6291456")];
+        assert!(Config::from_source(max).is_ok());
     }
 
     #[test]

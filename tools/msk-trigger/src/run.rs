@@ -156,8 +156,18 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                 }
             }
 
-            deliver(&invoker, &config, &batch, &mut shutdown).await?;
-            if let Err(e) = consumer.commit(&batch.commit_list(), CommitMode::Sync) {
+            if deliver(&invoker, &config, &batch, &mut shutdown).await? == Delivery::Interrupted {
+                info!(
+                    records = batch.len(),
+                    "stopping during a retry; the batch stays uncommitted"
+                );
+                break false;
+            }
+            // A synchronous commit waits for the broker: keep it off the async workers.
+            let committed = tokio::task::block_in_place(|| {
+                consumer.commit(&batch.commit_list(), CommitMode::Sync)
+            });
+            if let Err(e) = committed {
                 // The records were processed; after a rebalance they come back to whoever owns
                 // the partition, and the store's insert-if-absent absorbs the repeat.
                 warn!(error = %e, "offset commit failed; the batch may be delivered again");
@@ -247,15 +257,24 @@ impl AssignmentWatch {
     }
 }
 
+/// How a delivery ended, when it did not give up.
+#[derive(Debug, PartialEq, Eq)]
+enum Delivery {
+    /// The function succeeded: commit the batch.
+    Done,
+    /// Shutdown arrived while waiting to retry: do not commit; the batch is delivered again
+    /// after a restart.
+    Interrupted,
+}
+
 /// Invokes the function with `batch` until it succeeds, backing off exponentially between
-/// attempts. Never gives up unless `TRIGGER_MAX_ATTEMPTS` is set; a shutdown during a backoff
-/// stops without committing (the batch is delivered again after a restart).
+/// attempts. Never gives up unless `TRIGGER_MAX_ATTEMPTS` is set.
 async fn deliver(
     invoker: &Invoker,
     config: &Config,
     batch: &Batch,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<(), TriggerError> {
+) -> Result<Delivery, TriggerError> {
     let payload =
         serde_json::to_vec(&batch.to_event(&config.event_source_arn, &config.kafka.brokers))
             .unwrap_or_default();
@@ -266,11 +285,7 @@ async fn deliver(
         if !delay.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.changed() => return Err(TriggerError::GaveUp {
-                    records: batch.len(),
-                    attempts: attempt - 1,
-                    last: InvokeError::Function { status: 0, body: "shutting down".into() },
-                }),
+                _ = shutdown.changed() => return Ok(Delivery::Interrupted),
             }
         }
         let started = Instant::now();
@@ -285,7 +300,7 @@ async fn deliver(
                     result = %result,
                     "batch delivered"
                 );
-                return Ok(());
+                return Ok(Delivery::Done);
             }
             Err(e) => {
                 error!(
