@@ -45,8 +45,9 @@ lint: ## rustfmt check and clippy with warnings as errors
 fmt: ## Format the code
 	cargo fmt --all
 
-schemas: ## Regenerate the checked-in JSON Schemas from the types
+schemas: ## Regenerate the checked-in JSON Schemas and docs/openapi.json from the types
 	UPDATE_SCHEMAS=1 cargo test -p event-schema --test json_schema
+	UPDATE_SCHEMAS=1 cargo test -p events-api --lib openapi
 
 bench: ## Measure every path beside its baseline; prints the table and writes BENCHMARKS.md
 	scripts/bench.sh

@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod error;
+pub mod openapi;
 mod routes;
 mod serve;
 

@@ -13,16 +13,20 @@ use std::sync::Arc;
 
 /// Page size when `limit` is absent.
 pub(crate) const DEFAULT_LIMIT: usize = 100;
+/// Longest wait for the store before answering 503 `store_unavailable`.
+pub(crate) const LIST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
     State(app): State<Arc<App<S, P>>>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = parse_query(raw.as_deref().unwrap_or(""))?;
-    let page = app
-        .store
-        .list(query.clone())
+    // A store that cannot answer (locked, unreachable) gets a bounded wait, then 503.
+    let page = tokio::time::timeout(LIST_DEADLINE, app.store.list(query.clone()))
         .await
+        .map_err(|_| {
+            ApiError::StoreUnavailable(format!("no answer within {} s", LIST_DEADLINE.as_secs()))
+        })?
         .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?;
     let mut response = Json(&page.events).into_response();
     let headers = response.headers_mut();
