@@ -6,21 +6,34 @@
 //! asks the broker for the topic's metadata within a deadline. The [`EventPublisher`] port lets
 //! handlers be unit-tested with [`MemoryPublisher`]. [`KafkaDeadLetters`] keeps the records the
 //! processor cannot use on the dead-letter topic, with the reason in headers.
+//!
+//! Feature `client` (default) holds everything that talks to a broker (librdkafka, the AWS
+//! lookups). Without it the crate is only the ports, the dead-letter format and the in-memory
+//! fakes, which is what the fuzzing of the processor's record decoding builds on.
 #![warn(missing_docs)]
 
+#[cfg(feature = "client")]
 mod auth;
+#[cfg(feature = "client")]
 mod config;
 mod dead_letter;
+#[cfg(feature = "client")]
+mod dead_letter_producer;
 mod memory;
+#[cfg(feature = "client")]
 mod publisher;
 
+#[cfg(feature = "client")]
 pub use auth::{AuthContext, IamSigner, KafkaAuth};
+#[cfg(feature = "client")]
 pub use config::{KafkaConfig, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC, DEFAULT_TOPIC};
 pub use dead_letter::{
-    dlq_headers, DeadLetter, DeadLetterSink, Encoded, KafkaDeadLetters, MAX_LETTER_BYTES,
-    MAX_REASON_BYTES,
+    dlq_headers, DeadLetter, DeadLetterSink, Encoded, MAX_LETTER_BYTES, MAX_REASON_BYTES,
 };
+#[cfg(feature = "client")]
+pub use dead_letter_producer::KafkaDeadLetters;
 pub use memory::{MemoryDeadLetters, MemoryPublisher};
+#[cfg(feature = "client")]
 pub use publisher::{health, KafkaPublisher};
 
 use event_schema::UserEvent;
@@ -64,6 +77,7 @@ pub enum PublishError {
     #[error("no acknowledgement from Kafka within {0:?}")]
     Timeout(Duration),
     /// The broker or client refused the record.
+    #[cfg(feature = "client")]
     #[error("kafka refused the record: {0}")]
     Kafka(#[from] rdkafka::error::KafkaError),
     /// The event could not be encoded (should not happen for a validated event).
@@ -76,6 +90,7 @@ pub enum PublishError {
     #[error("kafka setup: {0}")]
     Bootstrap(String),
     /// The blocking metadata task failed.
+    #[cfg(feature = "client")]
     #[error("kafka health task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
 }
