@@ -195,9 +195,14 @@ impl ValidationErrors {
     }
 }
 
+/// One line, the `too_many_errors` count first (a reader that cuts the line keeps it).
 impl fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, e) in self.0.iter().enumerate() {
+        let (count, listed): (Vec<_>, Vec<_>) = self
+            .0
+            .iter()
+            .partition(|e| e.code == ErrorCode::TooManyErrors);
+        for (i, e) in count.into_iter().chain(listed).enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
             }

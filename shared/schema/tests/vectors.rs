@@ -8,7 +8,7 @@ use serde::Deserialize;
 #[cfg(target_arch = "wasm32")]
 use wasm_bindgen_test::wasm_bindgen_test as test;
 
-const VECTORS: &str = include_str!("data/vectors.json");
+use event_schema::vectors::{expand, FILE as VECTORS};
 
 #[derive(Deserialize)]
 struct File {
@@ -29,37 +29,6 @@ struct Vector {
 struct Expected {
     field: String,
     code: String,
-}
-
-/// Expands `${repeat:S:N}`, `${nest:N}` and `${keys:N}` (members `"k0":0,…,"kN-1":0`) so that
-/// huge inputs stay readable in the file.
-fn expand(input: &str) -> String {
-    let mut out = String::new();
-    let mut rest = input;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let end = rest[start..].find('}').expect("unterminated macro") + start;
-        let body = &rest[start + 2..end];
-        let parts: Vec<&str> = body.split(':').collect();
-        match parts.as_slice() {
-            ["repeat", s, n] => out.push_str(&s.repeat(n.parse().expect("count"))),
-            ["nest", n] => {
-                let n: usize = n.parse().expect("depth");
-                out.push_str(&"{\"a\":".repeat(n));
-                out.push('1');
-                out.push_str(&"}".repeat(n));
-            }
-            ["keys", n] => {
-                let n: usize = n.parse().expect("count");
-                let members: Vec<String> = (0..n).map(|i| format!("\"k{i}\":0")).collect();
-                out.push_str(&members.join(","));
-            }
-            _ => panic!("unknown macro {body}"),
-        }
-        rest = &rest[end + 1..];
-    }
-    out.push_str(rest);
-    out
 }
 
 fn verdict(kind: &str, body: &[u8]) -> Result<(), ValidationErrors> {
