@@ -5,26 +5,18 @@
 # written — it only proves the benchmarks still run.
 #
 # Uses the broker at KAFKA_BROKERS, or starts the local one (and stops it at the end).
-set -euo pipefail
-
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$here"
-TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
-export TOOLS_DIR PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 smoke=0
 [[ "${1:-}" == "--smoke" ]] && smoke=1
 work="$(mktemp -d)"
 rows="$work/rows.tsv"
-started_broker=0
 dev_pid=""
-cleanup() {
+stop_dev() {
   if [[ -n "$dev_pid" ]]; then kill -TERM "$dev_pid" 2>/dev/null || true; wait "$dev_pid" 2>/dev/null || true; fi
-  if ((started_broker)); then scripts/kafka.sh stop; fi
-  rm -rf "$work"
 }
-trap cleanup EXIT
-log() { printf 'bench: %s\n' "$*" >&2; }
+on_exit rm -rf "$work"
+on_exit stop_dev
 
 if ((smoke)); then profile=debug; else profile=release; fi
 log "building ($profile)"
@@ -33,14 +25,7 @@ cargo build --quiet --locked --profile "$([[ $profile == debug ]] && echo dev ||
 bin="target/$profile"
 bench="$bin/pipeline-bench"
 
-if [[ -z "${KAFKA_BROKERS:-}" ]]; then
-  export KAFKA_BROKERS=127.0.0.1:9092
-  if ! scripts/kafka.sh status 2>/dev/null; then
-    scripts/setup.sh kafka
-    scripts/kafka.sh start
-    started_broker=1
-  fi
-fi
+use_broker
 
 # 1. The processor's batch path.
 log "figure 1: processor batch"
@@ -89,13 +74,11 @@ e2e() {
   wait "$dev_pid" 2>/dev/null || true
   dev_pid=""
 }
-# The figure is taken with a 100 ms fetch wait (see docs/benchmarks-notes.md); the smoke run keeps
-# the default, which cargo lambda watch handles without stray 500s.
+# The figure is taken with a 100 ms fetch wait (see docs/benchmarks-notes.md).
+fetch_wait=100
 if ((smoke)); then
-  fetch_wait=500
   e2e 100 20
 else
-  fetch_wait=100
   e2e 100 1000
   e2e 500 1000
 fi

@@ -199,6 +199,11 @@ pub type RawRecord = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
 
 /// Produces raw records (key, value, headers) to `topic`, waiting for each acknowledgement.
 pub async fn produce(brokers: &str, topic: &str, records: &[RawRecord]) {
+    produce_to(brokers, topic, None, records).await;
+}
+
+/// Produces raw records to one `partition` of `topic` (or where the key hashes, with `None`).
+pub async fn produce_to(brokers: &str, topic: &str, partition: Option<i32>, records: &[RawRecord]) {
     use rdkafka::message::{Header, OwnedHeaders};
     use rdkafka::producer::{FutureProducer, FutureRecord};
     let producer: FutureProducer = ClientConfig::new()
@@ -216,6 +221,9 @@ pub async fn produce(brokers: &str, topic: &str, records: &[RawRecord]) {
             });
         }
         let mut r: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).headers(h);
+        if let Some(p) = partition {
+            r = r.partition(p);
+        }
         if let Some(k) = key {
             r = r.key(k.as_slice());
         }

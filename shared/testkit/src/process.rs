@@ -1,4 +1,5 @@
-//! Running a server binary the way a user would.
+//! Running a server binary the way a user would. (Process groups and ports for whole stacks
+//! live in `local_stack::process`.)
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -66,76 +67,5 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// A child started in its own process group, so that it and everything it spawns (cargo lambda
-/// watch runs `cargo run`, which runs the function) can be stopped together. Stopped on drop.
-pub struct Group {
-    child: Child,
-}
-
-impl Group {
-    /// Spawns `cmd` as the leader of a new process group.
-    pub fn spawn(mut cmd: Command) -> Self {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
-        Self { child }
-    }
-
-    /// Kills the whole group at once (SIGKILL), as a crash would.
-    pub fn kill(&mut self) {
-        signal_group(self.child.id(), "KILL");
-        let _ = self.child.wait();
-    }
-
-    /// Asks the whole group to stop (SIGTERM), then kills what is left after `grace`.
-    pub fn stop(&mut self, grace: Duration) {
-        signal_group(self.child.id(), "TERM");
-        let deadline = std::time::Instant::now() + grace;
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        signal_group(self.child.id(), "KILL");
-        let _ = self.child.wait();
-    }
-}
-
-fn signal_group(pid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .args([&format!("-{signal}"), "--", &format!("-{pid}")])
-        .stderr(Stdio::null())
-        .status();
-}
-
-impl Drop for Group {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            self.stop(Duration::from_secs(5));
-        }
-    }
-}
-
-/// A TCP port nothing listens on right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Waits until something accepts connections on 127.0.0.1:`port`.
-pub fn wait_for_port(port: u16, timeout: Duration) {
-    let deadline = std::time::Instant::now() + timeout;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nothing listened on port {port} within {timeout:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
     }
 }

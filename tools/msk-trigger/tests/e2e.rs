@@ -1,75 +1,78 @@
 //! The whole pipeline through its real pieces: the broker, `cargo lambda watch` serving both
-//! functions, this trigger, and an SQLite file. One test, in phases, because the pieces are
-//! expensive to start.
+//! functions, this trigger, and an SQLite file, started by `local_stack` as `make dev` starts
+//! them. One test, in phases, because the pieces are expensive to start.
 
+use local_stack::{Options, Stack};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use testkit::kafka::{
-    brokers, create_topic, produce, read_topic, unique_topic, wait_until_consumed,
+    brokers, create_topic, produce, produce_to, read_topic, unique_topic, wait_until_consumed,
 };
-use testkit::process::{free_port, wait_for_port, Group};
 
-const TRIGGER: &str = env!("CARGO_BIN_EXE_msk-trigger");
-
-struct Stack {
+struct Pipeline {
     dir: tempfile::TempDir,
+    stack: Mutex<Stack>,
     topic: String,
     dlq: String,
     group: String,
-    port: u16,
     http: reqwest::Client,
 }
 
-impl Stack {
+impl Pipeline {
+    /// Creates the test's own topics, then starts the stack on them.
+    async fn start_with_topics() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (topic, dlq, group) = (
+            unique_topic("e2e"),
+            unique_topic("e2e-dlq"),
+            unique_topic("e2e-group"),
+        );
+        create_topic(&brokers(), &topic, 3).await;
+        create_topic(&brokers(), &dlq, 3).await;
+        let options = Options::new(
+            local_stack::workspace_root(env!("CARGO_MANIFEST_DIR")),
+            dir.path(),
+        )
+        .set("KAFKA_BROKERS", brokers())
+        .set("KAFKA_TOPIC", &topic)
+        .set("KAFKA_DLQ_TOPIC", &dlq)
+        .set(
+            "STORE_URL",
+            format!("sqlite://{}", dir.path().join("events.db").display()),
+        )
+        .set("RUST_LOG", "info")
+        .set("TRIGGER_GROUP_ID", &group)
+        .set("TRIGGER_BATCH_WINDOW_MS", "100")
+        .set("TRIGGER_SESSION_TIMEOUT_MS", "6000")
+        .set("TRIGGER_ASSIGNMENT_TIMEOUT_MS", "8000")
+        .set("TRIGGER_RETRY_MAX_MS", "2000");
+        let stack = Stack::start(options).await.expect("the local stack starts");
+        Self {
+            dir,
+            stack: Mutex::new(stack),
+            topic,
+            dlq,
+            group,
+            http: reqwest::Client::new(),
+        }
+    }
+
     fn base(&self) -> String {
-        format!("http://127.0.0.1:{}/lambda-url/events-api", self.port)
+        self.stack.lock().expect("stack").function_url("events-api")
     }
 
     fn log(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
-    fn watch(&self) -> Group {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let store = format!("sqlite://{}", self.dir.path().join("events.db").display());
-        let log = std::fs::File::create(self.log("watch.log")).expect("log");
-        let mut cmd = Command::new("cargo");
-        cmd.current_dir(root)
-            .args(["lambda", "watch", "--ignore-changes", "-A", "127.0.0.1"])
-            .args(["-P", &self.port.to_string()]);
-        for kv in [
-            format!("KAFKA_BROKERS={}", brokers()),
-            format!("KAFKA_TOPIC={}", self.topic),
-            format!("KAFKA_DLQ_TOPIC={}", self.dlq),
-            format!("STORE_URL={store}"),
-            "RUST_LOG=info".to_owned(),
-        ] {
-            cmd.args(["--env-var", &kv]);
-        }
-        cmd.stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log));
-        Group::spawn(cmd)
-    }
-
-    fn trigger(&self, log_name: &str) -> Group {
-        let log = std::fs::File::create(self.log(log_name)).expect("log");
-        let mut cmd = Command::new(TRIGGER);
-        cmd.env("KAFKA_BROKERS", brokers())
-            .env("KAFKA_TOPIC", &self.topic)
-            .env("TRIGGER_GROUP_ID", &self.group)
-            .env("LAMBDA_ENDPOINT", format!("http://127.0.0.1:{}", self.port))
-            .env("TRIGGER_BATCH_WINDOW_MS", "100")
-            .env("TRIGGER_SESSION_TIMEOUT_MS", "6000")
-            .env("TRIGGER_ASSIGNMENT_TIMEOUT_MS", "8000")
-            .env("TRIGGER_RETRY_MAX_MS", "2000")
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::from(log.try_clone().expect("log")))
-            .stderr(Stdio::from(log));
-        Group::spawn(cmd)
+    /// Kills the trigger (no goodbye to the group) and starts a new one logging to `log_name`.
+    fn crash_trigger(&self, log_name: &str) {
+        let mut stack = self.stack.lock().expect("stack");
+        stack.kill_trigger();
+        stack.start_trigger(log_name).expect("trigger restarts");
     }
 
     async fn post(&self, user: &str, event_type: &str) -> Value {
@@ -89,17 +92,7 @@ impl Stack {
         let mut counts = BTreeMap::new();
         let mut url = format!("{}/events/processed?limit=1000", self.base());
         loop {
-            let mut res = self.http.get(&url).send().await.expect("list");
-            // cargo lambda watch 1.9.2 now and then answers a function URL call with a bare 500
-            // after the function answered, while the other function is being invoked; a read
-            // is safe to repeat.
-            for _ in 0..3 {
-                if res.status() != 500 {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                res = self.http.get(&url).send().await.expect("list");
-            }
+            let res = self.http.get(&url).send().await.expect("list");
             assert_eq!(res.status(), 200);
             let next = res
                 .headers()
@@ -142,8 +135,8 @@ impl Stack {
 
     fn dump_logs(&self) {
         for name in [
-            "watch.log",
-            "trigger-1.log",
+            "functions.log",
+            "trigger.log",
             "trigger-restart-0.log",
             "trigger-restart-1.log",
             "trigger-restart-2.log",
@@ -169,19 +162,7 @@ fn ids(events: &[Value]) -> BTreeSet<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "needs a Kafka broker (`make kafka`) and cargo-lambda (`make setup`)"]
 async fn events_flow_through_the_whole_pipeline_exactly_once() {
-    let stack = Arc::new(Stack {
-        dir: tempfile::tempdir().expect("tempdir"),
-        topic: unique_topic("e2e"),
-        dlq: unique_topic("e2e-dlq"),
-        group: unique_topic("e2e-group"),
-        port: free_port(),
-        http: reqwest::Client::new(),
-    });
-    create_topic(&brokers(), &stack.topic, 3).await;
-    create_topic(&brokers(), &stack.dlq, 3).await;
-    let _watch = stack.watch();
-    wait_for_port(stack.port, Duration::from_secs(120));
-    let mut trigger = stack.trigger("trigger-1.log");
+    let stack = Arc::new(Pipeline::start_with_topics().await);
 
     // Warm-up: the first request and the first invocation compile each function.
     let warm = stack.post("warm-up", "LOGIN").await;
@@ -252,8 +233,37 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
         (Some(b"p5".to_vec()), Some(b"[1,2,3]".to_vec()), vec![("event-type".into(), b"LOGIN".to_vec())]),
     ];
     produce(&brokers(), &stack.topic, &poison).await;
+    // Two hostile records on every partition: thousands of unknown keys (once one error each, a
+    // ~1 MB reason), and a value near the broker's 1 MB limit. Each must become one bounded
+    // dead letter, and the events after them on the same partition must still be stored.
+    let mut members = String::new();
+    for i in 0.. {
+        let member = format!(",\"k{i}\":0");
+        if members.len() + member.len() > 64_000 {
+            break;
+        }
+        members.push_str(&member);
+    }
+    let many_keys = format!(
+        r#"{{"eventId":"5d1f0b8e-2c4a-4e9b-8f3d-1a2b3c4d5e02","userId":"x","eventType":"LOGIN","timestamp":"2026-11-25T16:07:04.123Z"{members}}}"#
+    );
+    for partition in 0..3 {
+        let hostile: Vec<testkit::kafka::RawRecord> = vec![
+            (
+                Some(format!("h-keys-{partition}").into_bytes()),
+                Some(many_keys.clone().into_bytes()),
+                vec![],
+            ),
+            (
+                Some(format!("h-big-{partition}").into_bytes()),
+                Some(vec![b'x'; 999_000]),
+                vec![],
+            ),
+        ];
+        produce_to(&brokers(), &stack.topic, Some(partition), &hostile).await;
+    }
     let mut after = Vec::new();
-    for i in 0..10 {
+    for i in 0..30 {
         after.push(
             stack
                 .post(&format!("after-poison-{i}"), "PRODUCT_VIEW")
@@ -280,8 +290,40 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
         })
         .collect();
     reasons.sort();
+    let mut expected: Vec<(String, String)> = (0..3)
+        .flat_map(|p| [format!("h-big-{p}"), format!("h-keys-{p}")])
+        .map(|k| (k, "invalid_event".to_owned()))
+        .collect();
+    expected.sort();
     assert_eq!(
-        reasons,
+        reasons[..6],
+        expected[..],
+        "one bounded letter per hostile record"
+    );
+    for letter in letters
+        .iter()
+        .filter(|l| l.key.as_deref().is_some_and(|k| k.starts_with("h-")))
+    {
+        let message = letter.header("dlq-message").unwrap_or_default();
+        assert!(
+            message.len() <= event_kafka::MAX_REASON_BYTES,
+            "{} bytes",
+            message.len()
+        );
+        if letter
+            .key
+            .as_deref()
+            .is_some_and(|k| k.starts_with("h-big"))
+        {
+            assert_eq!(letter.header("dlq-truncated"), Some("true"));
+            assert_eq!(letter.header("dlq-original-bytes"), Some("999000"));
+            assert_eq!(letter.header("dlq-original-sha256").map(str::len), Some(64));
+        } else {
+            assert!(message.contains("too_many_errors"), "{message}");
+        }
+    }
+    assert_eq!(
+        reasons[6..],
         [
             ("p1".into(), "malformed_json".into()),
             ("p2".into(), "missing_value".into()),
@@ -310,16 +352,15 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut logs = Vec::new();
     for (round, threshold) in [50usize, 130, 210].into_iter().enumerate() {
-        while stack.stored().await.len() < 211 + threshold {
+        while stack.stored().await.len() < 231 + threshold {
             assert!(
                 Instant::now() < deadline,
                 "the stream stalled before crash {round}"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        trigger.kill();
         let name = format!("trigger-restart-{round}.log");
-        trigger = stack.trigger(&name);
+        stack.crash_trigger(&name);
         logs.push(name);
     }
     let streamed = stream.await.expect("stream task");
@@ -329,7 +370,7 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
     let stored = stack.stored().await;
     assert_eq!(
         stored.len(),
-        1 + 200 + 10 + 300,
+        1 + 200 + 30 + 300,
         "nothing lost, nothing extra"
     );
     assert!(stored.values().all(|n| *n == 1), "no event listed twice");
@@ -343,5 +384,5 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
         })
         .collect();
     eprintln!("rejoins after each of the 3 restarts: {rejoins:?}");
-    trigger.stop(Duration::from_secs(10));
+    stack.stack.lock().expect("stack").stop_trigger();
 }

@@ -1,0 +1,42 @@
+# shellcheck shell=bash
+# The header every script shares (sourced): paths, logging, cleanup on exit, and the broker.
+#
+#   here          the repository root (the script runs from it)
+#   log MSG       prints "<script>: MSG" on stderr
+#   on_exit CMD   runs CMD when the script exits, after those registered before it
+#   use_broker    uses KAFKA_BROKERS if set, else the local broker on 127.0.0.1:9092: reused if
+#                 one answers, started otherwise (and stopped on exit); exports KAFKA_BROKERS
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$here"
+TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
+export TOOLS_DIR PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
+script_name="$(basename "${BASH_SOURCE[1]:-$0}" .sh)"
+
+log() { printf '%s: %s\n' "$script_name" "$*" >&2; }
+
+exit_actions=()
+on_exit() { exit_actions=("$*" "${exit_actions[@]}"); }
+run_exit_actions() {
+  local status=$? action
+  trap - EXIT
+  for action in "${exit_actions[@]}"; do eval "$action" || true; done
+  exit "$status"
+}
+trap run_exit_actions EXIT
+
+use_broker() {
+  if [[ -n "${KAFKA_BROKERS:-}" ]]; then
+    log "using the broker at KAFKA_BROKERS=$KAFKA_BROKERS"
+    return
+  fi
+  export KAFKA_BROKERS=127.0.0.1:9092
+  scripts/setup.sh kafka
+  if scripts/kafka.sh status 2>/dev/null; then
+    scripts/kafka.sh topics
+  else
+    scripts/kafka.sh start
+    on_exit scripts/kafka.sh stop
+  fi
+}

@@ -1,0 +1,153 @@
+//! Function instances: each a process of the function's binary behind its own Runtime API
+//! relay, started again when it exits, as Lambda starts a new execution environment.
+
+use crate::relay::Relay;
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The variables Lambda sets for every function, as `lambda_runtime` reads them.
+pub fn lambda_env(function: &str, runtime_api: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", function.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{function}"),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "local".to_owned()),
+        ("AWS_LAMBDA_MAX_CONCURRENCY", "1".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// What an instance needs to start.
+#[derive(Clone)]
+pub struct Spec {
+    /// The function's name (its binary's name too).
+    pub function: String,
+    /// The binary.
+    pub binary: PathBuf,
+    /// Settings, then the Lambda variables.
+    pub env: Vec<(String, String)>,
+    /// Where its output goes (appended).
+    pub log: PathBuf,
+}
+
+/// A supervised instance.
+pub struct Instance {
+    pid: Arc<Mutex<Option<u32>>>,
+    relay: Arc<Relay>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Instance {
+    /// Starts the instance behind a relay to watch (`http://127.0.0.1:PORT`), and keeps it
+    /// running until `stop` turns true.
+    pub async fn start(
+        spec: Spec,
+        watch: &str,
+        stop: watch::Receiver<bool>,
+    ) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let runtime_api = listener.local_addr()?.to_string();
+        let relay = Relay::new(watch, &spec.function);
+        let server = relay.serve(listener);
+        let mut spec = spec;
+        spec.env.extend(lambda_env(&spec.function, &runtime_api));
+        let pid = Arc::new(Mutex::new(None));
+        let task = tokio::spawn(supervise(
+            spec,
+            Arc::clone(&relay),
+            Arc::clone(&pid),
+            stop,
+            server,
+        ));
+        Ok(Self { pid, relay, task })
+    }
+
+    /// The running process, if any.
+    pub fn pid(&self) -> Option<u32> {
+        *self.pid.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether it is running an invocation right now.
+    pub fn busy(&self) -> bool {
+        self.relay.busy()
+    }
+
+    /// Waits for the supervisor to finish (after `stop`).
+    pub async fn join(self) {
+        let _ = self.task.await;
+    }
+}
+
+async fn supervise(
+    spec: Spec,
+    relay: Arc<Relay>,
+    pid: Arc<Mutex<Option<u32>>>,
+    mut stop: watch::Receiver<bool>,
+    server: tokio::task::JoinHandle<()>,
+) {
+    let mut restarts = 0u32;
+    while !*stop.borrow() {
+        let open = || File::options().create(true).append(true).open(&spec.log);
+        let (Ok(out), Ok(err)) = (open(), open()) else {
+            eprintln!("local-stack: cannot open {}", spec.log.display());
+            break;
+        };
+        let mut child = match tokio::process::Command::new(&spec.binary)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .kill_on_drop(true)
+            .spawn()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("local-stack: cannot start {}: {e}", spec.binary.display());
+                break;
+            }
+        };
+        *pid.lock().unwrap_or_else(|e| e.into_inner()) = child.id();
+        let started = std::time::Instant::now();
+        let status = tokio::select! {
+            s = child.wait() => s,
+            _ = stop.changed() => {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                break;
+            }
+        };
+        *pid.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        let how = match &status {
+            Ok(s) => s.to_string(),
+            Err(e) => e.to_string(),
+        };
+        if let Some(id) = relay.take_in_flight() {
+            relay.fail_exited(&id, &how).await;
+        }
+        // Only quick successive exits count towards the backoff.
+        restarts = if started.elapsed() > Duration::from_secs(5) {
+            1
+        } else {
+            restarts + 1
+        };
+        // A function that exits at once every time (a configuration error) is restarted
+        // less and less often, as Lambda backs off failing inits.
+        let delay = Duration::from_millis(100 * u64::from(restarts.min(50)));
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = stop.changed() => break,
+        }
+    }
+    server.abort();
+}

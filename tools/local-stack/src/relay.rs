@@ -1,0 +1,153 @@
+//! The Runtime API, as each function instance sees it: a relay in front of cargo lambda watch's.
+//!
+//! cargo lambda watch 1.9.2 answers a function's `POST …/response` with 200 before it has read
+//! the body, and hands the unread body to the waiting Function URL request. When the rest of a
+//! large body (over about 8 KB) arrives after that 200 and the runtime then closes its
+//! connection, watch fails to read it and answers the caller a bare 500 (`DataDeserialization`
+//! in its `error.rs`, logged nowhere). This relay reads every request body completely and passes
+//! it on with `Connection: close`, which watch then reads whole before the connection ends.
+//!
+//! It also knows which invocation its instance is working on, so that when the instance dies
+//! the invocation fails at once with Lambda's `Runtime.ExitError`, as on AWS, instead of
+//! waiting for a timeout.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::sync::{Arc, Mutex};
+
+/// Header carrying the invocation id in a `GET …/invocation/next` answer.
+const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+
+/// One instance's relay.
+pub struct Relay {
+    /// `http://127.0.0.1:PORT/.rt/FUNCTION`: watch's Runtime API for the function.
+    upstream: String,
+    http: reqwest::Client,
+    in_flight: Mutex<Option<String>>,
+}
+
+impl Relay {
+    /// A relay to watch's Runtime API at `watch` (`http://127.0.0.1:PORT`) for `function`.
+    pub fn new(watch: &str, function: &str) -> Arc<Self> {
+        Arc::new(Self {
+            upstream: format!("{watch}/.rt/{function}"),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap_or_default(),
+            in_flight: Mutex::new(None),
+        })
+    }
+
+    /// Serves the relay on `listener` until the task is dropped.
+    pub fn serve(
+        self: &Arc<Self>,
+        listener: tokio::net::TcpListener,
+    ) -> tokio::task::JoinHandle<()> {
+        let app = axum::Router::new()
+            .fallback(forward)
+            .with_state(Arc::clone(self));
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        })
+    }
+
+    /// Whether the instance took an invocation it has not answered yet.
+    pub fn busy(&self) -> bool {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
+    /// The invocation the instance took and has not answered, if any; cleared.
+    pub fn take_in_flight(&self) -> Option<String> {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
+    /// Fails invocation `id` the way Lambda does when the runtime process exits.
+    pub async fn fail_exited(&self, id: &str, how: &str) {
+        let body = serde_json::json!({
+            "errorType": "Runtime.ExitError",
+            "errorMessage": format!("RequestId: {id} Error: Runtime exited with error: {how}"),
+        });
+        let _ = self
+            .http
+            .post(format!(
+                "{}/2018-06-01/runtime/invocation/{id}/error",
+                self.upstream
+            ))
+            .header("lambda-runtime-function-error-type", "Runtime.ExitError")
+            .header("connection", "close")
+            .json(&body)
+            .send()
+            .await;
+    }
+
+    fn track(&self, path: &str, answer: &HeaderMap) {
+        let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        if path.ends_with("/invocation/next") {
+            *in_flight = answer
+                .get(REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+        } else if path.ends_with("/response") || path.ends_with("/error") {
+            *in_flight = None;
+        }
+    }
+}
+
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection" | "keep-alive" | "transfer-encoding" | "host" | "content-length"
+    )
+}
+
+async fn forward(State(relay): State<Arc<Relay>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let query = parts
+        .uri
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    // The whole body first: watch then gets it in one piece, with the connection closing.
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let mut upstream = relay
+        .http
+        .request(parts.method, format!("{}{path}{query}", relay.upstream))
+        .header("connection", "close")
+        .body(body);
+    for (name, value) in &parts.headers {
+        if !hop_by_hop(name) {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let answer = match upstream.send().await {
+        Ok(a) => a,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = answer.status();
+    let mut headers = HeaderMap::new();
+    for (name, value) in answer.headers() {
+        if !hop_by_hop(name) {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+    if status.is_success() {
+        relay.track(&path, &headers);
+    }
+    let body = answer.bytes().await.unwrap_or_default();
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
