@@ -1,0 +1,339 @@
+//! `make chaos`: the local pipeline (a private broker, cargo lambda watch serving both
+//! functions, the trigger, an SQLite file) under a closed loop of clients, through four faults
+//! in turn: the broker killed and restarted, the store locked for longer than its busy timeout,
+//! the processor killed mid-stream, the trigger killed and restarted. After each fault it waits
+//! until every accepted event is stored; at the end it reads the listing and checks that every
+//! 201 is listed exactly once. Prints one row per fault and exits 1 if any rule was broken.
+//!
+//! usage: chaos [--smoke] [--clients N] [--hold-secs S]
+
+mod load;
+mod lock;
+mod report;
+
+use load::Load;
+use local_stack::{Options, Stack};
+use report::Phase;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use testkit::kafka::{create_topic, wait_until_consumed};
+use testkit::tansu::Tansu;
+
+/// The produce timeout the functions run with here, so that an outage answers 503 quickly.
+const PRODUCE_TIMEOUT_MS: u64 = 2000;
+/// The warm-up's client number, apart from the measured clients' (0, 1, …).
+const WARM_UP_CLIENT: usize = 1_000_000;
+/// How long the store stays locked: past its busy timeout and past SQLite's own retries of a
+/// WAL read lock (about 10 s), so that both writes and reads fail.
+const STORE_LOCK: Duration = Duration::from_secs(15);
+/// Longest wait for the pipeline to store what was accepted before a fault ended.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
+
+struct Args {
+    clients: usize,
+    hold: Duration,
+    lead: Duration,
+    kills: usize,
+}
+
+fn args() -> Result<Args, String> {
+    if std::env::args().nth(1).as_deref() == Some("--hold-store-lock") {
+        let db = std::env::args()
+            .nth(2)
+            .ok_or("--hold-store-lock DB MILLIS")?;
+        let ms: u64 = std::env::args()
+            .nth(3)
+            .and_then(|v| v.parse().ok())
+            .ok_or("--hold-store-lock DB MILLIS")?;
+        match lock::hold(Path::new(&db), Duration::from_millis(ms)) {
+            Ok(()) => std::process::exit(0),
+            Err(e) => return Err(format!("cannot lock {db}: {e}")),
+        }
+    }
+    let mut a = Args {
+        clients: 8,
+        hold: Duration::from_secs(10),
+        lead: Duration::from_secs(5),
+        kills: 3,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut num = || -> Result<u64, String> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .ok_or(format!("{arg} needs a number"))
+        };
+        match arg.as_str() {
+            "--smoke" => {
+                a.hold = Duration::from_secs(3);
+                a.lead = Duration::from_secs(2);
+                a.kills = 1;
+            }
+            "--clients" => a.clients = num()? as usize,
+            "--hold-secs" => a.hold = Duration::from_secs(num()?),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(a)
+}
+
+/// The SQLite store, read directly to see when the pipeline caught up.
+struct StoreView(rusqlite::Connection);
+
+impl StoreView {
+    fn open(path: &Path) -> Self {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+        let conn = rusqlite::Connection::open_with_flags(path, flags).expect("open the store");
+        Self(conn)
+    }
+
+    fn ids(&self) -> HashSet<String> {
+        let Ok(mut stmt) = self.0.prepare_cached("SELECT event_id FROM events") else {
+            return HashSet::new();
+        };
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0));
+        rows.map(|r| r.flatten().collect()).unwrap_or_default()
+    }
+}
+
+/// Waits until every event answered 201 by `ended` is in the store; when that happened.
+async fn drained(load: &Load, store: &StoreView, ended: Instant) -> Option<Instant> {
+    let accepted: Vec<String> = load
+        .snapshot()
+        .into_iter()
+        .filter(|r| r.sent + r.latency <= ended)
+        .filter_map(|r| match r.outcome {
+            load::Outcome::Status {
+                code: 201,
+                event_id,
+                ..
+            } => event_id,
+            _ => None,
+        })
+        .collect();
+    let deadline = ended + DRAIN_TIMEOUT;
+    while Instant::now() < deadline {
+        let ids = store.ids();
+        if accepted.iter().all(|id| ids.contains(id)) {
+            return Some(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    None
+}
+
+async fn listed_markers(http: &reqwest::Client, base: &str) -> HashMap<(usize, u64), usize> {
+    let mut counts = HashMap::new();
+    let mut url = format!("{base}/events/processed?limit=1000");
+    loop {
+        let res = http.get(&url).send().await.expect("listing answers");
+        assert_eq!(res.status(), 200, "listing");
+        let next = res
+            .headers()
+            .get("link")
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.strip_prefix("<?"))
+            .and_then(|l| l.split_once('>'))
+            .map(|(q, _)| format!("{base}/events/processed?{q}"));
+        let page: Vec<serde_json::Value> = res.json().await.expect("a JSON array");
+        for e in page {
+            let m = &e["payload"]["chaos"];
+            if let (Some(c), Some(n)) = (m["c"].as_u64(), m["n"].as_u64()) {
+                *counts.entry((c as usize, n)).or_insert(0) += 1;
+            }
+        }
+        match next {
+            Some(n) => url = n,
+            None => return counts,
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 4)]
+async fn main() -> ExitCode {
+    let args = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("chaos: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut broker = Tansu::start();
+    let (topic, dlq, group) = ("chaos-events", "chaos-events.dlq", "chaos-group");
+    create_topic(&broker.brokers(), topic, 3).await;
+    create_topic(&broker.brokers(), dlq, 3).await;
+    let db = dir.path().join("events.db");
+    let root = local_stack::workspace_root(env!("CARGO_MANIFEST_DIR"));
+    let mut options = Options::new(root, dir.path().join("run"))
+        .set("KAFKA_BROKERS", broker.brokers())
+        .set("KAFKA_TOPIC", topic)
+        .set("KAFKA_DLQ_TOPIC", dlq)
+        .set("KAFKA_PRODUCE_TIMEOUT_MS", PRODUCE_TIMEOUT_MS.to_string())
+        .set("STORE_URL", format!("sqlite://{}", db.display()))
+        .set("RUST_LOG", "info")
+        .set("TRIGGER_GROUP_ID", group)
+        .set("TRIGGER_BATCH_WINDOW_MS", "100")
+        .set("TRIGGER_SESSION_TIMEOUT_MS", "6000")
+        .set("TRIGGER_ASSIGNMENT_TIMEOUT_MS", "8000")
+        .set("TRIGGER_RETRY_MAX_MS", "1000");
+    options.api_instances = args.clients;
+    let mut stack = Stack::start(options).await.expect("the local stack starts");
+    let base = stack.function_url("events-api");
+    let http = reqwest::Client::new();
+    eprintln!(
+        "chaos: stack up at {base}; logs in {}",
+        dir.path().display()
+    );
+
+    // Warm-up: the first event through every piece (and the trigger in its group).
+    let warm = Load::start(&base, 1, WARM_UP_CLIENT, Duration::from_secs(120));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = warm.stop().await;
+    let store = loop {
+        if db.exists() {
+            break StoreView::open(&db);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // librdkafka fails the delivery at the produce timeout; the function adds its own margin.
+    let slowest_allowed = Duration::from_millis(PRODUCE_TIMEOUT_MS) + Duration::from_secs(1);
+    let load = Load::start(&base, args.clients, 0, Duration::from_secs(60));
+    let mut phases = Vec::new();
+    let faults = [
+        "broker killed",
+        "store locked",
+        "processor killed",
+        "trigger killed",
+    ];
+    for (i, fault) in faults.into_iter().enumerate() {
+        load.phase.store(i, std::sync::atomic::Ordering::Relaxed);
+        tokio::time::sleep(args.lead).await;
+        eprintln!("chaos: {fault}");
+        let mut probe_violations = Vec::new();
+        match i {
+            0 => {
+                tokio::task::block_in_place(|| broker.kill());
+                tokio::time::sleep(args.hold).await;
+                tokio::task::block_in_place(|| broker.restart());
+            }
+            1 => {
+                let list = format!("{base}/events/processed?limit=10");
+                probe_violations = lock::lock_store(&db, STORE_LOCK, &list).await;
+            }
+            2 => {
+                for k in 0..args.kills {
+                    let caught = stack
+                        .kill_function_while_busy(
+                            local_stack::EVENTS_PROCESSOR,
+                            Duration::from_secs(10),
+                        )
+                        .await;
+                    if !caught {
+                        probe_violations.push(format!("kill {k}: the processor was never busy"));
+                    }
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
+                }
+            }
+            _ => {
+                for k in 0..args.kills {
+                    stack.kill_trigger();
+                    stack
+                        .start_trigger(&format!("trigger-restart-{k}.log"))
+                        .expect("the trigger restarts");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            }
+        }
+        let ended = Instant::now();
+        let drained_at = drained(&load, &store, ended).await;
+        phases.push(Phase {
+            fault: fault.to_owned(),
+            ended,
+            drained_at,
+            probe_violations,
+        });
+    }
+    let requests = load.stop().await;
+    let end = Instant::now();
+    let _ = drained_all(&store, &requests, end).await;
+    tokio::task::block_in_place(|| {
+        wait_until_consumed(&broker.brokers(), group, topic, DRAIN_TIMEOUT)
+    });
+    let stored = listed_markers(&http, &base).await;
+    let rows = report::rows(&phases, &requests, &stored, slowest_allowed);
+    println!("{}", report::table(&rows));
+    let mut violations: Vec<String> = rows
+        .iter()
+        .flat_map(|r| {
+            r.violations
+                .iter()
+                .map(move |v| format!("{}: {v}", r.fault))
+        })
+        .collect();
+    // The faults must have hit: batches failed on the locked store and on the killed processor.
+    let trigger_log: String = std::fs::read_dir(dir.path().join("run"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("trigger"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .collect();
+    let failed = |kind: &str| {
+        trigger_log
+            .lines()
+            .filter(|l| l.contains("batch failed") && l.contains(kind))
+            .count()
+    };
+    let (on_store, on_exit) = (failed("StoreUnavailable"), failed("Runtime.ExitError"));
+    println!(
+        "chaos: batches that failed and were retried: {on_store} on the locked store, {on_exit} on a killed processor"
+    );
+    if on_store == 0 {
+        violations
+            .push("store locked: no batch failed, so the lock did not reach the processor".into());
+    }
+    if on_exit < args.kills {
+        violations.push(format!(
+            "processor killed: {on_exit} invocations failed for {} kills",
+            args.kills
+        ));
+    }
+    stack.stop().await;
+    if violations.is_empty() {
+        println!("chaos: every 201 stored exactly once, through every fault");
+        ExitCode::SUCCESS
+    } else {
+        for v in violations {
+            eprintln!("chaos: {v}");
+        }
+        eprintln!("chaos: logs kept in {}", dir.keep().display());
+        ExitCode::FAILURE
+    }
+}
+
+/// Waits until every 201 of `requests` is in the store.
+async fn drained_all(store: &StoreView, requests: &[load::Request], since: Instant) -> bool {
+    let ids: Vec<&str> = requests
+        .iter()
+        .filter_map(|r| match &r.outcome {
+            load::Outcome::Status {
+                code: 201,
+                event_id,
+                ..
+            } => event_id.as_deref(),
+            _ => None,
+        })
+        .collect();
+    while since.elapsed() < DRAIN_TIMEOUT {
+        let stored = store.ids();
+        if ids.iter().all(|id| stored.contains(*id)) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    false
+}
