@@ -4,7 +4,7 @@ TOOLS_DIR ?= $(HOME)/.cache/activity-pipeline
 export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: bench bench-smoke
+.PHONY: bench bench-smoke chaos chaos-smoke fuzz fuzz-smoke http-fuzz
 .PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test wasm browser-test validate build deploy
 
 help: ## List the targets
@@ -22,8 +22,8 @@ kafka: ## Start the local broker on 127.0.0.1:9092 (or reuse one) and create the
 kafka-stop: ## Stop the broker started by `make kafka`
 	scripts/kafka.sh stop
 
-setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda, aws-sam-cli, chromium)
-	scripts/setup.sh build wasm kafka lambda aws browser
+setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda, aws-sam-cli, schemathesis, chromium)
+	scripts/setup.sh build wasm kafka lambda aws fuzz browser
 
 build: ## Build both functions for AWS Lambda (arm64, release) into target/lambda/*/bootstrap
 	scripts/setup.sh build lambda
@@ -54,6 +54,25 @@ bench: ## Measure every path beside its baseline; prints the table and writes BE
 
 bench-smoke: ## The benchmarks at tiny sizes (seconds), to prove they still run
 	scripts/bench.sh --smoke
+
+chaos: ## The local pipeline under faults at load (broker, store, processor, trigger); prints the table
+	scripts/setup.sh build lambda kafka
+	cargo build --workspace --bins --locked --quiet
+	target/debug/chaos
+
+chaos-smoke: ## make chaos with short faults (part of make test)
+	scripts/setup.sh build lambda kafka
+	cargo build --workspace --bins --locked --quiet
+	target/debug/chaos --smoke
+
+fuzz: ## Coverage-guided fuzzing of the validator and the processor's record decoding (10^6 inputs each)
+	scripts/fuzz.sh 1000000
+
+fuzz-smoke: ## A short fuzzing run (part of make test)
+	scripts/fuzz.sh 20000
+
+http-fuzz: ## Schema-driven fuzzing of the HTTP API from docs/openapi.json (schemathesis)
+	scripts/http-fuzz.sh
 
 wasm: ## Build the browser package (web/pkg): wasm-bindgen web + bundler targets, TypeScript types
 	scripts/wasm.sh

@@ -1,19 +1,13 @@
 #!/usr/bin/env bash
 # `make test`: install what is missing, start a broker unless one answers, run every check and
 # test, and stop the broker if this script started it.
-set -euo pipefail
-
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$here"
-TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
-export TOOLS_DIR PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
-export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:9092}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 export TANSU_BIN="$TOOLS_DIR/bin/tansu"
 
 step() { printf '\n==> %s\n' "$*" >&2; }
 
 step "installing what is missing"
-scripts/setup.sh build wasm kafka lambda aws browser
+scripts/setup.sh build wasm kafka lambda aws fuzz browser
 
 step "static checks"
 cargo fmt --all -- --check
@@ -36,12 +30,7 @@ step "template.yaml (sam validate, cfn-lint on the transformed template, broken 
 scripts/validate.sh --self-test
 
 step "broker"
-if scripts/kafka.sh status 2>/dev/null; then
-  scripts/kafka.sh topics
-else
-  scripts/kafka.sh start
-  trap 'scripts/kafka.sh stop' EXIT
-fi
+use_broker
 
 step "tests (native, with the broker)"
 # The end-to-end test runs the functions under cargo lambda watch (`cargo run`): build them first
@@ -59,3 +48,12 @@ scripts/browser-test.sh
 
 step "benchmarks at tiny sizes (make bench-smoke)"
 scripts/bench.sh --smoke
+
+step "faults at load, short (make chaos-smoke)"
+target/debug/chaos --smoke
+
+step "schema-driven HTTP fuzzing, short (make http-fuzz)"
+scripts/http-fuzz.sh --smoke
+
+step "coverage-guided fuzzing, short (make fuzz-smoke)"
+scripts/fuzz.sh 20000

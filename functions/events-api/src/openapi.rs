@@ -23,6 +23,8 @@ pub fn document() -> Value {
     for (name, schema) in generator.take_definitions(true) {
         schemas.insert(name, schema);
     }
+    // The userId filter follows the same rules as the field.
+    let user_id = schemas["EventRequest"]["properties"]["userId"].clone();
     schemas.insert("Health".into(), health_schema());
 
     let retry_after = json!({"Retry-After": {
@@ -64,7 +66,7 @@ pub fn document() -> Value {
                     {"name": "limit", "in": "query", "description": "Page size.",
                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_LIMIT}},
                     {"name": "userId", "in": "query", "description": "Only this user's events.",
-                        "schema": {"type": "string"}},
+                        "schema": user_id},
                     {"name": "eventType", "in": "query", "description": "Only this type.", "schema": event_type},
                     {"name": "cursor", "in": "query", "description": "Continue after the previous page: take it from the Link header.",
                         "schema": {"type": "string"}},

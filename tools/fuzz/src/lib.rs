@@ -1,0 +1,185 @@
+//! What the fuzzers check, as plain functions: [`check_body`] feeds any bytes to both validators
+//! and [`check_record`] turns any bytes into an MSK record for the processor's decoding; each
+//! panics when an invariant breaks. The libFuzzer targets (`src/bin/fuzz-*.rs`) call them, and so
+//! do the unit tests, on the shared vectors. [`verdict`] is the native verdict in the form the
+//! wasm comparison (`web/fuzz/compare.mjs`) reads.
+//!
+//! The processor's `decode` module is compiled here from its own source file, so that the
+//! fuzzed code is the shipped code without building the function's runtime and broker client.
+#![warn(missing_docs)]
+
+#[path = "../../../functions/events-processor/src/decode.rs"]
+#[allow(missing_docs)]
+pub mod decode;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use event_kafka::{dlq_headers, MAX_LETTER_BYTES, MAX_REASON_BYTES};
+use event_schema::error::{MAX_FIELD_CHARS, MAX_MESSAGE_CHARS};
+use event_schema::{validate_event, validate_request, ValidationErrors, MAX_REPORTED_ERRORS};
+
+fn check_errors(errors: &ValidationErrors) {
+    let list = errors.errors();
+    assert!(
+        !list.is_empty() && list.len() <= MAX_REPORTED_ERRORS + 1,
+        "{} errors",
+        list.len()
+    );
+    for e in list {
+        assert!(
+            e.field.chars().count() <= MAX_FIELD_CHARS,
+            "field {:?}",
+            e.field
+        );
+        assert!(
+            e.message.chars().count() <= MAX_MESSAGE_CHARS,
+            "message {:?}",
+            e.message
+        );
+        let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+        assert!(!e.field.chars().any(unsafe_char), "field {:?}", e.field);
+        assert!(
+            !e.message.chars().any(unsafe_char),
+            "message {:?}",
+            e.message
+        );
+    }
+}
+
+/// Both validators on `data`: no panic, bounded and escaped errors, and whatever is accepted
+/// survives a round trip (request → event → JSON → the event validator).
+pub fn check_body(data: &[u8]) {
+    match validate_request(data) {
+        Err(errors) => check_errors(&errors),
+        Ok(request) => {
+            let again = serde_json::to_vec(&request).expect("a request serializes");
+            assert_eq!(
+                validate_request(&again).as_ref(),
+                Ok(&request),
+                "request round trip"
+            );
+            let at = chrono::DateTime::from_timestamp_millis(1_795_536_424_123).unwrap_or_default();
+            let event = request.into_event_at(uuid::Uuid::from_u128(7), at);
+            let bytes = serde_json::to_vec(&event).expect("an event serializes");
+            assert_eq!(validate_event(&bytes), Ok(event), "event round trip");
+        }
+    }
+    if let Err(errors) = validate_event(data) {
+        check_errors(&errors);
+    }
+}
+
+/// Any bytes as an MSK record (the first byte chooses which parts exist and how the value is
+/// encoded), through the processor's decoding: an event that re-validates, or a dead letter
+/// that fits the broker whatever the record was.
+pub fn check_record(data: &[u8]) {
+    let Some((&flags, rest)) = data.split_first() else {
+        return;
+    };
+    let split = rest.len().min(usize::from(flags >> 4));
+    let (key, value) = rest.split_at(split);
+    let value = match flags & 3 {
+        0 => None,
+        1 => Some(String::from_utf8_lossy(value).into_owned()),
+        _ => Some(STANDARD.encode(value)),
+    };
+    let headers = if flags & 4 != 0 {
+        serde_json::json!([{ "event-type": key.iter().map(|b| *b as i8).collect::<Vec<_>>() }])
+    } else {
+        serde_json::json!([])
+    };
+    let record = serde_json::json!({
+        "topic": if flags & 8 != 0 { serde_json::Value::Null } else { "user-activity-events".into() },
+        "partition": 1, "offset": 42, "timestamp": 1_795_536_424_123_i64,
+        "timestampType": "CREATE_TIME",
+        "key": (!key.is_empty()).then(|| STANDARD.encode(key)),
+        "value": value,
+        "headers": headers,
+    });
+    let record = serde_json::from_value(record).expect("a well-formed MSK record");
+    match decode::decode("user-activity-events-1", record) {
+        decode::Decoded::Event(event) => {
+            let bytes = serde_json::to_vec(&event).expect("an event serializes");
+            assert_eq!(
+                validate_event(&bytes),
+                Ok(event),
+                "a decoded event re-validates"
+            );
+        }
+        decode::Decoded::Poison(letter) => {
+            let known = [
+                "missing_value",
+                "bad_base64",
+                "malformed_json",
+                "invalid_event",
+            ];
+            assert!(
+                known.contains(&letter.reason.as_str()),
+                "reason {:?}",
+                letter.reason
+            );
+            let encoded = letter.encode(MAX_LETTER_BYTES);
+            assert!(
+                encoded.size() <= MAX_LETTER_BYTES,
+                "letter of {} bytes",
+                encoded.size()
+            );
+            for (name, value) in &encoded.headers {
+                if [dlq_headers::REASON, dlq_headers::MESSAGE].contains(name) {
+                    assert!(
+                        value.len() <= MAX_REASON_BYTES,
+                        "{name}: {} bytes",
+                        value.len()
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The native verdict on a request body, as one JSON line: `{"body", "ok", "errors": [[field,
+/// code], …]}` (the fields and codes the wasm build must report too).
+pub fn verdict(body: &str) -> String {
+    let errors: Vec<(String, String)> = match validate_request(body.as_bytes()) {
+        Ok(_) => Vec::new(),
+        Err(e) => e
+            .into_vec()
+            .into_iter()
+            .map(|e| (e.field, e.code.as_str().to_owned()))
+            .collect(),
+    };
+    serde_json::json!({"body": body, "ok": errors.is_empty(), "errors": errors}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invariants_hold_on_the_shared_vectors() {
+        let file: serde_json::Value =
+            serde_json::from_str(event_schema::vectors::FILE).expect("vectors");
+        for v in file["vectors"].as_array().into_iter().flatten() {
+            let input = event_schema::vectors::expand(v["input"].as_str().unwrap_or_default());
+            check_body(input.as_bytes());
+            for flags in [1u8, 2, 0x36, 0xff] {
+                let mut data = vec![flags];
+                data.extend_from_slice(input.as_bytes());
+                check_record(&data);
+            }
+        }
+    }
+
+    #[test]
+    fn a_huge_non_json_record_still_makes_a_letter_that_fits() {
+        let mut data = vec![2u8];
+        data.extend(std::iter::repeat_n(b'x', 1_100_000));
+        check_record(&data);
+    }
+
+    #[test]
+    fn the_verdict_line_names_fields_and_codes() {
+        let line = verdict(r#"{"userId":"","eventType":"LOGIN"}"#);
+        assert!(line.contains(r#""errors":[["userId","empty"]]"#), "{line}");
+    }
+}
