@@ -128,15 +128,7 @@ pub async fn cold_start(bin: &str, event: String, env: &[(&str, String)]) -> Col
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let mut cmd = Command::new(bin);
-    cmd.env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", &function)
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env(
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{function}"),
-        )
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
+    cmd.envs(local_stack::instance::lambda_env(&function, &addr.to_string()))
         .env("AWS_REGION", "eu-west-1")
         .env(
             "RUST_LOG",
