@@ -20,14 +20,8 @@ cargo build --bins --locked --quiet
 target/debug/local-stack --run-dir "$run" >"$run/stack.out" &
 stack=$!
 on_exit "kill -TERM $stack 2>/dev/null; wait $stack 2>/dev/null"
-endpoint=""
-for _ in $(seq 1 600); do
-  endpoint="$(sed -n 's/^ready //p' "$run/stack.out")"
-  [[ -n "$endpoint" ]] && break
-  kill -0 "$stack" 2>/dev/null || break
-  sleep 0.2
-done
-[[ -n "$endpoint" ]] || { log "the stack did not start"; tail -n 40 "$run"/*.log >&2; exit 1; }
+endpoint="$(first_line "$run/stack.out" "ready " "$stack")" ||
+  { log "the stack did not start"; tail -n 40 "$run"/*.log >&2; exit 1; }
 
 status=0
 (cd web && API_BASE="$endpoint/lambda-url/events-api" TEST_OUTPUT="$here/test-output" \

@@ -23,13 +23,8 @@ KAFKA_TOPIC="$topic" STORE_URL="sqlite://$run/events.db" RUST_LOG=warn \
   target/debug/events-api --listen 127.0.0.1:0 >"$run/server.out" 2>"$run/server.log" &
 server=$!
 on_exit "kill $server 2>/dev/null; wait $server 2>/dev/null"
-base=""
-for _ in $(seq 1 100); do
-  base="$(sed -n 's/^listening on //p' "$run/server.out")"
-  [[ -n "$base" ]] && break
-  sleep 0.1
-done
-[[ -n "$base" ]] || { log "the server did not start"; cat "$run/server.log" >&2; exit 1; }
+base="$(first_line "$run/server.out" "listening on " "$server")" ||
+  { log "the server did not start"; cat "$run/server.log" >&2; exit 1; }
 
 log "schemathesis: $examples examples per operation against $base"
 status=0

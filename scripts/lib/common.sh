@@ -4,6 +4,9 @@
 #   here          the repository root (the script runs from it)
 #   log MSG       prints "<script>: MSG" on stderr
 #   on_exit CMD   runs CMD when the script exits, after those registered before it
+#   first_line FILE PREFIX PID
+#                 waits (up to 120 s, while process PID lives) for a line starting with PREFIX in
+#                 FILE and prints the rest of it; fails otherwise
 #   use_broker    uses KAFKA_BROKERS if set, else the local broker on 127.0.0.1:9092: reused if
 #                 one answers, started otherwise (and stopped on exit); exports KAFKA_BROKERS
 set -euo pipefail
@@ -25,6 +28,17 @@ run_exit_actions() {
   exit "$status"
 }
 trap run_exit_actions EXIT
+
+first_line() {
+  local file="$1" prefix="$2" pid="$3" line
+  for _ in $(seq 1 1200); do
+    line="$(sed -n "s|^$prefix||p" "$file" 2>/dev/null | head -n 1)"
+    [[ -n "$line" ]] && { echo "$line"; return; }
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  return 1
+}
 
 use_broker() {
   if [[ -n "${KAFKA_BROKERS:-}" ]]; then

@@ -128,15 +128,18 @@ pub async fn cold_start(bin: &str, event: String, env: &[(&str, String)]) -> Col
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let mut cmd = Command::new(bin);
-    cmd.envs(local_stack::instance::lambda_env(&function, &addr.to_string()))
-        .env("AWS_REGION", "eu-west-1")
-        .env(
-            "RUST_LOG",
-            std::env::var("BENCH_FUNCTION_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+    cmd.envs(local_stack::instance::lambda_env(
+        &function,
+        &addr.to_string(),
+    ))
+    .env("AWS_REGION", "eu-west-1")
+    .env(
+        "RUST_LOG",
+        std::env::var("BENCH_FUNCTION_LOG").unwrap_or_else(|_| "warn".into()),
+    )
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::inherit());
     for (k, v) in env {
         cmd.env(k, v);
     }

@@ -126,29 +126,13 @@ async fn drained(load: &Load, store: &StoreView, ended: Instant) -> Option<Insta
 
 async fn listed_markers(http: &reqwest::Client, base: &str) -> HashMap<(usize, u64), usize> {
     let mut counts = HashMap::new();
-    let mut url = format!("{base}/events/processed?limit=1000");
-    loop {
-        let res = http.get(&url).send().await.expect("listing answers");
-        assert_eq!(res.status(), 200, "listing");
-        let next = res
-            .headers()
-            .get("link")
-            .and_then(|l| l.to_str().ok())
-            .and_then(|l| l.strip_prefix("<?"))
-            .and_then(|l| l.split_once('>'))
-            .map(|(q, _)| format!("{base}/events/processed?{q}"));
-        let page: Vec<serde_json::Value> = res.json().await.expect("a JSON array");
-        for e in page {
-            let m = &e["payload"]["chaos"];
-            if let (Some(c), Some(n)) = (m["c"].as_u64(), m["n"].as_u64()) {
-                *counts.entry((c as usize, n)).or_insert(0) += 1;
-            }
-        }
-        match next {
-            Some(n) => url = n,
-            None => return counts,
+    for e in testkit::http::listed(http, base).await {
+        let m = &e["payload"]["chaos"];
+        if let (Some(c), Some(n)) = (m["c"].as_u64(), m["n"].as_u64()) {
+            *counts.entry((c as usize, n)).or_insert(0) += 1;
         }
     }
+    counts
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]

@@ -90,28 +90,11 @@ impl Pipeline {
     /// Every stored event id with how often the listing shows it, following the Link pages.
     async fn stored(&self) -> BTreeMap<String, usize> {
         let mut counts = BTreeMap::new();
-        let mut url = format!("{}/events/processed?limit=1000", self.base());
-        loop {
-            let res = self.http.get(&url).send().await.expect("list");
-            assert_eq!(res.status(), 200);
-            let next = res
-                .headers()
-                .get("link")
-                .and_then(|l| l.to_str().ok())
-                .and_then(|l| l.strip_prefix("<?"))
-                .and_then(|l| l.strip_suffix(">; rel=\"next\""))
-                .map(|q| format!("{}/events/processed?{q}", self.base()));
-            let page: Vec<Value> = res.json().await.expect("array");
-            for e in page {
-                *counts
-                    .entry(e["eventId"].as_str().unwrap_or_default().to_owned())
-                    .or_insert(0) += 1;
-            }
-            match next {
-                Some(n) => url = n,
-                None => return counts,
-            }
+        for e in testkit::http::listed(&self.http, &self.base()).await {
+            let id = e["eventId"].as_str().unwrap_or_default().to_owned();
+            *counts.entry(id).or_insert(0) += 1;
         }
+        counts
     }
 
     async fn wait_stored(&self, ids: &BTreeSet<String>, timeout: Duration) -> Duration {
