@@ -21,7 +21,7 @@ sancov="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 
 log "building the fuzz targets (instrumented, release, in target/fuzz)"
 CARGO_TARGET_DIR="$here/target/fuzz" RUSTFLAGS="$sancov" cargo build --release --locked --quiet \
-  -p pipeline-fuzz --bin fuzz-body --bin fuzz-record --target "$triple"
+  -p pipeline-fuzz --features libfuzzer --bin fuzz-body --bin fuzz-record --target "$triple"
 bin="$here/target/fuzz/$triple/release"
 # The verdict tool is not fuzzed: a plain build.
 cargo build --locked --quiet -p pipeline-fuzz --bin fuzz-verdicts
