@@ -24,6 +24,7 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        drain(body).await;
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
     let bytes = read_limited(body).await?;
@@ -69,6 +70,19 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     } else {
         Err(ApiError::UnsupportedMediaType(raw))
     }
+}
+
+/// Most bytes of a refused body read and dropped, and for how long.
+const DRAIN_BYTES: usize = 1024 * 1024;
+const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Reads and drops what the client is still sending (up to a bound), so that it can read the
+/// refusal: a server that answers and closes with a body unread resets the connection, and the
+/// client sees the reset instead of the 413.
+async fn drain(body: Body) {
+    use http_body_util::BodyExt as _;
+    let limited = http_body_util::Limited::new(body, DRAIN_BYTES);
+    let _ = tokio::time::timeout(DRAIN_TIME, limited.collect()).await;
 }
 
 async fn read_limited(body: Body) -> Result<axum::body::Bytes, ApiError> {
