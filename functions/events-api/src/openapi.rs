@@ -4,7 +4,7 @@
 //! file and the code drift apart, and `make http-fuzz` drives the server from it.
 
 use crate::error::{ErrorBody, RETRY_AFTER_SECS};
-use crate::routes::{DEFAULT_LIMIT, LIST_DEADLINE};
+use crate::routes::{DEFAULT_LIMIT, LIST_DEADLINE, MAX_PAGE_BYTES};
 use event_schema::{EventRequest, EventType, UserEvent, MAX_BODY_BYTES};
 use event_store::MAX_PAGE_SIZE;
 use schemars::generate::SchemaSettings;
@@ -73,7 +73,7 @@ pub fn document() -> Value {
                 ],
                 "responses": {
                     "200": {
-                        "description": "A page of events.",
+                        "description": format!("A page of events: at most `limit`, and at most {MAX_PAGE_BYTES} bytes (a page that would be larger ends early, and its Link continues after its last event)."),
                         "headers": {"Link": {
                             "description": "`<?limit=…&cursor=…>; rel=\"next\"` when another page exists: a reference relative to the URL called.",
                             "schema": {"type": "string"},

@@ -6,7 +6,7 @@ mod processed;
 
 pub(crate) use generate::generate;
 pub(crate) use health::health;
-pub(crate) use processed::{processed, DEFAULT_LIMIT, LIST_DEADLINE};
+pub(crate) use processed::{processed, DEFAULT_LIMIT, LIST_DEADLINE, MAX_PAGE_BYTES};
 
 use crate::ApiError;
 use axum::http::{Method, Uri};

@@ -5,14 +5,17 @@ use crate::{ApiError, App};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use event_kafka::EventPublisher;
 use event_schema::{check_event_type, check_user_id, ErrorCode, FieldError};
-use event_store::{Cursor, EventStore, ListQuery, MAX_PAGE_SIZE};
+use event_store::{Cursor, EventStore, ListQuery, Page, MAX_PAGE_SIZE};
 use std::sync::Arc;
 
 /// Page size when `limit` is absent.
 pub(crate) const DEFAULT_LIMIT: usize = 100;
+/// Largest listing body: under Lambda's 6 MB limit on a buffered Function URL response
+/// (https://docs.aws.amazon.com/lambda/latest/dg/config-rs-invoke-furls.html), with room for
+/// the headers. A page holding more is cut, and its `Link` continues after the last event sent.
+pub(crate) const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
 /// Longest wait for the store before answering 503 `store_unavailable`.
 pub(crate) const LIST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -28,10 +31,18 @@ pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
             ApiError::StoreUnavailable(format!("no answer within {} s", LIST_DEADLINE.as_secs()))
         })?
         .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?;
-    let mut response = Json(&page.events).into_response();
+    let (body, next) = bounded_page(page, MAX_PAGE_BYTES)?;
+    let mut response = (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(next) = page.next {
+    if let Some(next) = next {
         // A query-only reference resolves against the URL the client used, which stays right
         // behind a Function URL, a path prefix (`cargo lambda watch`) or a proxy.
         let link = format!("<?{}>; rel=\"next\"", next_query(&query, &next));
@@ -40,6 +51,33 @@ pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
         }
     }
     Ok(response)
+}
+
+/// The page as a JSON array of at most `max_bytes` (and at least one event), and where the next
+/// page starts: the store's cursor, or after the last event that fit when the page was cut.
+fn bounded_page(page: Page, max_bytes: usize) -> Result<(String, Option<Cursor>), ApiError> {
+    let mut body = String::from("[");
+    let mut kept = None;
+    let total = page.events.len();
+    for (i, event) in page.events.iter().enumerate() {
+        let json = serde_json::to_string(event).map_err(|e| {
+            ApiError::StoreUnavailable(format!("an event could not be encoded: {e}"))
+        })?;
+        if i > 0 && body.len() + 1 + json.len() + 1 > max_bytes {
+            break;
+        }
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&json);
+        kept = Some(i);
+    }
+    body.push(']');
+    let next = match kept {
+        Some(last) if last + 1 < total => Some(Cursor::after(&page.events[last])),
+        _ => page.next,
+    };
+    Ok((body, next))
 }
 
 /// Reads the query string, reporting every bad parameter at once.
@@ -138,6 +176,45 @@ mod tests {
             Err(ApiError::Validation(d)) => d.into_iter().map(|e| (e.field, e.code)).collect(),
             Err(other) => panic!("unexpected {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_page_over_the_byte_limit_is_cut_and_continues_after_its_last_event() {
+        let events: Vec<_> = (0..10)
+            .map(|i| {
+                let body = format!(
+                    r#"{{"userId":"u","eventType":"LOGIN","payload":{{"pad":"{}"}}}}"#,
+                    "x".repeat(1000 + i)
+                );
+                event_schema::validate_request(body.as_bytes())
+                    .expect("valid")
+                    .into_event()
+            })
+            .collect();
+        let page = Page {
+            events: events.clone(),
+            next: None,
+        };
+        let (body, next) = bounded_page(page, 3500).expect("page");
+        assert!(body.len() <= 3500, "{} bytes", body.len());
+        let sent: Vec<event_schema::UserEvent> = serde_json::from_str(&body).expect("array");
+        assert_eq!(sent, events[..sent.len()]);
+        assert!(!sent.is_empty() && sent.len() < 10);
+        assert_eq!(next, Some(Cursor::after(&events[sent.len() - 1])));
+
+        // One event larger than the limit still goes out alone, never an empty page.
+        let one = Page {
+            events: events[..2].to_vec(),
+            next: None,
+        };
+        let (body, next) = bounded_page(one, 10).expect("page");
+        assert_eq!(
+            serde_json::from_str::<Vec<serde_json::Value>>(&body)
+                .map(|v| v.len())
+                .ok(),
+            Some(1)
+        );
+        assert_eq!(next, Some(Cursor::after(&events[0])));
     }
 
     #[test]
