@@ -129,6 +129,47 @@ impl Batch {
         self.records.push(record);
     }
 
+    /// The records, in consumption order.
+    pub fn records(&self) -> &[MskRecord] {
+        &self.records
+    }
+
+    /// Approximate size of the event JSON, in bytes.
+    pub fn json_size(&self) -> usize {
+        self.bytes
+    }
+
+    /// The batch cut in two halves, in consumption order (so each partition's records stay in
+    /// offset order, the first half's before the second's).
+    pub fn split(&self) -> (Batch, Batch) {
+        let mid = self.records.len().div_ceil(2);
+        let half = |records: &[MskRecord]| {
+            let mut b = Batch::default();
+            for r in records {
+                b.push(r.clone());
+            }
+            b
+        };
+        (half(&self.records[..mid]), half(&self.records[mid..]))
+    }
+
+    /// How old the oldest record is (by its Kafka timestamp).
+    pub fn oldest_age(&self) -> std::time::Duration {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        let oldest = self
+            .records
+            .iter()
+            .map(|r| r.timestamp)
+            .filter(|t| *t >= 0)
+            .min();
+        oldest.map_or(std::time::Duration::ZERO, |t| {
+            std::time::Duration::from_millis(u64::try_from(now - t).unwrap_or(0))
+        })
+    }
+
     /// Distinct topic-partitions in the batch.
     pub fn partitions(&self) -> usize {
         self.grouped().len()
@@ -240,6 +281,24 @@ mod tests {
             .map(|e| (e.partition(), e.offset()))
             .collect();
         assert_eq!(offsets, [(0, Offset::Offset(7)), (2, Offset::Offset(10))]);
+    }
+
+    #[test]
+    fn a_split_keeps_consumption_order_and_every_record() {
+        let mut batch = Batch::default();
+        for (p, o) in [(0, 1), (1, 1), (0, 2), (1, 2), (0, 3)] {
+            batch.push(MskRecord::from_message(&message(p, o, Some(b"x"))));
+        }
+        let (a, b) = batch.split();
+        let offsets = |b: &Batch| {
+            b.records()
+                .iter()
+                .map(|r| (r.partition, r.offset))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(offsets(&a), [(0, 1), (1, 1), (0, 2)]);
+        assert_eq!(offsets(&b), [(1, 2), (0, 3)]);
+        assert!(batch.oldest_age() > std::time::Duration::from_secs(1));
     }
 
     #[test]

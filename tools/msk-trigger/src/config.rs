@@ -55,8 +55,18 @@ pub struct Config {
     /// `TRIGGER_MAX_PAYLOAD_BYTES`: invocation payload cap (default and most
     /// [`MAX_INVOKE_PAYLOAD_BYTES`], Lambda's limit).
     pub max_payload_bytes: usize,
-    /// `TRIGGER_MAX_ATTEMPTS`: invocations of one batch before giving up (0 = unbounded, default).
-    pub max_attempts: u32,
+    /// `TRIGGER_MAX_RETRY_ATTEMPTS` (`MaximumRetryAttempts`): retries of a failing batch before
+    /// it is skipped to the on-failure topic; -1 (default) retries until it succeeds. See
+    /// [`Config::max_retry_attempts`].
+    pub retry_attempts: i32,
+    /// `TRIGGER_MAX_RECORD_AGE_S` (`MaximumRecordAgeInSeconds`, 60 to 604800; -1, the default,
+    /// means none): a failing batch whose oldest record is older is skipped.
+    pub max_record_age: Option<Duration>,
+    /// `TRIGGER_BISECT_ON_ERROR` (`BisectBatchOnFunctionError`): split a failing batch in two.
+    pub bisect_on_error: bool,
+    /// `TRIGGER_ON_FAILURE_TOPIC` (`DestinationConfig.OnFailure` with a `kafka://` topic): where
+    /// the records of a skipped batch go, whole. Skipping needs it.
+    pub on_failure_topic: Option<String>,
     /// `TRIGGER_RETRY_BASE_MS` / `TRIGGER_RETRY_MAX_MS`: exponential backoff bounds (200 ms, 30 s).
     pub retry_base: Duration,
     /// Upper bound of the backoff.
@@ -156,6 +166,50 @@ impl Config {
                 ),
             ));
         }
+        let retry_attempts: i32 = env::parse(
+            src,
+            "TRIGGER_MAX_RETRY_ATTEMPTS",
+            -1,
+            "a count, or -1 for no limit",
+        )?;
+        if !(-1..=10_000).contains(&retry_attempts) {
+            return Err(ConfigError::new(
+                "TRIGGER_MAX_RETRY_ATTEMPTS",
+                format!(
+                    "{retry_attempts} is out of range; the event source mapping allows -1 to 10000"
+                ),
+            ));
+        }
+        let age: i64 = env::parse(
+            src,
+            "TRIGGER_MAX_RECORD_AGE_S",
+            -1,
+            "seconds, or -1 for no limit",
+        )?;
+        let max_record_age = match age {
+            -1 => None,
+            60..=604_800 => Some(Duration::from_secs(age.unsigned_abs())),
+            other => return Err(ConfigError::new(
+                "TRIGGER_MAX_RECORD_AGE_S",
+                format!(
+                    "{other} is out of range; the event source mapping allows -1 or 60 to 604800"
+                ),
+            )),
+        };
+        let on_failure_topic = src.get("TRIGGER_ON_FAILURE_TOPIC");
+        if on_failure_topic.is_none() {
+            for (var, skips) in [
+                ("TRIGGER_MAX_RETRY_ATTEMPTS", retry_attempts != -1),
+                ("TRIGGER_MAX_RECORD_AGE_S", max_record_age.is_some()),
+            ] {
+                if skips {
+                    return Err(ConfigError::new(
+                        var,
+                        "skipping a batch needs TRIGGER_ON_FAILURE_TOPIC to keep its records",
+                    ));
+                }
+            }
+        }
         Ok(Self {
             kafka,
             group_id: env::string(src, "TRIGGER_GROUP_ID", "user-activity-consumer-group"),
@@ -167,7 +221,10 @@ impl Config {
             batch_window: env::millis(src, "TRIGGER_BATCH_WINDOW_MS", 500, 0..=300_000)?,
             fetch_wait: env::millis(src, "TRIGGER_FETCH_WAIT_MS", 500, 1..=10_000)?,
             max_payload_bytes,
-            max_attempts: env::parse(src, "TRIGGER_MAX_ATTEMPTS", 0, "a count (0 = unbounded)")?,
+            retry_attempts,
+            max_record_age,
+            bisect_on_error: env::parse(src, "TRIGGER_BISECT_ON_ERROR", false, "true or false")?,
+            on_failure_topic,
             retry_base,
             retry_max,
             invoke_timeout: env::millis(src, "TRIGGER_INVOKE_TIMEOUT_MS", 900_000, 1..=3_600_000)?,
@@ -186,6 +243,17 @@ impl Config {
                 "arn:aws:kafka:local:000000000000:cluster/local/00000000-0000-0000-0000-000000000000-1",
             ),
         })
+    }
+
+    /// Retries before a failing batch is skipped, `None` for never. With an on-failure
+    /// destination and no limit set, Lambda applies 10
+    /// (https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html).
+    pub fn max_retry_attempts(&self) -> Option<u32> {
+        match (self.retry_attempts, &self.on_failure_topic) {
+            (-1, None) => None,
+            (-1, Some(_)) => Some(10),
+            (n, _) => Some(n.unsigned_abs()),
+        }
     }
 
     /// The delay before attempt `attempt` (1-based; attempt 1 has none): base × 2^(n−2), capped.
@@ -210,7 +278,8 @@ mod tests {
         assert_eq!(c.batch_size, 100);
         assert_eq!(c.batch_window, Duration::from_millis(500));
         assert_eq!(c.fetch_wait, Duration::from_millis(500));
-        assert_eq!(c.max_attempts, 0);
+        assert_eq!(c.max_retry_attempts(), None, "never skips");
+        assert!(!c.bisect_on_error);
         assert_eq!(c.starting_position, StartingPosition::TrimHorizon);
     }
 
@@ -242,6 +311,45 @@ mod tests {
         );
         let max: &[(&str, &str)] = &[("TRIGGER_MAX_PAYLOAD_BYTES", "6291456")];
         assert!(Config::from_source(max).is_ok());
+    }
+
+    #[test]
+    fn skipping_needs_a_destination_and_a_destination_caps_retries_at_ten() {
+        let no_dest: &[(&str, &str)] = &[("TRIGGER_MAX_RETRY_ATTEMPTS", "3")];
+        assert_eq!(
+            Config::from_source(no_dest).expect_err("refused").var,
+            "TRIGGER_MAX_RETRY_ATTEMPTS"
+        );
+        let old: &[(&str, &str)] = &[("TRIGGER_MAX_RECORD_AGE_S", "120")];
+        assert_eq!(
+            Config::from_source(old).expect_err("refused").var,
+            "TRIGGER_MAX_RECORD_AGE_S"
+        );
+        let dest: &[(&str, &str)] = &[("TRIGGER_ON_FAILURE_TOPIC", "failed")];
+        assert_eq!(
+            Config::from_source(dest)
+                .expect("config")
+                .max_retry_attempts(),
+            Some(10)
+        );
+        let three: &[(&str, &str)] = &[
+            ("TRIGGER_ON_FAILURE_TOPIC", "failed"),
+            ("TRIGGER_MAX_RETRY_ATTEMPTS", "3"),
+        ];
+        assert_eq!(
+            Config::from_source(three)
+                .expect("config")
+                .max_retry_attempts(),
+            Some(3)
+        );
+        let young: &[(&str, &str)] = &[
+            ("TRIGGER_ON_FAILURE_TOPIC", "f"),
+            ("TRIGGER_MAX_RECORD_AGE_S", "59"),
+        ];
+        assert_eq!(
+            Config::from_source(young).expect_err("range").var,
+            "TRIGGER_MAX_RECORD_AGE_S"
+        );
     }
 
     #[test]

@@ -6,14 +6,16 @@
 //! grouped by topic-partition in offset order, capped at Lambda's payload limit), builds the
 //! exact MSK event JSON, invokes the function through the Lambda Invoke API, and commits the
 //! offsets only after the function succeeded. A failed batch is retried with exponential backoff,
-//! never skipped.
+//! never skipped unless configured like the mapping's error handling ([`deliver`]).
 //!
 //! Layout: [`config`] (settings named after the mapping's properties), [`batch`] (records and the
-//! event JSON), [`invoke`] (the Invoke API client), [`run`] (the loop).
+//! event JSON), [`invoke`] (the Invoke API client), [`deliver`] (retries, bisecting, skipping to
+//! the on-failure topic), [`run`] (the loop).
 #![warn(missing_docs)]
 
 pub mod batch;
 pub mod config;
+pub mod deliver;
 pub mod invoke;
 pub mod run;
 

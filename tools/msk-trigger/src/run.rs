@@ -2,13 +2,14 @@
 
 use crate::batch::{Batch, MskRecord};
 use crate::config::{AssignmentCheck, Config, StartingPosition};
+use crate::deliver::{Deliverer, Delivery};
 use crate::invoke::{InvokeError, Invoker};
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, ClientContext};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
 /// How often an idle consumer checks its assignment.
 const IDLE_POLL: Duration = Duration::from_millis(500);
@@ -22,18 +23,9 @@ pub enum TriggerError {
     /// The invocation client could not be built.
     #[error("invoke: {0}")]
     Invoke(#[from] InvokeError),
-    /// `TRIGGER_MAX_ATTEMPTS` invocations of one batch failed; nothing was committed.
-    #[error(
-        "batch of {records} records failed {attempts} times; stopping without committing: {last}"
-    )]
-    GaveUp {
-        /// Records in the batch.
-        records: usize,
-        /// Attempts made.
-        attempts: u32,
-        /// The last failure.
-        last: InvokeError,
-    },
+    /// A setting that cannot work.
+    #[error("configuration: {0}")]
+    Config(String),
 }
 
 /// Logs group membership changes.
@@ -92,13 +84,14 @@ fn consumer_config(config: &Config) -> ClientConfig {
     c
 }
 
-/// Runs until `shutdown` turns true, or a batch exhausts `TRIGGER_MAX_ATTEMPTS`.
+/// Runs until `shutdown` turns true.
 pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), TriggerError> {
     let invoker = Invoker::new(
         &config.endpoint,
         &config.function_name,
         config.invoke_timeout,
     )?;
+    let deliverer = Deliverer::new(&invoker, &config)?;
     info!(
         topic = %config.kafka.topic,
         group = %config.group_id,
@@ -156,17 +149,17 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                 }
             }
 
-            if deliver(&invoker, &config, &batch, &mut shutdown).await? == Delivery::Interrupted {
+            let (commit_list, records) = (batch.commit_list(), batch.len());
+            if deliverer.deliver(batch, &mut shutdown).await? == Delivery::Interrupted {
                 info!(
-                    records = batch.len(),
+                    records,
                     "stopping during a retry; the batch stays uncommitted"
                 );
                 break false;
             }
             // A synchronous commit waits for the broker: keep it off the async workers.
-            let committed = tokio::task::block_in_place(|| {
-                consumer.commit(&batch.commit_list(), CommitMode::Sync)
-            });
+            let committed =
+                tokio::task::block_in_place(|| consumer.commit(&commit_list, CommitMode::Sync));
             if let Err(e) = committed {
                 // The records were processed; after a rebalance they come back to whoever owns
                 // the partition, and the store's insert-if-absent absorbs the repeat.
@@ -254,73 +247,6 @@ impl AssignmentWatch {
             "assignment incomplete; leaving and rejoining the consumer group"
         );
         true
-    }
-}
-
-/// How a delivery ended, when it did not give up.
-#[derive(Debug, PartialEq, Eq)]
-enum Delivery {
-    /// The function succeeded: commit the batch.
-    Done,
-    /// Shutdown arrived while waiting to retry: do not commit; the batch is delivered again
-    /// after a restart.
-    Interrupted,
-}
-
-/// Invokes the function with `batch` until it succeeds, backing off exponentially between
-/// attempts. Never gives up unless `TRIGGER_MAX_ATTEMPTS` is set.
-async fn deliver(
-    invoker: &Invoker,
-    config: &Config,
-    batch: &Batch,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Result<Delivery, TriggerError> {
-    let payload =
-        serde_json::to_vec(&batch.to_event(&config.event_source_arn, &config.kafka.brokers))
-            .unwrap_or_default();
-    let mut attempt = 0u32;
-    loop {
-        attempt += 1;
-        let delay = config.backoff(attempt);
-        if !delay.is_zero() {
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = shutdown.changed() => return Ok(Delivery::Interrupted),
-            }
-        }
-        let started = Instant::now();
-        match invoker.invoke(payload.clone()).await {
-            Ok(result) => {
-                info!(
-                    records = batch.len(),
-                    partitions = batch.partitions(),
-                    bytes = payload.len(),
-                    latency_ms = started.elapsed().as_millis() as u64,
-                    attempt,
-                    result = %result,
-                    "batch delivered"
-                );
-                return Ok(Delivery::Done);
-            }
-            Err(e) => {
-                error!(
-                    records = batch.len(),
-                    partitions = batch.partitions(),
-                    latency_ms = started.elapsed().as_millis() as u64,
-                    attempt,
-                    retry_in_ms = config.backoff(attempt + 1).as_millis() as u64,
-                    error = %e,
-                    "batch failed; retrying the same batch"
-                );
-                if config.max_attempts > 0 && attempt >= config.max_attempts {
-                    return Err(TriggerError::GaveUp {
-                        records: batch.len(),
-                        attempts: attempt,
-                        last: e,
-                    });
-                }
-            }
-        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use testkit::kafka::{
-    brokers, create_topic, produce, unique_topic, wait_until_consumed, RawRecord,
+    brokers, create_topic, produce, read_topic, unique_topic, wait_until_consumed, RawRecord,
 };
 
 const TRIGGER: &str = env!("CARGO_BIN_EXE_msk-trigger");
@@ -30,12 +30,23 @@ enum Answer {
 struct Stub {
     script: Arc<Mutex<Vec<Answer>>>,
     always_fail: bool,
+    /// Fails every batch holding a record with this value.
+    fail_when_holding: Option<&'static str>,
     received: Arc<Mutex<Vec<(KafkaEvent, bool)>>>,
 }
 
 async fn invoke(State(stub): State<Stub>, body: String) -> (StatusCode, HeaderMap, String) {
     let event: KafkaEvent = serde_json::from_str(&body).expect("the trigger sends an MSK event");
-    let answer = if stub.always_fail {
+    let holds = |value: &str| {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value);
+        event
+            .records
+            .values()
+            .flatten()
+            .any(|r| r.value.as_deref() == Some(encoded.as_str()))
+    };
+    let answer = if stub.always_fail || stub.fail_when_holding.is_some_and(holds) {
         Answer::Http500
     } else {
         let mut script = stub.script.lock().expect("lock");
@@ -205,7 +216,7 @@ fn committed(group: &str, topic: &str) -> Vec<Offset> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Kafka broker: `make kafka`"]
-async fn a_batch_that_keeps_failing_is_never_skipped() {
+async fn by_default_a_batch_that_keeps_failing_is_never_skipped() {
     let topic = unique_topic("trigger-fail");
     let group = unique_topic("trigger-fail-group");
     create_topic(&brokers(), &topic, 3).await;
@@ -216,16 +227,24 @@ async fn a_batch_that_keeps_failing_is_never_skipped() {
         ..Stub::default()
     };
     let endpoint = serve(failing.clone()).await;
-    let (e, t, g) = (endpoint.clone(), topic.clone(), group.clone());
-    let status = tokio::task::spawn_blocking(move || {
-        trigger(&e, &t, &g, &[("TRIGGER_MAX_ATTEMPTS", "3")])
-            .status()
-            .expect("run")
-    })
-    .await
-    .expect("join");
-    assert!(!status.success(), "gives up with an error after 3 attempts");
-    assert_eq!(failing.received.lock().expect("lock").len(), 3);
+    let mut child = trigger(&endpoint, &topic, &group, &[])
+        .spawn()
+        .expect("spawn");
+    while failing.received.lock().expect("lock").len() < 4 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let first = offsets(&failing.received.lock().expect("lock")[0].0);
+    assert!(
+        failing
+            .received
+            .lock()
+            .expect("lock")
+            .iter()
+            .all(|(e, _)| offsets(e) == first),
+        "the same batch, again and again"
+    );
     assert!(
         committed(&group, &topic)
             .iter()
@@ -248,4 +267,180 @@ async fn a_batch_that_keeps_failing_is_never_skipped() {
         .map(|(e, _)| e.records.values().map(Vec::len).sum::<usize>())
         .sum();
     assert_eq!(n, 6);
+}
+
+/// The records of the on-failure topic: (value, the invocation record's condition and count).
+fn failed_records(topic: &str) -> Vec<(String, String, u64)> {
+    let mut out: Vec<(String, String, u64)> =
+        read_topic(&brokers(), topic, Duration::from_secs(20))
+            .into_iter()
+            .map(|r| {
+                let record: serde_json::Value =
+                    serde_json::from_str(r.header("lambda-failure").unwrap_or("{}"))
+                        .unwrap_or_default();
+                (
+                    String::from_utf8_lossy(r.value.as_deref().unwrap_or_default()).into_owned(),
+                    record["requestContext"]["condition"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    record["requestContext"]["approximateInvokeCount"]
+                        .as_u64()
+                        .unwrap_or(0),
+                )
+            })
+            .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn after_the_retry_limit_a_batch_goes_whole_to_the_on_failure_topic() {
+    let (topic, group, failed) = (
+        unique_topic("retry-cap"),
+        unique_topic("retry-cap-group"),
+        unique_topic("retry-cap-failed"),
+    );
+    create_topic(&brokers(), &topic, 1).await;
+    create_topic(&brokers(), &failed, 1).await;
+    records(&topic, 4).await;
+    let failing = Stub {
+        always_fail: true,
+        ..Stub::default()
+    };
+    let endpoint = serve(failing.clone()).await;
+    let child = trigger(
+        &endpoint,
+        &topic,
+        &group,
+        &[
+            ("TRIGGER_MAX_RETRY_ATTEMPTS", "2"),
+            ("TRIGGER_ON_FAILURE_TOPIC", &failed),
+            ("TRIGGER_BATCH_WINDOW_MS", "2000"),
+        ],
+    )
+    .spawn()
+    .expect("spawn");
+    stop_once_consumed(child, &topic, &group).await;
+    let invocations = failing.received.lock().expect("lock").len();
+    assert_eq!(invocations, 3, "one attempt and two retries, then skipped");
+    let kept = failed_records(&failed);
+    let values: Vec<&str> = kept.iter().map(|(v, _, _)| v.as_str()).collect();
+    assert_eq!(
+        values,
+        [
+            r#"{"seq":0}"#,
+            r#"{"seq":1}"#,
+            r#"{"seq":2}"#,
+            r#"{"seq":3}"#
+        ],
+        "the records themselves"
+    );
+    assert!(
+        kept.iter()
+            .all(|(_, c, n)| c == "RetryAttemptsExhausted" && *n == 3),
+        "{kept:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn a_failing_batch_of_old_records_is_skipped_once_past_the_record_age() {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let (topic, group, failed) = (
+        unique_topic("age"),
+        unique_topic("age-group"),
+        unique_topic("age-failed"),
+    );
+    create_topic(&brokers(), &topic, 1).await;
+    create_topic(&brokers(), &failed, 1).await;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("producer");
+    let ten_minutes_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64 - 600_000)
+        .unwrap_or(0);
+    producer
+        .send(
+            FutureRecord::<str, str>::to(&topic)
+                .payload("old")
+                .timestamp(ten_minutes_ago),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(e, _)| e)
+        .expect("produce");
+    let failing = Stub {
+        always_fail: true,
+        ..Stub::default()
+    };
+    let endpoint = serve(failing.clone()).await;
+    let child = trigger(
+        &endpoint,
+        &topic,
+        &group,
+        &[
+            ("TRIGGER_MAX_RECORD_AGE_S", "60"),
+            ("TRIGGER_ON_FAILURE_TOPIC", &failed),
+        ],
+    )
+    .spawn()
+    .expect("spawn");
+    stop_once_consumed(child, &topic, &group).await;
+    assert_eq!(
+        failing.received.lock().expect("lock").len(),
+        1,
+        "skipped after the first failure"
+    );
+    assert_eq!(
+        failed_records(&failed),
+        [("old".to_owned(), "RecordAgeExceeded".to_owned(), 1)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn bisecting_isolates_the_one_record_that_fails() {
+    let (topic, group, failed) = (
+        unique_topic("bisect"),
+        unique_topic("bisect-group"),
+        unique_topic("bisect-failed"),
+    );
+    create_topic(&brokers(), &topic, 1).await;
+    create_topic(&brokers(), &failed, 1).await;
+    records(&topic, 8).await;
+    let stub = Stub {
+        fail_when_holding: Some(r#"{"seq":5}"#),
+        ..Stub::default()
+    };
+    let endpoint = serve(stub.clone()).await;
+    let child = trigger(
+        &endpoint,
+        &topic,
+        &group,
+        &[
+            ("TRIGGER_BISECT_ON_ERROR", "true"),
+            ("TRIGGER_MAX_RETRY_ATTEMPTS", "0"),
+            ("TRIGGER_ON_FAILURE_TOPIC", &failed),
+            ("TRIGGER_BATCH_WINDOW_MS", "2000"),
+        ],
+    )
+    .spawn()
+    .expect("spawn");
+    stop_once_consumed(child, &topic, &group).await;
+    let delivered: usize = stub
+        .received
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(e, _)| e.records.values().map(Vec::len).sum::<usize>())
+        .sum();
+    assert_eq!(delivered, 7, "every other record reached the function");
+    let kept = failed_records(&failed);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].0, r#"{"seq":5}"#);
 }
