@@ -2,7 +2,9 @@
 # `make validate`: checks template.yaml offline, as AWS would see it.
 #
 #   1. `sam validate` (SAM's own checks, with fake credentials and a region: nothing is called),
-#   2. the SAM transform to plain CloudFormation, then cfn-lint on the result.
+#   2. the SAM transform to plain CloudFormation, then cfn-lint on the result,
+#   3. tools/deploy-check: the transformed template resolved for each parameter combination and
+#      checked against the code and AWS's rules (make test runs it with the other tests).
 #
 #   scripts/validate.sh [TEMPLATE]     validate one template (default template.yaml)
 #   scripts/validate.sh --self-test    also prove that broken copies are rejected
@@ -35,6 +37,8 @@ validate() {
 if [[ "${1:-}" != "--self-test" ]]; then
   validate "${1:-template.yaml}"
   echo "validate: ${1:-template.yaml} is valid (sam validate, cfn-lint on the transformed template)"
+  # What AWS would deploy, per parameter combination, held to the code (tools/deploy-check).
+  cargo test --locked --quiet -p deploy-check -- --include-ignored
   exit 0
 fi
 
@@ -58,5 +62,5 @@ PY
   echo "validate: broken copy '$name' rejected: $(grep -m1 -E 'E[0-9]{4}|Error|error' "$out/broken-$name.log" | cut -c1-160)"
 }
 broken bad-runtime '^    Runtime: provided.al2023$=>    Runtime: provided.al2099'
-broken batch-size '^            BatchSize: !Ref BatchSize$=>            BatchSize: 100000'
-broken dangling-ref '^            Stream: !Ref MskClusterArn$=>            Stream: !Ref MskClusterArnTypo'
+broken batch-size '^      BatchSize: !Ref BatchSize$=>      BatchSize: 100000'
+broken dangling-ref '^      EventSourceArn: !Ref MskClusterArn$=>      EventSourceArn: !Ref MskClusterArnTypo'

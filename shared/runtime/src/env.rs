@@ -49,6 +49,38 @@ impl Source for [(&str, &str)] {
     }
 }
 
+/// A source that remembers every name asked for: which variables a `Config` reads, taken from
+/// the code itself (the deployment tests compare it with what `template.yaml` sets).
+pub struct Recording<'a, S: Source + ?Sized> {
+    inner: &'a S,
+    asked: std::cell::RefCell<Vec<String>>,
+}
+
+impl<'a, S: Source + ?Sized> Recording<'a, S> {
+    /// Records the reads of `inner`.
+    pub fn new(inner: &'a S) -> Self {
+        Self {
+            inner,
+            asked: std::cell::RefCell::default(),
+        }
+    }
+
+    /// Every name asked for, once each, sorted.
+    pub fn asked(&self) -> Vec<String> {
+        let mut names = self.asked.borrow().clone();
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+impl<S: Source + ?Sized> Source for Recording<'_, S> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.asked.borrow_mut().push(name.to_owned());
+        self.inner.get(name)
+    }
+}
+
 /// A string setting with a default.
 pub fn string(src: &(impl Source + ?Sized), name: &str, default: &str) -> String {
     src.get(name).unwrap_or_else(|| default.to_owned())

@@ -28,6 +28,39 @@ use uuid::Uuid;
 pub const BY_TIME_INDEX: &str = "by-time";
 /// Index for newest-first listing of one user's events.
 pub const BY_USER_INDEX: &str = "by-user";
+
+/// The table's layout, written once: [`DynamoStore::create_table`] builds the table from it, and
+/// a test holds `template.yaml`'s `EventsTable` to it.
+pub struct TableLayout {
+    /// The partition key of the table (every key here is a string).
+    pub key: &'static str,
+    /// Each global secondary index: name, partition key, sort key (projection: all).
+    pub indexes: &'static [(&'static str, &'static str, &'static str)],
+    /// The attribute holding the expiry time (DynamoDB TTL), when `EVENT_TTL_DAYS` is set.
+    pub ttl_attribute: &'static str,
+}
+
+/// The layout of the events table.
+pub const LAYOUT: TableLayout = TableLayout {
+    key: "eventId",
+    indexes: &[
+        (BY_TIME_INDEX, "listPartition", "sortKey"),
+        (BY_USER_INDEX, "userId", "sortKey"),
+    ],
+    ttl_attribute: "expiresAt",
+};
+
+impl TableLayout {
+    /// Every key attribute, once each, sorted.
+    pub fn attributes(&self) -> Vec<&'static str> {
+        let mut names: Vec<&str> = std::iter::once(self.key)
+            .chain(self.indexes.iter().flat_map(|(_, p, s)| [*p, *s]))
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+}
 /// The one `listPartition` value.
 const LIST_PARTITION: &str = "events";
 /// Conditional puts in flight per batch.
@@ -84,11 +117,11 @@ impl DynamoStore {
                 .key_type(kind)
                 .build()
         };
-        let gsi = |index: &str, partition: &str| {
+        let gsi = |(index, partition, sort): &(&str, &str, &str)| {
             GlobalSecondaryIndex::builder()
-                .index_name(index)
+                .index_name(*index)
                 .key_schema(key(partition, KeyType::Hash)?)
-                .key_schema(key("sortKey", KeyType::Range)?)
+                .key_schema(key(sort, KeyType::Range)?)
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::All)
@@ -97,20 +130,19 @@ impl DynamoStore {
                 .build()
         };
         let build = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
-        self.client
+        let mut request = self
+            .client
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(attr("eventId").map_err(build)?)
-            .attribute_definitions(attr("listPartition").map_err(build)?)
-            .attribute_definitions(attr("sortKey").map_err(build)?)
-            .attribute_definitions(attr("userId").map_err(build)?)
-            .key_schema(key("eventId", KeyType::Hash).map_err(build)?)
-            .global_secondary_indexes(gsi(BY_TIME_INDEX, "listPartition").map_err(build)?)
-            .global_secondary_indexes(gsi(BY_USER_INDEX, "userId").map_err(build)?)
-            .send()
-            .await
-            .map_err(backend)?;
+            .key_schema(key(LAYOUT.key, KeyType::Hash).map_err(build)?);
+        for name in LAYOUT.attributes() {
+            request = request.attribute_definitions(attr(name).map_err(build)?);
+        }
+        for index in LAYOUT.indexes {
+            request = request.global_secondary_indexes(gsi(index).map_err(build)?);
+        }
+        request.send().await.map_err(backend)?;
         Ok(())
     }
 
@@ -145,7 +177,10 @@ impl DynamoStore {
         }
         if let Some(ttl) = self.ttl {
             let expires = now_ms / 1000 + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
-            item.insert("expiresAt".into(), AttributeValue::N(expires.to_string()));
+            item.insert(
+                LAYOUT.ttl_attribute.into(),
+                AttributeValue::N(expires.to_string()),
+            );
         }
         item
     }

@@ -21,7 +21,9 @@ mod sqlite;
 
 pub use cursor::{Cursor, CursorError};
 #[cfg(feature = "dynamodb")]
-pub use dynamodb::{DynamoStore, BY_TIME_INDEX, BY_USER_INDEX};
+pub use dynamodb::{
+    DynamoStore, TableLayout, BY_TIME_INDEX, BY_USER_INDEX, LAYOUT as DYNAMODB_LAYOUT,
+};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 

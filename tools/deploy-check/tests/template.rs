@@ -1,0 +1,441 @@
+//! `template.yaml` as AWS would deploy it, for every combination of the parameters that change
+//! its shape: the Function URL's auth type, and the on-failure destination.
+
+use deploy_check::{deploy, transform, Stack};
+use serde_json::Value;
+use std::path::Path;
+use std::sync::OnceLock;
+
+const ARN: &str = "arn:aws:kafka:eu-west-1:123456789012:cluster/demo/0f3c1a2b-4d5e-1";
+
+fn transformed() -> &'static Value {
+    static T: OnceLock<Value> = OnceLock::new();
+    T.get_or_init(|| {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        transform(&root, &root.join("template.yaml")).expect("the SAM transform runs")
+    })
+}
+
+fn stack(extra: &[(&str, &str)]) -> Stack {
+    let mut params = vec![
+        ("MskClusterArn", ARN),
+        ("SubnetIds", "subnet-1,subnet-2"),
+        ("SecurityGroupIds", "sg-1"),
+    ];
+    params.extend_from_slice(extra);
+    deploy(transformed(), &params).unwrap_or_else(|e| panic!("{extra:?} does not deploy: {e:#?}"))
+}
+
+fn combinations() -> Vec<(&'static str, Stack)> {
+    let mut out = Vec::new();
+    for auth in ["NONE", "AWS_IAM"] {
+        for (dest, extra) in [
+            ("no destination", vec![]),
+            (
+                "kafka",
+                vec![
+                    ("OnFailureKafkaTopic", "failed-batches"),
+                    ("MaximumRetryAttempts", "5"),
+                ],
+            ),
+            (
+                "s3",
+                vec![
+                    ("OnFailureS3BucketArn", "arn:aws:s3:::failed-batches"),
+                    ("MaximumRecordAgeInSeconds", "3600"),
+                ],
+            ),
+        ] {
+            let mut params = vec![("FunctionUrlAuthType", auth)];
+            params.extend(extra);
+            let name: &'static str = Box::leak(format!("{auth}, {dest}").into_boxed_str());
+            out.push((name, stack(&params)));
+        }
+    }
+    out
+}
+
+fn statements(stack: &Stack, role: &str) -> Vec<Value> {
+    stack.props(role)["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn function_env(stack: &Stack, function: &str) -> Vec<(String, String)> {
+    stack.props(function)["Environment"]["Variables"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn a_public_url_is_granted_both_actions_and_an_iam_url_neither() {
+    for (name, s) in combinations() {
+        let public: Vec<&Value> = s
+            .of_type("AWS::Lambda::Permission")
+            .map(|(_, r)| &r["Properties"])
+            .filter(|p| p["Principal"] == "*" && p["FunctionName"] == "ref:EventsApiFunction")
+            .collect();
+        if name.starts_with("NONE") {
+            assert!(
+                public
+                    .iter()
+                    .any(|p| p["Action"] == "lambda:InvokeFunctionUrl"
+                        && p["FunctionUrlAuthType"] == "NONE"),
+                "{name}: no lambda:InvokeFunctionUrl for everyone"
+            );
+            assert!(
+                public.iter().any(|p| p["Action"] == "lambda:InvokeFunction"
+                    && p["InvokedViaFunctionUrl"] == true),
+                "{name}: no lambda:InvokeFunction via the URL for everyone"
+            );
+        } else {
+            assert!(
+                public.is_empty(),
+                "{name}: an IAM URL is granted to everyone: {public:?}"
+            );
+        }
+        let url = s
+            .of_type("AWS::Lambda::Url")
+            .next()
+            .map(|(_, r)| &r["Properties"])
+            .expect("a Function URL");
+        assert_eq!(
+            url["AuthType"],
+            name.split(',').next().unwrap_or_default(),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn cors_is_answered_once_and_lets_signed_requests_through() {
+    for (name, s) in combinations() {
+        let url = s
+            .of_type("AWS::Lambda::Url")
+            .next()
+            .map(|(_, r)| &r["Properties"])
+            .expect("URL");
+        assert!(
+            url["Cors"]["AllowOrigins"].is_array(),
+            "{name}: the Function URL answers CORS"
+        );
+        let env = function_env(&s, "EventsApiFunction");
+        assert!(
+            !env.iter()
+                .any(|(k, v)| k == "CORS_ALLOWED_ORIGINS" && !v.is_empty()),
+            "{name}: the function would add a second Access-Control-Allow-Origin"
+        );
+        let headers: Vec<&str> = url["Cors"]["AllowHeaders"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if name.starts_with("AWS_IAM") {
+            for h in [
+                "authorization",
+                "x-amz-date",
+                "x-amz-security-token",
+                "x-amz-content-sha256",
+            ] {
+                assert!(headers.contains(&h), "{name}: preflight refuses {h}");
+            }
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn the_trigger_never_skips_unless_a_destination_keeps_the_records() {
+    for (name, s) in combinations() {
+        let (_, esm) = s
+            .of_type("AWS::Lambda::EventSourceMapping")
+            .next()
+            .expect("an MSK trigger");
+        let p = &esm["Properties"];
+        assert_eq!(
+            p["AmazonManagedKafkaEventSourceConfig"]["ConsumerGroupId"],
+            "user-activity-consumer-group"
+        );
+        let metrics: Vec<&str> = p["MetricsConfig"]["Metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(metrics.contains(&"KafkaMetrics"), "{name}: {metrics:?}");
+        let destination = p["DestinationConfig"]["OnFailure"]["Destination"].as_str();
+        let role = statements(&s, "EventsProcessorRole");
+        match destination {
+            None => {
+                assert!(name.ends_with("no destination"), "{name}");
+                assert!(
+                    p.get("MaximumRetryAttempts").is_none_or(|v| v == "-1"),
+                    "{name}: {p}"
+                );
+                assert!(
+                    p.get("MaximumRecordAgeInSeconds").is_none_or(|v| v == "-1"),
+                    "{name}: {p}"
+                );
+            }
+            Some(d) if d.starts_with("kafka://") => {
+                assert_eq!(d, "kafka://failed-batches");
+                assert_eq!(p["MaximumRetryAttempts"], "5");
+                assert!(
+                    p["ProvisionedPollerConfig"].is_object(),
+                    "{name}: error handling needs provisioned mode"
+                );
+                assert!(
+                    role.iter()
+                        .any(|st| actions(st).contains(&"kafka-cluster:WriteData".into())
+                            && st["Resource"]
+                                .as_str()
+                                .is_some_and(|r| r.ends_with("/failed-batches"))),
+                    "{name}: the role cannot write the destination"
+                );
+            }
+            Some(d) => {
+                assert_eq!(d, "arn:aws:s3:::failed-batches", "{name}");
+                assert!(
+                    role.iter()
+                        .any(|st| actions(st).contains(&"s3:PutObject".into())),
+                    "{name}"
+                );
+                assert!(
+                    !d.contains("sqs") && !d.contains("sns"),
+                    "{name}: offsets alone are not kept records"
+                );
+            }
+        }
+    }
+    let other_group = stack(&[("ConsumerGroupId", "second-stack")]);
+    let (_, esm) = other_group
+        .of_type("AWS::Lambda::EventSourceMapping")
+        .next()
+        .expect("trigger");
+    assert_eq!(
+        esm["Properties"]["AmazonManagedKafkaEventSourceConfig"]["ConsumerGroupId"],
+        "second-stack"
+    );
+    let role = statements(&other_group, "EventsProcessorRole");
+    assert!(role.iter().any(|st| st["Resource"]
+        .as_str()
+        .is_some_and(|r| r.ends_with(":group/demo/0f3c1a2b-4d5e-1/second-stack"))));
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn roles_grant_what_the_functions_use_and_no_more() {
+    let s = stack(&[]);
+    let processor: Vec<String> = statements(&s, "EventsProcessorRole")
+        .iter()
+        .flat_map(actions)
+        .collect();
+    assert!(
+        !processor.contains(&"kafka-cluster:WriteDataIdempotently".into()),
+        "the dead-letter producer is not idempotent"
+    );
+    let api: Vec<String> = statements(&s, "EventsApiRole")
+        .iter()
+        .flat_map(actions)
+        .collect();
+    assert!(
+        api.contains(&"kafka-cluster:WriteDataIdempotently".into()),
+        "the event producer is idempotent"
+    );
+    assert!(api.contains(&"xray:PutTraceSegments".into()));
+    assert_eq!(
+        s.props("EventsApiFunction")["TracingConfig"]["Mode"],
+        "Active"
+    );
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn logs_are_kept_for_the_retention_and_the_alarms_watch_lag_errors_and_dead_letters() {
+    let s = stack(&[("AlarmTopicArn", "arn:aws:sns:eu-west-1:123456789012:ops")]);
+    for (function, group) in [
+        ("EventsApiFunction", "EventsApiLogGroup"),
+        ("EventsProcessorFunction", "EventsProcessorLogGroup"),
+    ] {
+        assert_eq!(
+            s.props(function)["LoggingConfig"]["LogGroup"],
+            format!("ref:{group}")
+        );
+        assert_eq!(s.props(group)["RetentionInDays"], "30");
+    }
+    let alarms: Vec<(String, &Value)> = s
+        .of_type("AWS::CloudWatch::Alarm")
+        .map(|(_, a)| {
+            (
+                a["Properties"]["MetricName"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                &a["Properties"],
+            )
+        })
+        .collect();
+    for metric in ["OffsetLag", "Errors", "DeadLetters"] {
+        let alarm = alarms
+            .iter()
+            .find(|(m, _)| m == metric)
+            .unwrap_or_else(|| panic!("no {metric} alarm"));
+        assert_eq!(
+            alarm.1["AlarmActions"][0],
+            "arn:aws:sns:eu-west-1:123456789012:ops"
+        );
+    }
+}
+
+/// Variables Lambda itself sets, and settings the template leaves at their defaults on purpose.
+const NOT_FROM_THE_TEMPLATE: &[(&str, &str)] = &[
+    ("AWS_REGION", "set by Lambda"),
+    ("AWS_DEFAULT_REGION", "set by Lambda"),
+    ("AWS_LAMBDA_RUNTIME_API", "set by Lambda"),
+    (
+        "KAFKA_BROKERS",
+        "looked up from MSK_CLUSTER_ARN at cold start",
+    ),
+    (
+        "KAFKA_HEALTH_TIMEOUT_MS",
+        "its default (2 s) is the most GET /health may take",
+    ),
+    (
+        "CORS_ALLOWED_ORIGINS",
+        "the Function URL answers CORS on AWS",
+    ),
+    ("PORT", "plain-server mode only"),
+    (
+        "EVENT_TTL_DAYS",
+        "the processor's setting; events-api reads no TTL",
+    ),
+];
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn each_function_gets_the_settings_its_code_reads_and_nothing_else() {
+    use pipeline_runtime::env::Recording;
+    let s = stack(&[]);
+    let lambda = [
+        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ("AWS_REGION", "eu-west-1"),
+    ];
+    for function in ["EventsApiFunction", "EventsProcessorFunction"] {
+        let env = function_env(&s, function);
+        let mut source: Vec<(&str, &str)> =
+            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        source.extend(lambda);
+        let recording = Recording::new(source.as_slice());
+        let read = if function == "EventsApiFunction" {
+            events_api::Config::from_parts(&recording, &[]).map(drop)
+        } else {
+            events_processor::Config::from_source(&recording).map(drop)
+        };
+        read.unwrap_or_else(|e| {
+            panic!("{function} would not start with the template's settings: {e}")
+        });
+        let asked = recording.asked();
+        for (name, value) in &env {
+            assert!(
+                asked.contains(name),
+                "{function}: the template sets {name}={value}, which its code never reads"
+            );
+        }
+        for name in &asked {
+            let reason = NOT_FROM_THE_TEMPLATE.iter().find(|(n, _)| n == name);
+            assert!(
+                env.iter().any(|(k, _)| k == name) || reason.is_some(),
+                "{function} reads {name}, which the template does not set"
+            );
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn the_table_has_the_layout_the_store_uses() {
+    let layout = event_store::DYNAMODB_LAYOUT;
+    let with_ttl = stack(&[("EventTtlDays", "30")]);
+    let table = with_ttl.props("EventsTable");
+    let mut attributes: Vec<&str> = table["AttributeDefinitions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["AttributeName"].as_str())
+        .collect();
+    attributes.sort_unstable();
+    assert_eq!(attributes, layout.attributes());
+    assert_eq!(table["KeySchema"][0]["AttributeName"], layout.key);
+    assert_eq!(table["KeySchema"].as_array().map(Vec::len), Some(1));
+    let mut indexes: Vec<(String, String, String)> = table["GlobalSecondaryIndexes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            assert_eq!(g["Projection"]["ProjectionType"], "ALL");
+            let key = |kind: &str| {
+                g["KeySchema"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find(|k| k["KeyType"] == kind)
+                    .and_then(|k| k["AttributeName"].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (
+                g["IndexName"].as_str().unwrap_or_default().to_owned(),
+                key("HASH"),
+                key("RANGE"),
+            )
+        })
+        .collect();
+    indexes.sort();
+    let mut expected: Vec<(String, String, String)> = layout
+        .indexes
+        .iter()
+        .map(|(n, p, s)| ((*n).to_owned(), (*p).to_owned(), (*s).to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(indexes, expected);
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"],
+        layout.ttl_attribute
+    );
+    assert!(stack(&[])
+        .props("EventsTable")
+        .get("TimeToLiveSpecification")
+        .is_none());
+}
