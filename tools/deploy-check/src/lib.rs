@@ -28,7 +28,10 @@ pub fn transform(root: &Path, template: &Path) -> Result<Value, String> {
         .env("AWS_DEFAULT_REGION", "eu-west-1")
         .env("AWS_REGION", "eu-west-1")
         .env("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE")
-        .env("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY")
+        .env(
+            "AWS_SECRET_ACCESS_KEY",
+            "wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY",
+        )
         .arg(root.join("scripts/sam_transform.py"))
         .arg(template)
         .arg(&out)

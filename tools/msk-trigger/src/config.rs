@@ -189,12 +189,14 @@ impl Config {
         let max_record_age = match age {
             -1 => None,
             60..=604_800 => Some(Duration::from_secs(age.unsigned_abs())),
-            other => return Err(ConfigError::new(
-                "TRIGGER_MAX_RECORD_AGE_S",
-                format!(
+            other => {
+                return Err(ConfigError::new(
+                    "TRIGGER_MAX_RECORD_AGE_S",
+                    format!(
                     "{other} is out of range; the event source mapping allows -1 or 60 to 604800"
                 ),
-            )),
+                ))
+            }
         };
         let on_failure_topic = src.get("TRIGGER_ON_FAILURE_TOPIC");
         if on_failure_topic.is_none() {
