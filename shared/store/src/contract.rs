@@ -23,6 +23,8 @@ macro_rules! event_store_contract {
             a_cursor_past_the_end_gives_an_empty_last_page,
             reports_healthy,
             concurrent_writers_of_one_event_insert_it_once,
+            a_rare_type_among_many_others_pages_in_order,
+            few_events_far_apart_in_time_page_in_order,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -259,4 +261,75 @@ pub async fn concurrent_writers_of_one_event_insert_it_once<S: EventStore>(store
     }
     assert_eq!(inserted, 1);
     assert_eq!(list_everything(store.as_ref(), all(100)).await, vec![e]);
+}
+
+/// Milliseconds in a day, for events spread over many days.
+const DAY_MS: i64 = 86_400_000;
+
+/// Three LOGOUTs among sixty LOGINs spread over ten days: a type filter finds each, in order,
+/// and the unfiltered listing still covers everything once.
+pub async fn a_rare_type_among_many_others_pages_in_order<S: EventStore>(store: S) {
+    let mut batch: Vec<UserEvent> = (0..60)
+        .map(|i| {
+            event(
+                &format!("u{}", i % 4),
+                EventType::Login,
+                (i % 10) * DAY_MS + i,
+            )
+        })
+        .collect();
+    let rare: Vec<UserEvent> = [1, 5, 9]
+        .iter()
+        .map(|d| event("u1", EventType::Logout, d * DAY_MS + 500))
+        .collect();
+    batch.extend(rare.iter().cloned());
+    store.insert_batch(&batch).await.expect("insert");
+    let newest_first = |mut v: Vec<UserEvent>| {
+        v.sort_by_key(|e| std::cmp::Reverse((e.timestamp, e.event_id)));
+        v
+    };
+    let logouts = list_everything(
+        &store,
+        ListQuery {
+            limit: 1,
+            event_type: Some(EventType::Logout),
+            ..ListQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(logouts, newest_first(rare.clone()));
+    let u1_logouts = list_everything(
+        &store,
+        ListQuery {
+            limit: 2,
+            user_id: Some("u1".into()),
+            event_type: Some(EventType::Logout),
+            cursor: None,
+        },
+    )
+    .await;
+    assert_eq!(u1_logouts, newest_first(rare));
+    assert_eq!(list_everything(&store, all(7)).await, newest_first(batch));
+}
+
+/// Five events months apart (every other day and shard empty): pages still come in order, each
+/// event once.
+pub async fn few_events_far_apart_in_time_page_in_order<S: EventStore>(store: S) {
+    let mut batch: Vec<UserEvent> = [0, 31, 95, 180, 400]
+        .iter()
+        .map(|d| event("far", EventType::ProductView, d * DAY_MS))
+        .collect();
+    store.insert_batch(&batch).await.expect("insert");
+    batch.sort_by_key(|e| std::cmp::Reverse((e.timestamp, e.event_id)));
+    assert_eq!(list_everything(&store, all(2)).await, batch);
+    let by_type = list_everything(
+        &store,
+        ListQuery {
+            limit: 1,
+            event_type: Some(EventType::ProductView),
+            ..ListQuery::default()
+        },
+    )
+    .await;
+    assert_eq!(by_type, batch);
 }

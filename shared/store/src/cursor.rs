@@ -28,6 +28,15 @@ impl Cursor {
         }
     }
 
+    /// The position just before every event at `timestamp_ms` and later: what follows it is
+    /// everything older (an adapter that has read a whole time range continues here).
+    pub(crate) fn before_time(timestamp_ms: i64) -> Self {
+        Self {
+            timestamp_ms,
+            event_id: Uuid::nil(),
+        }
+    }
+
     /// Event time of the position, in Unix milliseconds.
     pub fn timestamp_ms(&self) -> i64 {
         self.timestamp_ms

@@ -22,7 +22,8 @@ mod sqlite;
 pub use cursor::{Cursor, CursorError};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::{
-    DynamoStore, TableLayout, BY_TIME_INDEX, BY_USER_INDEX, LAYOUT as DYNAMODB_LAYOUT,
+    DynamoStore, TableLayout, BY_TIME_INDEX, BY_TYPE_INDEX, BY_USER_INDEX, BY_USER_TYPE_INDEX,
+    DAYS_INDEX, DAYS_PER_PAGE, LAYOUT as DYNAMODB_LAYOUT, SHARDS as DYNAMODB_SHARDS,
 };
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;

@@ -399,12 +399,15 @@ fn the_table_has_the_layout_the_store_uses() {
     assert_eq!(attributes, layout.attributes());
     assert_eq!(table["KeySchema"][0]["AttributeName"], layout.key);
     assert_eq!(table["KeySchema"].as_array().map(Vec::len), Some(1));
-    let mut indexes: Vec<(String, String, String)> = table["GlobalSecondaryIndexes"]
+    let mut indexes: Vec<(String, String, String, String)> = table["GlobalSecondaryIndexes"]
         .as_array()
         .into_iter()
         .flatten()
         .map(|g| {
-            assert_eq!(g["Projection"]["ProjectionType"], "ALL");
+            let projection = g["Projection"]["ProjectionType"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let key = |kind: &str| {
                 g["KeySchema"]
                     .as_array()
@@ -419,14 +422,22 @@ fn the_table_has_the_layout_the_store_uses() {
                 g["IndexName"].as_str().unwrap_or_default().to_owned(),
                 key("HASH"),
                 key("RANGE"),
+                projection,
             )
         })
         .collect();
     indexes.sort();
-    let mut expected: Vec<(String, String, String)> = layout
+    let mut expected: Vec<(String, String, String, String)> = layout
         .indexes
         .iter()
-        .map(|(n, p, s)| ((*n).to_owned(), (*p).to_owned(), (*s).to_owned()))
+        .map(|(n, p, s, j)| {
+            (
+                (*n).to_owned(),
+                (*p).to_owned(),
+                (*s).to_owned(),
+                (*j).to_owned(),
+            )
+        })
         .collect();
     expected.sort();
     assert_eq!(indexes, expected);

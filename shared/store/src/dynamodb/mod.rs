@@ -1,16 +1,19 @@
 //! DynamoDB adapter (`STORE_URL=dynamodb://TABLE`).
 //!
-//! Item layout: `eventId` is the table key. Two GSIs serve listing newest first: `by-time`
-//! (partition `listPartition` = `"events"` for every item) and `by-user` (partition `userId`),
-//! both sorted by `sortKey` = zero-padded Unix milliseconds, `#`, event id — the same order and
-//! cursor meaning as the SQLite adapter. Inserting is a conditional `PutItem`
-//! (`attribute_not_exists(eventId)`): a failed condition is a duplicate, anything else an error
-//! the caller retries. The single `by-time` partition caps listing-index writes at about 1000
-//! items/s; see ARCHITECTURE.md.
+//! Inserting is a conditional `PutItem` per event (`attribute_not_exists(eventId)`): a failed
+//! condition is a duplicate, anything else an error the caller retries. Where an item and its
+//! index entries live is `layout`'s business; reading pages is `listing`'s.
 
-use crate::{
-    finish_page, page_size, EventStore, InsertOutcome, ListQuery, Page, StoreError, StoreHealth,
+mod layout;
+mod listing;
+
+pub use layout::{
+    TableLayout, BY_TIME_INDEX, BY_TYPE_INDEX, BY_USER_INDEX, BY_USER_TYPE_INDEX, DAYS_INDEX,
+    LAYOUT, SHARDS,
 };
+pub use listing::DAYS_PER_PAGE;
+
+use crate::{EventStore, InsertOutcome, ListQuery, Page, StoreError, StoreHealth};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -19,52 +22,18 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use event_schema::{format_timestamp, parse_timestamp, EventType, UserEvent};
 use futures::StreamExt as _;
+use layout::{day, day_list, shard, shard_partition, sort_key};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use uuid::Uuid;
 
-/// Index for newest-first listing of every event.
-pub const BY_TIME_INDEX: &str = "by-time";
-/// Index for newest-first listing of one user's events.
-pub const BY_USER_INDEX: &str = "by-user";
-
-/// The table's layout, written once: [`DynamoStore::create_table`] builds the table from it, and
-/// a test holds `template.yaml`'s `EventsTable` to it.
-pub struct TableLayout {
-    /// The partition key of the table (every key here is a string).
-    pub key: &'static str,
-    /// Each global secondary index: name, partition key, sort key (projection: all).
-    pub indexes: &'static [(&'static str, &'static str, &'static str)],
-    /// The attribute holding the expiry time (DynamoDB TTL), when `EVENT_TTL_DAYS` is set.
-    pub ttl_attribute: &'static str,
-}
-
-/// The layout of the events table.
-pub const LAYOUT: TableLayout = TableLayout {
-    key: "eventId",
-    indexes: &[
-        (BY_TIME_INDEX, "listPartition", "sortKey"),
-        (BY_USER_INDEX, "userId", "sortKey"),
-    ],
-    ttl_attribute: "expiresAt",
-};
-
-impl TableLayout {
-    /// Every key attribute, once each, sorted.
-    pub fn attributes(&self) -> Vec<&'static str> {
-        let mut names: Vec<&str> = std::iter::once(self.key)
-            .chain(self.indexes.iter().flat_map(|(_, p, s)| [*p, *s]))
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names
-    }
-}
-/// The one `listPartition` value.
-const LIST_PARTITION: &str = "events";
 /// Conditional puts in flight per batch.
 const WRITE_CONCURRENCY: usize = 16;
+/// How much longer a registry entry lives than the events it announces.
+const REGISTRY_GRACE_SECS: i64 = 2 * 86_400;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -74,6 +43,9 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     ttl: Option<Duration>,
+    requests: Arc<AtomicU64>,
+    /// Registry entries this process has written (or found) already.
+    registered: Arc<Mutex<HashSet<String>>>,
 }
 
 fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
@@ -94,7 +66,34 @@ impl DynamoStore {
             client,
             table: table.to_owned(),
             ttl: None,
+            requests: Arc::default(),
+            registered: Arc::default(),
         }
+    }
+
+    /// A store on a DynamoDB-API server (dynoxide, in memory) started in this process on a free
+    /// port, with its table created: the real wire protocol, for tests and benchmarks.
+    #[cfg(feature = "local-dynamodb")]
+    pub async fn local(table: &str) -> Result<Self, StoreError> {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+        let io = |e: std::io::Error| StoreError::Backend(format!("local DynamoDB server: {e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(io)?;
+        let addr = listener.local_addr().map_err(io)?;
+        let db = dynoxide::Database::memory()
+            .map_err(|e| StoreError::Backend(format!("local DynamoDB server: {e}")))?;
+        tokio::spawn(async move { dynoxide::server::serve_on(listener, db).await });
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .endpoint_url(format!("http://{addr}"))
+            .credentials_provider(Credentials::new("local", "local", None, None, "local"))
+            .http_client(aws_smithy_http_client::Builder::new().build_http())
+            .build();
+        let store = Self::from_client(Client::from_conf(config), table);
+        store.create_table().await?;
+        Ok(store)
     }
 
     /// Makes stored events expire after `ttl` (DynamoDB TTL on `expiresAt`).
@@ -103,7 +102,17 @@ impl DynamoStore {
         self
     }
 
-    /// Creates the table with the layout `template.yaml` deploys (local servers and tests).
+    /// Requests sent to DynamoDB so far by this store and its clones (the benchmark reports
+    /// requests per page).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Creates the table with [`LAYOUT`], as `template.yaml` deploys it (local servers, tests).
     pub async fn create_table(&self) -> Result<(), StoreError> {
         let attr = |name: &str| {
             AttributeDefinition::builder()
@@ -117,14 +126,14 @@ impl DynamoStore {
                 .key_type(kind)
                 .build()
         };
-        let gsi = |(index, partition, sort): &(&str, &str, &str)| {
+        let gsi = |(index, partition, sort, projection): &(&str, &str, &str, &str)| {
             GlobalSecondaryIndex::builder()
                 .index_name(*index)
                 .key_schema(key(partition, KeyType::Hash)?)
                 .key_schema(key(sort, KeyType::Range)?)
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::All)
+                        .projection_type(ProjectionType::from(*projection))
                         .build(),
                 )
                 .build()
@@ -146,46 +155,85 @@ impl DynamoStore {
         Ok(())
     }
 
+    fn expires_at(&self, now_ms: i64, grace_secs: i64) -> Option<AttributeValue> {
+        let ttl = i64::try_from(self.ttl?.as_secs()).unwrap_or(i64::MAX / 4);
+        Some(AttributeValue::N(
+            (now_ms / 1000 + ttl + grace_secs).to_string(),
+        ))
+    }
+
     fn item(&self, e: &UserEvent, now_ms: i64) -> Item {
         let ms = e.timestamp.timestamp_millis();
+        let (d, s, t) = (day(ms), shard(&e.event_id), e.event_type.as_str());
+        let text = |v: String| AttributeValue::S(v);
         let mut item = Item::from([
-            ("eventId".into(), AttributeValue::S(e.event_id.to_string())),
-            ("userId".into(), AttributeValue::S(e.user_id.clone())),
+            ("eventId".into(), text(e.event_id.to_string())),
+            ("userId".into(), text(e.user_id.clone())),
+            ("eventType".into(), text(t.into())),
+            ("timestamp".into(), text(format_timestamp(e.timestamp))),
+            ("sortKey".into(), text(sort_key(ms, &e.event_id))),
+            ("timeShard".into(), text(shard_partition("", &d, s))),
             (
-                "eventType".into(),
-                AttributeValue::S(e.event_type.as_str().into()),
+                "typeShard".into(),
+                text(shard_partition(&format!("{t}#"), &d, s)),
             ),
-            (
-                "timestamp".into(),
-                AttributeValue::S(format_timestamp(e.timestamp)),
-            ),
-            (
-                "listPartition".into(),
-                AttributeValue::S(LIST_PARTITION.into()),
-            ),
-            (
-                "sortKey".into(),
-                AttributeValue::S(sort_key(ms, &e.event_id)),
-            ),
+            ("userType".into(), text(format!("{t}#{}", e.user_id))),
             ("processedAt".into(), AttributeValue::N(now_ms.to_string())),
         ]);
         if let Some(p) = &e.payload {
-            item.insert(
-                "payload".into(),
-                AttributeValue::S(Value::Object(p.clone()).to_string()),
-            );
+            item.insert("payload".into(), text(Value::Object(p.clone()).to_string()));
         }
-        if let Some(ttl) = self.ttl {
-            let expires = now_ms / 1000 + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2);
-            item.insert(
-                LAYOUT.ttl_attribute.into(),
-                AttributeValue::N(expires.to_string()),
-            );
+        if let Some(expires) = self.expires_at(now_ms, 0) {
+            item.insert(LAYOUT.ttl_attribute.into(), expires);
         }
         item
     }
 
+    /// Writes the registry entries (every event's day, and its type's day) this process has not
+    /// written yet, before the events: a listing never misses a day that holds events.
+    async fn register_days(&self, events: &[UserEvent], now_ms: i64) -> Result<(), StoreError> {
+        let mut wanted: Vec<(String, String)> = Vec::new();
+        {
+            let known = self.registered.lock().unwrap_or_else(|p| p.into_inner());
+            for e in events {
+                let d = day(e.timestamp.timestamp_millis());
+                for list in [day_list(None), day_list(Some(e.event_type.as_str()))] {
+                    let entry = (list, d.clone());
+                    if !known.contains(&format!("{}#{}", entry.0, entry.1))
+                        && !wanted.contains(&entry)
+                    {
+                        wanted.push(entry);
+                    }
+                }
+            }
+        }
+        for (list, d) in wanted {
+            let mut item = Item::from([
+                ("eventId".into(), AttributeValue::S(format!("{list}#{d}"))),
+                ("dayList".into(), AttributeValue::S(list.clone())),
+                ("day".into(), AttributeValue::S(d.clone())),
+            ]);
+            if let Some(expires) = self.expires_at(now_ms, REGISTRY_GRACE_SECS) {
+                item.insert(LAYOUT.ttl_attribute.into(), expires);
+            }
+            self.count_request();
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(backend)?;
+            self.registered
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(format!("{list}#{d}"));
+        }
+        Ok(())
+    }
+
     async fn put_if_absent(&self, item: Item) -> Result<InsertOutcome, StoreError> {
+        self.count_request();
         let result = self
             .client
             .put_item()
@@ -204,17 +252,13 @@ impl DynamoStore {
     }
 }
 
-/// `sortKey` of an event: fixed-width milliseconds so that string order is time order.
-fn sort_key(ms: i64, id: &Uuid) -> String {
-    format!("{:013}#{id}", ms.max(0))
-}
-
 impl EventStore for DynamoStore {
     async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
+        self.register_days(events, now).await?;
         // Only the first copy of an id in the batch is written: concurrent puts of one id would
         // race, and the outcome of the earlier copy must be the one that says "inserted".
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = HashSet::new();
         let first: Vec<bool> = events.iter().map(|e| seen.insert(e.event_id)).collect();
         let puts: Vec<_> = events
             .iter()
@@ -237,60 +281,11 @@ impl EventStore for DynamoStore {
     }
 
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
-        let limit = page_size(query.limit);
-        let (index, partition_attr, partition_value) = match &query.user_id {
-            Some(u) => (BY_USER_INDEX, "userId", u.clone()),
-            None => (BY_TIME_INDEX, "listPartition", LIST_PARTITION.to_owned()),
-        };
-        let mut condition = "#p = :p".to_owned();
-        let mut values = HashMap::from([(":p".to_owned(), AttributeValue::S(partition_value))]);
-        if let Some(c) = &query.cursor {
-            condition.push_str(" AND sortKey < :c");
-            values.insert(
-                ":c".into(),
-                AttributeValue::S(sort_key(c.timestamp_ms(), &c.event_id())),
-            );
-        }
-        let mut names = HashMap::from([("#p".to_owned(), partition_attr.to_owned())]);
-        let filter = query.event_type.map(|t| {
-            values.insert(":t".into(), AttributeValue::S(t.as_str().into()));
-            names.insert("#t".into(), "eventType".into());
-            "#t = :t".to_owned()
-        });
-
-        let mut events = Vec::with_capacity(limit + 1);
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(index)
-                .key_condition_expression(&condition)
-                .set_filter_expression(filter.clone())
-                .set_expression_attribute_names(Some(names.clone()))
-                .set_expression_attribute_values(Some(values.clone()))
-                .scan_index_forward(false)
-                .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(backend)?;
-            for item in out.items() {
-                events.push(event_from(item)?);
-                if events.len() > limit {
-                    break;
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(k) if events.len() <= limit => start = Some(k.clone()),
-                _ => break,
-            }
-        }
-        Ok(finish_page(events, limit))
+        listing::list(self, &query).await
     }
 
     async fn health(&self) -> Result<StoreHealth, StoreError> {
+        self.count_request();
         let out = self
             .client
             .describe_table()
