@@ -83,6 +83,14 @@ else
   e2e 500 1000
 fi
 
+# 6. The store at scale, beside the same store small.
+log "figure 6: the store at scale"
+if ((smoke)); then
+  "$bench" scale 20000 2000 2000 >>"$rows"
+else
+  "$bench" scale 1000000 100000 20000 >>"$rows"
+fi
+
 # 5. The browser validator, in node and in headless Chromium.
 log "figure 5: browser validator"
 [[ -f web/pkg/event_schema_bg.wasm ]] || scripts/wasm.sh >/dev/null

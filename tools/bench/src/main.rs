@@ -7,6 +7,7 @@
 //! pipeline-bench generate --api BIN [--seconds S] [--levels 1,16,64]
 //! pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
 //! pipeline-bench e2e --base URL --api BIN --store URL [--events N] [--rate PER_S] [--window-ms MS]
+//! pipeline-bench scale [SQLITE_EVENTS DYNAMODB_EVENTS SMALL_EVENTS]
 //! pipeline-bench topics NAME...
 //! ```
 //!
@@ -21,6 +22,7 @@ mod e2e;
 mod load;
 mod processor;
 mod report;
+mod scale;
 
 use event_kafka::KafkaConfig;
 use std::collections::HashMap;
@@ -30,6 +32,7 @@ const USAGE: &str = "usage: pipeline-bench processor [RECORDS]
        pipeline-bench generate --api BIN [--seconds S] [--levels 1,16,64]
        pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
        pipeline-bench e2e --base URL --api BIN --store URL [--events N] [--rate PER_S] [--window-ms MS]
+       pipeline-bench scale [SQLITE_EVENTS DYNAMODB_EVENTS SMALL_EVENTS]   (1000000 100000 20000)
        pipeline-bench topics NAME...   (creates them on KAFKA_BROKERS, 3 partitions)";
 
 fn fail(message: &str) -> ! {
@@ -99,6 +102,15 @@ async fn main() {
             processor::processor(records).await
         }
         "generate" => generate(Flags::parse(rest)).await,
+        "scale" => {
+            let n = |i: usize, default: usize| {
+                rest.get(i).map_or(default, |v| {
+                    v.parse()
+                        .unwrap_or_else(|_| fail(&format!("{v:?} is not an event count")))
+                })
+            };
+            scale::scale(n(0, 1_000_000), n(1, 100_000), n(2, 20_000)).await
+        }
         "coldstart" => cold_starts(Flags::parse(rest)).await,
         "e2e" => e2e(Flags::parse(rest)).await,
         "topics" => {

@@ -70,23 +70,9 @@ pub async fn processor(records: usize) {
     );
 
     // The handler into a DynamoDB-API server.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let dynamo = DynamoStore::local("events")
         .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let db = dynoxide::Database::memory().expect("dynoxide");
-    tokio::spawn(async move { dynoxide::server::serve_on(listener, db).await });
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-        .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
-        .endpoint_url(format!("http://{addr}"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "l", "l", None, None, "bench",
-        ))
-        .http_client(aws_smithy_http_client::Builder::new().build_http())
-        .build();
-    let dynamo = DynamoStore::from_client(aws_sdk_dynamodb::Client::from_conf(config), "events");
-    dynamo.create_table().await.expect("table");
+        .expect("local DynamoDB-API server");
     let p = Processor::new(dynamo, MemoryDeadLetters::default());
     let e = event.clone();
     let d = measure(|| async {
