@@ -65,8 +65,10 @@ install() {
   done
   printf '\n[patch.crates-io]\ntansu-storage = { path = "../tansu-storage-%s" }\n' "$TANSU_VERSION" \
     >>"$src/tansu-$TANSU_VERSION/Cargo.toml"
-  # The crate's own Cargo.lock pins every other dependency; cargo only rewrites the patched entry.
-  CARGO_TARGET_DIR="${TANSU_BUILD_DIR:-$TOOLS_DIR/build-tansu}" cargo install \
+  # The crate's own Cargo.lock pins every dependency: point its tansu-storage entry at the
+  # patched copy (nothing else moves), then build exactly that.
+  cargo update --quiet --manifest-path "$src/tansu-$TANSU_VERSION/Cargo.toml" -p tansu-storage
+  CARGO_TARGET_DIR="${TANSU_BUILD_DIR:-$TOOLS_DIR/build-tansu}" cargo install --locked \
     --path "$src/tansu-$TANSU_VERSION" --features dynostore,libsql --root "$TOOLS_DIR" --force
   build_id >"$TOOLS_DIR/bin/tansu.build"
   [[ -n "${TANSU_BUILD_DIR:-}" ]] || rm -rf "$TOOLS_DIR/build-tansu"

@@ -56,16 +56,24 @@ fn group_consumer(brokers: &str, group: &str) -> BaseConsumer {
         .expect("consumer")
 }
 
-/// The partition ids of `topic`.
+/// The partition ids of `topic`. A broker busy rebalancing or just restarted can take a while
+/// to answer, so this asks up to four times (20 s) before failing the test.
 fn partitions(consumer: &BaseConsumer, topic: &str) -> Vec<i32> {
-    consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(5))
-        .expect("metadata")
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic)
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-        .collect()
+    let mut last = None;
+    for _ in 0..4 {
+        match consumer.fetch_metadata(Some(topic), Duration::from_secs(5)) {
+            Ok(m) => {
+                return m
+                    .topics()
+                    .iter()
+                    .filter(|t| t.name() == topic)
+                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                    .collect()
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    panic!("no metadata for {topic}: {last:?}");
 }
 
 /// One record as read back.

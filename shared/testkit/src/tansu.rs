@@ -60,7 +60,12 @@ impl Tansu {
         self.kill();
         let url = format!("tcp://127.0.0.1:{}", self.port);
         std::fs::write(self.dir.path().join(".env"), "").expect("write .env");
-        let log = std::fs::File::create(self.dir.path().join("broker.log")).expect("log");
+        // Appended, so a restart keeps what the broker said before it.
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("broker.log"))
+            .expect("log");
         let child = Command::new(binary())
             .current_dir(self.dir.path())
             .args([

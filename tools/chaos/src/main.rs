@@ -89,12 +89,22 @@ impl StoreView {
         Self(conn)
     }
 
+    /// The stored event ids, as their text; empty while the store cannot be read (locked).
+    /// A row that is not a 16-byte id is a bug here, and fails the run.
     fn ids(&self) -> HashSet<String> {
         let Ok(mut stmt) = self.0.prepare_cached("SELECT event_id FROM events") else {
             return HashSet::new();
         };
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0));
-        rows.map(|r| r.flatten().collect()).unwrap_or_default()
+        let Ok(rows) = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)) else {
+            return HashSet::new();
+        };
+        rows.flatten()
+            .map(|id| {
+                uuid::Uuid::from_slice(&id)
+                    .unwrap_or_else(|e| panic!("stored event id {id:02x?}: {e}"))
+                    .to_string()
+            })
+            .collect()
     }
 }
 
@@ -144,14 +154,19 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let dir = tempfile::tempdir().expect("tempdir");
+    // Kept until the run passes, so a failed or panicking run leaves its logs behind.
+    let dir = tempfile::Builder::new()
+        .prefix("chaos-")
+        .tempdir()
+        .expect("tempdir")
+        .keep();
     let mut broker = Tansu::start();
     let (topic, dlq, group) = ("chaos-events", "chaos-events.dlq", "chaos-group");
     create_topic(&broker.brokers(), topic, 3).await;
     create_topic(&broker.brokers(), dlq, 3).await;
-    let db = dir.path().join("events.db");
+    let db = dir.join("events.db");
     let root = local_stack::workspace_root(env!("CARGO_MANIFEST_DIR"));
-    let mut options = Options::new(root, dir.path().join("run"))
+    let mut options = Options::new(root, dir.join("run"))
         .set("KAFKA_BROKERS", broker.brokers())
         .set("KAFKA_TOPIC", topic)
         .set("KAFKA_DLQ_TOPIC", dlq)
@@ -167,10 +182,7 @@ async fn main() -> ExitCode {
     let mut stack = Stack::start(options).await.expect("the local stack starts");
     let base = stack.function_url("events-api");
     let http = reqwest::Client::new();
-    eprintln!(
-        "chaos: stack up at {base}; logs in {}",
-        dir.path().display()
-    );
+    eprintln!("chaos: stack up at {base}; logs in {}", dir.display());
 
     // Warm-up: the first event through every piece (and the trigger in its group).
     let warm = Load::start(&base, 1, WARM_UP_CLIENT, Duration::from_secs(120));
@@ -259,7 +271,7 @@ async fn main() -> ExitCode {
         })
         .collect();
     // The faults must have hit: batches failed on the locked store and on the killed processor.
-    let trigger_log: String = std::fs::read_dir(dir.path().join("run"))
+    let trigger_log: String = std::fs::read_dir(dir.join("run"))
         .into_iter()
         .flatten()
         .flatten()
@@ -289,12 +301,13 @@ async fn main() -> ExitCode {
     stack.stop().await;
     if violations.is_empty() {
         println!("chaos: every 201 stored exactly once, through every fault");
+        let _ = std::fs::remove_dir_all(&dir);
         ExitCode::SUCCESS
     } else {
         for v in violations {
             eprintln!("chaos: {v}");
         }
-        eprintln!("chaos: logs kept in {}", dir.keep().display());
+        eprintln!("chaos: logs kept in {}", dir.display());
         ExitCode::FAILURE
     }
 }
