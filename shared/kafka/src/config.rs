@@ -218,7 +218,11 @@ impl KafkaConfig {
             .set("acks", "all")
             .set("message.timeout.ms", &timeout_ms)
             .set("linger.ms", "2")
-            .set("compression.type", "none");
+            .set("compression.type", "none")
+            // Connect to every broker the metadata names at once rather than on first use, so
+            // the idempotent producer finds a broker up when it asks for its producer id (see
+            // `publisher::warm_up`): a cold start's first event waited 50-500 ms without it.
+            .set("enable.sparse.connections", "false");
         c
     }
 
@@ -250,6 +254,7 @@ mod tests {
         assert_eq!(p.get("acks"), Some("all"));
         assert_eq!(p.get("message.timeout.ms"), Some("1234"));
         assert_eq!(p.get("bootstrap.servers"), Some(DEFAULT_BROKERS));
+        assert_eq!(p.get("enable.sparse.connections"), Some("false"));
     }
 
     #[test]

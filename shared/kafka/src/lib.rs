@@ -97,10 +97,12 @@ pub enum PublishError {
 
 /// The publishing port of the HTTP function.
 pub trait EventPublisher: Send + Sync + 'static {
-    /// Publishes `event` and resolves once the broker acknowledged it.
+    /// Publishes `event`, whose JSON the caller serialized once as `json` (the record's value,
+    /// and the HTTP answer too), and resolves once the broker acknowledged it.
     fn publish(
         &self,
         event: &UserEvent,
+        json: &[u8],
     ) -> impl Future<Output = Result<Delivered, PublishError>> + Send;
 
     /// Checks the broker and topic, within the configured health deadline.

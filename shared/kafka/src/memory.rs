@@ -26,7 +26,7 @@ impl MemoryPublisher {
 }
 
 impl EventPublisher for MemoryPublisher {
-    async fn publish(&self, event: &UserEvent) -> Result<Delivered, PublishError> {
+    async fn publish(&self, event: &UserEvent, _json: &[u8]) -> Result<Delivered, PublishError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(PublishError::Timeout(Duration::from_millis(1)));
         }

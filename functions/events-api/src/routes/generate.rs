@@ -5,12 +5,11 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use event_kafka::{EventPublisher, PublishError};
 use event_schema::{validate_request, MAX_BODY_BYTES};
 use event_store::EventStore;
 use std::sync::Arc;
-use tracing::{info, instrument};
+use tracing::{debug, instrument};
 
 #[instrument(name = "generate", skip_all)]
 pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
@@ -29,13 +28,20 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
     }
     let bytes = read_limited(body).await?;
     let event = validate_request(&bytes)?.into_event();
-    let delivered = app.publisher.publish(&event).await.map_err(|e| match e {
-        PublishError::Encode(_) | PublishError::Task(_) => {
-            ApiError::KafkaUnavailable(format!("internal error: {e}"))
-        }
-        other => ApiError::KafkaUnavailable(other.to_string()),
-    })?;
-    info!(
+    // Serialized once: the record's value and the answer's body are the same bytes.
+    let json = serde_json::to_vec(&event)
+        .map_err(|e| ApiError::KafkaUnavailable(format!("internal error: {e}")))?;
+    let delivered = app
+        .publisher
+        .publish(&event, &json)
+        .await
+        .map_err(|e| match e {
+            PublishError::Encode(_) | PublishError::Task(_) => {
+                ApiError::KafkaUnavailable(format!("internal error: {e}"))
+            }
+            other => ApiError::KafkaUnavailable(other.to_string()),
+        })?;
+    debug!(
         event_id = %event.event_id,
         user_id = ?event.user_id,
         event_type = %event.event_type,
@@ -43,7 +49,12 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
         offset = delivered.offset,
         "event published"
     );
-    Ok((StatusCode::CREATED, Json(event)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response())
 }
 
 /// Only `application/json` (optionally `; charset=utf-8`) is accepted.
