@@ -16,32 +16,34 @@ pub enum Decoded {
 }
 
 /// Decodes `record`, found under `key` (`"<topic>-<partition>"`) in the MSK event.
-pub fn decode(key: &str, record: KafkaRecord) -> Decoded {
-    let topic = record
-        .topic
-        .clone()
-        .or_else(|| key.rsplit_once('-').map(|(t, _)| t.to_owned()))
-        .unwrap_or_default();
-    let headers: Vec<(String, Vec<u8>)> = record
-        .headers
-        .iter()
-        .flat_map(|h| h.iter())
-        .map(|(k, v)| (k.clone(), v.iter().map(|b| *b as u8).collect()))
-        .collect();
-    let key_bytes = record
-        .key
-        .as_deref()
-        .map(|k| STANDARD.decode(k).unwrap_or_else(|_| k.as_bytes().to_vec()));
+pub fn decode(key: &str, record: &KafkaRecord) -> Decoded {
+    // What a dead letter carries besides the value; built only for a poison record, so a valid
+    // record costs its decoding and validation and nothing else.
     let poison = |reason: &str, message: String, value: Option<Vec<u8>>| {
+        let topic = record
+            .topic
+            .clone()
+            .or_else(|| key.rsplit_once('-').map(|(t, _)| t.to_owned()))
+            .unwrap_or_default();
+        let headers = record
+            .headers
+            .iter()
+            .flat_map(|h| h.iter())
+            .map(|(k, v)| (k.clone(), v.iter().map(|b| *b as u8).collect()))
+            .collect();
+        let key = record
+            .key
+            .as_deref()
+            .map(|k| STANDARD.decode(k).unwrap_or_else(|_| k.as_bytes().to_vec()));
         Decoded::Poison(DeadLetter {
             reason: reason.to_owned(),
             message,
-            topic: topic.clone(),
+            topic,
             partition: record.partition,
             offset: record.offset,
-            key: key_bytes.clone(),
+            key,
             value,
-            headers: headers.clone(),
+            headers,
         })
     };
 

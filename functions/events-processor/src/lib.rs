@@ -91,7 +91,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
             records.sort_by_key(|r| r.offset);
             received += records.len();
             for record in records {
-                match decode(&key, record) {
+                match decode(&key, &record) {
                     Decoded::Event(e) => valid.push(e),
                     Decoded::Poison(letter) => {
                         // Debug formatting quotes and escapes what came from the record,

@@ -97,7 +97,7 @@ pub fn check_record(data: &[u8]) {
         "headers": headers,
     });
     let record = serde_json::from_value(record).expect("a well-formed MSK record");
-    match decode::decode("user-activity-events-1", record) {
+    match decode::decode("user-activity-events-1", &record) {
         decode::Decoded::Event(event) => {
             let bytes = serde_json::to_vec(&event).expect("an event serializes");
             assert_eq!(

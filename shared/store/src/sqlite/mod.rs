@@ -147,7 +147,10 @@ impl EventStore for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<Row> = events.iter().map(Row::from_event).collect();
+        let rows = events
+            .iter()
+            .map(Row::from_event)
+            .collect::<Result<Vec<_>, _>>()?;
         self.start_checkpointer();
         self.write(move |conn| {
             let now = chrono::Utc::now().timestamp_millis();
@@ -258,17 +261,20 @@ struct Row {
 }
 
 impl Row {
-    fn from_event(e: &UserEvent) -> Self {
-        Self {
+    fn from_event(e: &UserEvent) -> Result<Self, StoreError> {
+        Ok(Self {
             event_id: e.event_id.as_bytes().to_vec(),
             user_id: e.user_id.clone(),
             event_type: e.event_type.as_str().to_owned(),
             ts_ms: e.timestamp.timestamp_millis(),
+            // Written from the map itself: no copy of the tree.
             payload: e
                 .payload
                 .as_ref()
-                .map(|p| Value::Object(p.clone()).to_string()),
-        }
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::Backend(format!("payload: {e}")))?,
+        })
     }
 
     fn into_event(self) -> Result<UserEvent, StoreError> {
