@@ -115,6 +115,40 @@ if ((smoke)); then
 fi
 
 commit="$(git rev-parse --short HEAD)$(git diff --quiet -- . ':!BENCHMARKS.md' || echo '+dirty')"
+# Figures whose ratio moved by more than 15% since the BENCHMARKS.md being replaced.
+moved() {
+  [[ -f BENCHMARKS.md ]] || return 0
+  local before
+  before="$(grep -o 'commit `[^`]*`' BENCHMARKS.md | head -1 | tr -d '`' | cut -d' ' -f2)"
+  awk -F'\t' -v before="$before" -v after="$commit" '
+    FNR == NR {
+      if ($0 ~ /^## /) done = 1
+      if (!done && $0 ~ /^\| / && $0 !~ /^\| (figure|---)/) {
+        n = split($0, c, " \\| ")
+        name = substr(c[1], 3); ratio = c[n]; sub(/ \|$/, "", ratio)
+        old[name] = ratio + 0; oldv[name] = c[2]
+      }
+      next
+    }
+    ($1 in old) && old[$1] > 0 {
+      change = $6 / old[$1]
+      if (change > 1.15 || change < 1 / 1.15) {
+        if (!header) {
+          print "## What moved since `" before "`"
+          print ""
+          print "Ratios that changed by more than 15% between `" before "` and `" after "`:"
+          print ""
+          print "| figure | before | after | ratio before | ratio after |"
+          print "| --- | ---: | ---: | ---: | ---: |"
+          header = 1
+        }
+        printf "| %s | %s | %s %s | %.2f | %s |\n", $1, oldv[$1], $2, $3, old[$1], $6
+      }
+    }
+    END { if (header) print "" }
+  ' BENCHMARKS.md "$rows"
+}
+changes="$(moved)"
 {
   echo "# Benchmarks"
   echo
@@ -125,6 +159,7 @@ commit="$(git rev-parse --short HEAD)$(git diff --quiet -- . ':!BENCHMARKS.md' |
   echo
   table
   echo
+  [[ -z "$changes" ]] || printf '%s\n\n' "$changes"
   cat docs/benchmarks-notes.md
 } >BENCHMARKS.md
 table

@@ -80,13 +80,16 @@ pub fn msk_batch(records: usize) -> KafkaEvent {
         .expect("a KafkaEvent")
 }
 
+/// One row as the store lays it out: 16-byte id, user, type, time, compact payload.
+pub type RawRow = ([u8; 16], String, String, i64, Option<String>);
+
 /// The valid events of the batch as SQLite rows (for the ceiling).
-pub fn rows(event: &KafkaEvent) -> Vec<(String, String, String, i64, Option<String>)> {
+pub fn rows(event: &KafkaEvent) -> Vec<RawRow> {
     decode_and_validate(event)
         .into_iter()
         .map(|e| {
             (
-                e.event_id.to_string(),
+                *e.event_id.as_bytes(),
                 e.user_id.clone(),
                 e.event_type.as_str().to_owned(),
                 e.timestamp.timestamp_millis(),
@@ -111,13 +114,21 @@ pub fn decode_and_validate(event: &KafkaEvent) -> Vec<UserEvent> {
     out
 }
 
-/// The store's ceiling: one prepared statement, one transaction, same durability settings.
-pub fn insert_raw(path: &Path, rows: &[(String, String, String, i64, Option<String>)]) {
-    let mut conn = rusqlite::Connection::open(path).expect("open");
+/// A connection for the ceiling, opened (outside any timing) with the store's durability
+/// settings: WAL, `synchronous=FULL`, no automatic checkpoint.
+pub fn raw_connection(path: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(path).expect("open");
     conn.pragma_update(None, "journal_mode", "WAL")
         .expect("wal");
     conn.pragma_update(None, "synchronous", "FULL")
         .expect("sync");
+    conn.pragma_update(None, "wal_autocheckpoint", 0)
+        .expect("checkpoint");
+    conn
+}
+
+/// The store's ceiling: one prepared statement, one transaction, the same layout and settings.
+pub fn insert_raw(conn: &mut rusqlite::Connection, rows: &[RawRow]) {
     let tx = conn.transaction().expect("tx");
     {
         let mut stmt = tx
@@ -127,7 +138,7 @@ pub fn insert_raw(path: &Path, rows: &[(String, String, String, i64, Option<Stri
             )
             .expect("prepare");
         for (id, user, t, ts, payload) in rows {
-            stmt.execute(rusqlite::params![id, user, t, ts, payload])
+            stmt.execute(rusqlite::params![&id[..], user, t, ts, payload])
                 .expect("insert");
         }
     }

@@ -2,7 +2,7 @@
 //! at several concurrencies, beside the same events published by the same publisher without HTTP
 //! (the Kafka ceiling) and `GET /health` over the same connections (the HTTP ceiling).
 
-use crate::report::{row, Latencies};
+use crate::report::{process_cpu_time, row, Latencies};
 use crate::{api, batch};
 use event_kafka::{EventPublisher, KafkaConfig, KafkaPublisher};
 use event_schema::validate_request;
@@ -17,20 +17,30 @@ pub struct Run {
     pub failed: usize,
     pub elapsed: Duration,
     pub latencies: Latencies,
+    /// CPU time the watched process spent during the measured window, when one was watched.
+    pub cpu: Option<Duration>,
 }
 
 impl Run {
     pub fn per_second(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64()
     }
+
+    /// The watched process's CPU per successful call, in µs.
+    pub fn cpu_us_per_call(&self) -> f64 {
+        self.cpu
+            .map_or(0.0, |c| c.as_secs_f64() * 1e6 / self.ok.max(1) as f64)
+    }
 }
 
 /// `concurrency` workers each run `op` back to back for `warmup` (discarded) and then for
-/// `length`; every successful call's latency is recorded.
+/// `length`; every successful call's latency is recorded, and the CPU time process `watch`
+/// spent from the end of the warm-up to the end of the run.
 pub async fn closed_loop<F, Fut>(
     concurrency: usize,
     warmup: Duration,
     length: Duration,
+    watch: Option<u32>,
     op: F,
 ) -> Run
 where
@@ -40,6 +50,14 @@ where
     let seq = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let (measure_from, until) = (started + warmup, started + warmup + length);
+    let cpu = watch.map(|pid| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measure_from.into()).await;
+            let c0 = process_cpu_time(pid)?;
+            tokio::time::sleep_until(until.into()).await;
+            Some(process_cpu_time(pid)?.saturating_sub(c0))
+        })
+    });
     let mut workers = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let (op, seq) = (op.clone(), Arc::clone(&seq));
@@ -69,20 +87,25 @@ where
             failed += f;
         }
     }
+    let cpu = match cpu {
+        Some(task) => task.await.ok().flatten(),
+        None => None,
+    };
     Run {
         ok: all.len(),
         failed,
         elapsed: length,
         latencies: Latencies::new(all),
+        cpu,
     }
 }
 
 /// One event through each path before any clock runs: a cold producer's first send waits for
 /// its connection and producer id (figure 4 measures that), which is not throughput.
 async fn prime(base_url: &str, publisher: &KafkaPublisher, body: &[u8]) {
-    let request = validate_request(body).expect("a valid body");
+    let event = validate_request(body).expect("a valid body").into_event();
     publisher
-        .publish(&request.into_event())
+        .publish(&event, &serde_json::to_vec(&event).unwrap_or_default())
         .await
         .expect("the broker acknowledges a first event");
     api::generate(&reqwest::Client::new(), base_url, body.to_vec())
@@ -91,7 +114,13 @@ async fn prime(base_url: &str, publisher: &KafkaPublisher, body: &[u8]) {
 }
 
 /// Runs figure 2 against the events-api at `base_url`, publishing to the topic in `kafka`.
-pub async fn generate(base_url: &str, kafka: KafkaConfig, levels: &[usize], length: Duration) {
+pub async fn generate(
+    base_url: &str,
+    server_pid: u32,
+    kafka: KafkaConfig,
+    levels: &[usize],
+    length: Duration,
+) {
     let warmup = (length / 5).max(Duration::from_millis(200));
     let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..1000).map(batch::request_body).collect());
     let publisher = KafkaPublisher::connect(kafka, "bench-producer")
@@ -106,7 +135,7 @@ pub async fn generate(base_url: &str, kafka: KafkaConfig, levels: &[usize], leng
 
         let url = format!("{base_url}/events/generate");
         let (b, cl) = (Arc::clone(&bodies), client.clone());
-        let http = closed_loop(c, warmup, length, move |i| {
+        let http = closed_loop(c, warmup, length, Some(server_pid), move |i| {
             let (b, cl, url) = (Arc::clone(&b), cl.clone(), url.clone());
             async move {
                 let body = b[i % b.len()].clone();
@@ -122,12 +151,16 @@ pub async fn generate(base_url: &str, kafka: KafkaConfig, levels: &[usize], leng
         .await;
 
         let (b, p) = (Arc::clone(&bodies), publisher.clone());
-        let kafka = closed_loop(c, warmup, length, move |i| {
+        let kafka = closed_loop(c, warmup, length, None, move |i| {
             let (b, p) = (Arc::clone(&b), p.clone());
             async move {
                 // What the handler does without HTTP: validate, assign id and time, publish.
                 match validate_request(&b[i % b.len()]) {
-                    Ok(request) => p.publish(&request.into_event()).await.is_ok(),
+                    Ok(request) => {
+                        let event = request.into_event();
+                        let json = serde_json::to_vec(&event).unwrap_or_default();
+                        p.publish(&event, &json).await.is_ok()
+                    }
                     Err(_) => false,
                 }
             }
@@ -136,7 +169,7 @@ pub async fn generate(base_url: &str, kafka: KafkaConfig, levels: &[usize], leng
 
         let url = format!("{base_url}/health");
         let cl = client.clone();
-        let health = closed_loop(c, warmup, length, move |_| {
+        let health = closed_loop(c, warmup, length, Some(server_pid), move |_| {
             let (cl, url) = (cl.clone(), url.clone());
             async move { matches!(cl.get(&url).send().await, Ok(r) if r.status() == 200) }
         })
@@ -186,6 +219,13 @@ pub async fn generate(base_url: &str, kafka: KafkaConfig, levels: &[usize], leng
             "req/s",
             &format!("POST /events/generate c={c}"),
             http.per_second(),
+        );
+        row(
+            &format!("events-api CPU per POST /events/generate c={c}"),
+            http.cpu_us_per_call(),
+            "µs",
+            &format!("events-api CPU per GET /health c={c} (checks broker and store)"),
+            health.cpu_us_per_call(),
         );
     }
     publisher.flush(Duration::from_secs(5));

@@ -157,7 +157,9 @@ async fn generate(f: Flags) {
             ("KAFKA_BROKERS", brokers.as_str()),
             ("KAFKA_TOPIC", topic.as_str()),
             ("STORE_URL", store.as_str()),
-            ("RUST_LOG", "warn"),
+            // Logging as template.yaml sets it on AWS, so its cost is in the CPU figure.
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
         ],
     );
     let env = [
@@ -178,6 +180,7 @@ async fn generate(f: Flags) {
     let seconds: f64 = f.number("seconds", 5.0);
     load::generate(
         &server.base_url,
+        server.pid(),
         kafka,
         &levels,
         Duration::from_secs_f64(seconds),
