@@ -1,0 +1,99 @@
+//! Each setting is described in the README's tables and in `.env.example`; the code that reads it
+//! is the source. This fails when a program reads a variable neither lists, or when either lists
+//! one no program reads.
+
+use pipeline_runtime::env::Recording;
+use std::collections::BTreeSet;
+
+/// Read by the programs but set by Lambda itself, never by a user.
+const SET_BY_LAMBDA: &[&str] = &["AWS_LAMBDA_RUNTIME_API", "AWS_DEFAULT_REGION"];
+/// Documented, and read by `pipeline_runtime::init_tracing` from the process environment
+/// rather than through a `Config`.
+const READ_BY_LOGGING: &[&str] = &["RUST_LOG", "AWS_LAMBDA_LOG_FORMAT"];
+
+/// Every variable a `Config` of the functions or the trigger asks for, under Lambda and as a
+/// plain server (the branches that read different names).
+fn read_by_code() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let sources: [&[(&str, &str)]; 2] = [
+        &[],
+        &[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("MSK_CLUSTER_ARN", "arn:aws:kafka:eu-west-1:1:cluster/c/u"),
+        ],
+    ];
+    for source in sources {
+        let api = Recording::new(source);
+        let _ = events_api::Config::from_parts(&api, &[]);
+        let processor = Recording::new(source);
+        let _ = events_processor::Config::from_source(&processor);
+        let trigger = Recording::new(source);
+        let _ = msk_trigger::config::Config::from_source(&trigger);
+        for r in [&api, &processor, &trigger] {
+            names.extend(r.asked());
+        }
+    }
+    names.retain(|n| !SET_BY_LAMBDA.contains(&n.as_str()));
+    names
+}
+
+fn is_name(s: &str) -> bool {
+    s.len() > 2
+        && s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// The names in the first column of the README's configuration tables.
+fn in_readme() -> BTreeSet<String> {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has a Configuration section");
+    section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| "))
+        .filter_map(|l| l.split(" |").next())
+        .flat_map(|cell| cell.split('`').map(str::to_owned).collect::<Vec<_>>())
+        .filter(|s| is_name(s))
+        .collect()
+}
+
+/// The names `.env.example` sets or shows commented out (`NAME=` or `# NAME=`).
+fn in_env_example() -> BTreeSet<String> {
+    include_str!("../../../.env.example")
+        .lines()
+        .map(|l| l.trim_start_matches('#').trim())
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .filter(|k| is_name(k))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_readme_and_env_example_list_every_setting_the_code_reads_and_no_other() {
+    let code = read_by_code();
+    let documented: BTreeSet<String> = code
+        .iter()
+        .cloned()
+        .chain(READ_BY_LOGGING.iter().map(|s| (*s).to_owned()))
+        .collect();
+    assert!(code.contains("KAFKA_BROKERS") && code.contains("TRIGGER_BATCH_SIZE"));
+    for (file, listed) in [
+        ("README.md", in_readme()),
+        (".env.example", in_env_example()),
+    ] {
+        let missing: Vec<_> = documented.difference(&listed).collect();
+        let extra: Vec<_> = listed.difference(&documented).collect();
+        assert!(
+            missing.is_empty(),
+            "{file} does not list {missing:?}, which the code reads"
+        );
+        assert!(
+            extra.is_empty(),
+            "{file} lists {extra:?}, which no program reads"
+        );
+    }
+}
