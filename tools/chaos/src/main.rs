@@ -134,6 +134,22 @@ async fn drained(load: &Load, store: &StoreView, ended: Instant) -> Option<Insta
     None
 }
 
+/// Batches the trigger logged as failed with `kind`, over all its logs in `run`.
+fn trigger_failures(run: &Path, kind: &str) -> usize {
+    std::fs::read_dir(run)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("trigger"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .map(|log| {
+            log.lines()
+                .filter(|l| l.contains("batch failed") && l.contains(kind))
+                .count()
+        })
+        .sum()
+}
+
 async fn listed_markers(http: &reqwest::Client, base: &str) -> HashMap<(usize, u64), usize> {
     let mut counts = HashMap::new();
     for e in testkit::http::listed(http, base).await {
@@ -221,7 +237,15 @@ async fn main() -> ExitCode {
                 probe_violations = lock::lock_store(&db, STORE_LOCK, &list).await;
             }
             2 => {
-                for k in 0..args.kills {
+                // A kill can land just after the function answered (a batch takes milliseconds),
+                // which fails nothing; kill again until `kills` invocations died mid-way.
+                let run = dir.join("run");
+                let before = trigger_failures(&run, "Runtime.ExitError");
+                let mut attempts = 0;
+                while trigger_failures(&run, "Runtime.ExitError") < before + args.kills
+                    && attempts < args.kills * 10
+                {
+                    attempts += 1;
                     let caught = stack
                         .kill_function_while_busy(
                             local_stack::EVENTS_PROCESSOR,
@@ -229,7 +253,8 @@ async fn main() -> ExitCode {
                         )
                         .await;
                     if !caught {
-                        probe_violations.push(format!("kill {k}: the processor was never busy"));
+                        probe_violations
+                            .push(format!("kill {attempts}: the processor was never busy"));
                     }
                     tokio::time::sleep(Duration::from_millis(1500)).await;
                 }
@@ -271,20 +296,11 @@ async fn main() -> ExitCode {
         })
         .collect();
     // The faults must have hit: batches failed on the locked store and on the killed processor.
-    let trigger_log: String = std::fs::read_dir(dir.join("run"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("trigger"))
-        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
-        .collect();
-    let failed = |kind: &str| {
-        trigger_log
-            .lines()
-            .filter(|l| l.contains("batch failed") && l.contains(kind))
-            .count()
-    };
-    let (on_store, on_exit) = (failed("StoreUnavailable"), failed("Runtime.ExitError"));
+    let run = dir.join("run");
+    let (on_store, on_exit) = (
+        trigger_failures(&run, "StoreUnavailable"),
+        trigger_failures(&run, "Runtime.ExitError"),
+    );
     println!(
         "chaos: batches that failed and were retried: {on_store} on the locked store, {on_exit} on a killed processor"
     );
