@@ -4,18 +4,9 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     pipeline_runtime::init_tracing();
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("events-api: configuration error: {e}");
-            return ExitCode::from(2);
-        }
+    let outcome = match Config::from_env() {
+        Ok(config) => Ok(run(config).await),
+        Err(e) => Err(e),
     };
-    match run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("events-api: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pipeline_runtime::exit_code("events-api", outcome)
 }

@@ -6,20 +6,11 @@ use std::process::ExitCode;
 #[tokio::main]
 async fn main() -> ExitCode {
     pipeline_runtime::init_tracing();
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("events-processor: configuration error: {e}");
-            return ExitCode::from(2);
-        }
+    let outcome = match Config::from_env() {
+        Ok(config) => Ok(serve(config).await),
+        Err(e) => Err(e),
     };
-    match serve(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("events-processor: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    pipeline_runtime::exit_code("events-processor", outcome)
 }
 
 async fn serve(config: Config) -> Result<(), Error> {

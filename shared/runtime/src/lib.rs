@@ -1,14 +1,35 @@
 //! Start-up plumbing shared by the functions and tools, so that each `main.rs` stays a few lines:
 //! [`env`] reads typed settings and names the variable when one is wrong, [`init_tracing`] sets
 //! up structured logs (JSON under `AWS_LAMBDA_LOG_FORMAT=json`, as Lambda's advanced logging
-//! expects), [`shutdown_signal`] resolves on SIGTERM or Ctrl-C, and [`aws::sdk_config`] loads
-//! the AWS SDK configuration once per cold start.
+//! expects), [`shutdown_signal`] resolves on SIGTERM or Ctrl-C, [`exit_code`] turns a
+//! program's outcome into the exit status every program uses, and [`aws::sdk_config`] loads the
+//! AWS SDK configuration once per cold start.
 #![warn(missing_docs)]
 
 pub mod aws;
 pub mod env;
 
 pub use env::ConfigError;
+
+/// The one way a program ends: a configuration error is printed as `PROGRAM: configuration
+/// error: …` with exit status 2, any other error as `PROGRAM: …` with 1, success 0.
+pub fn exit_code<E: std::fmt::Display>(
+    program: &str,
+    outcome: Result<Result<(), E>, ConfigError>,
+) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
+            eprintln!("{program}: {e}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("{program}: configuration error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 /// Installs the global `tracing` subscriber, writing to stderr.
 ///
@@ -62,5 +83,19 @@ pub async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod exit_tests {
+    use super::*;
+    use std::process::ExitCode;
+
+    #[test]
+    fn configuration_errors_exit_2_other_errors_1() {
+        let config = ConfigError::new("PORT", "not a number");
+        assert_eq!(exit_code::<String>("p", Err(config)), ExitCode::from(2));
+        assert_eq!(exit_code("p", Ok(Err("boom"))), ExitCode::FAILURE);
+        assert_eq!(exit_code::<String>("p", Ok(Ok(()))), ExitCode::SUCCESS);
     }
 }
