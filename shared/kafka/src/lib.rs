@@ -50,13 +50,15 @@ pub mod headers {
     pub const CONTENT_TYPE: &str = "content-type";
 }
 
-/// Where the broker stored an acknowledged record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the broker stored an acknowledged record, and what the record holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
     /// Partition written.
     pub partition: i32,
     /// Offset in that partition.
     pub offset: i64,
+    /// The record's value: the event's JSON, serialized once (the HTTP answer reuses it).
+    pub value: Vec<u8>,
 }
 
 /// What the broker says about itself and the topic.
@@ -97,12 +99,10 @@ pub enum PublishError {
 
 /// The publishing port of the HTTP function.
 pub trait EventPublisher: Send + Sync + 'static {
-    /// Publishes `event`, whose JSON the caller serialized once as `json` (the record's value,
-    /// and the HTTP answer too), and resolves once the broker acknowledged it.
+    /// Publishes `event` and resolves once the broker acknowledged it.
     fn publish(
         &self,
         event: &UserEvent,
-        json: &[u8],
     ) -> impl Future<Output = Result<Delivered, PublishError>> + Send;
 
     /// Checks the broker and topic, within the configured health deadline.

@@ -26,15 +26,17 @@ impl MemoryPublisher {
 }
 
 impl EventPublisher for MemoryPublisher {
-    async fn publish(&self, event: &UserEvent, _json: &[u8]) -> Result<Delivered, PublishError> {
+    async fn publish(&self, event: &UserEvent) -> Result<Delivered, PublishError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(PublishError::Timeout(Duration::from_millis(1)));
         }
+        let value = serde_json::to_vec(event)?;
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
         events.push(event.clone());
         Ok(Delivered {
             partition: 0,
             offset: i64::try_from(events.len()).unwrap_or(i64::MAX) - 1,
+            value,
         })
     }
 

@@ -42,7 +42,8 @@ impl KafkaPublisher {
 }
 
 impl EventPublisher for KafkaPublisher {
-    async fn publish(&self, event: &UserEvent, value: &[u8]) -> Result<Delivered, PublishError> {
+    async fn publish(&self, event: &UserEvent) -> Result<Delivered, PublishError> {
+        let value = serde_json::to_vec(event)?;
         let record_headers = OwnedHeaders::new_with_capacity(3)
             .insert(Header {
                 key: headers::EVENT_TYPE,
@@ -58,7 +59,7 @@ impl EventPublisher for KafkaPublisher {
             });
         let record = FutureRecord::to(&self.config.topic)
             .key(event.user_id.as_str())
-            .payload(value)
+            .payload(&value)
             .headers(record_headers);
         // librdkafka fails the delivery itself at `message.timeout.ms` (= the produce timeout);
         // the outer deadline only guards against a lost callback.
@@ -80,6 +81,7 @@ impl EventPublisher for KafkaPublisher {
                 Ok(Delivered {
                     partition: d.partition,
                     offset: d.offset,
+                    value,
                 })
             }
         }

@@ -103,9 +103,9 @@ where
 /// One event through each path before any clock runs: a cold producer's first send waits for
 /// its connection and producer id (figure 4 measures that), which is not throughput.
 async fn prime(base_url: &str, publisher: &KafkaPublisher, body: &[u8]) {
-    let event = validate_request(body).expect("a valid body").into_event();
+    let request = validate_request(body).expect("a valid body");
     publisher
-        .publish(&event, &serde_json::to_vec(&event).unwrap_or_default())
+        .publish(&request.into_event())
         .await
         .expect("the broker acknowledges a first event");
     api::generate(&reqwest::Client::new(), base_url, body.to_vec())
@@ -156,11 +156,7 @@ pub async fn generate(
             async move {
                 // What the handler does without HTTP: validate, assign id and time, publish.
                 match validate_request(&b[i % b.len()]) {
-                    Ok(request) => {
-                        let event = request.into_event();
-                        let json = serde_json::to_vec(&event).unwrap_or_default();
-                        p.publish(&event, &json).await.is_ok()
-                    }
+                    Ok(request) => p.publish(&request.into_event()).await.is_ok(),
                     Err(_) => false,
                 }
             }

@@ -1,17 +1,22 @@
-use msk_trigger::{run, Config};
+use msk_trigger::{run, Config, TriggerError};
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     pipeline_runtime::init_tracing();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => return pipeline_runtime::exit_code::<String>("msk-trigger", Err(e)),
+    let outcome = match Config::from_env() {
+        Ok(config) => Ok(serve(config).await),
+        Err(e) => Err(e),
     };
+    pipeline_runtime::exit_code("msk-trigger", outcome)
+}
+
+/// Runs until SIGTERM or Ctrl-C.
+async fn serve(config: Config) -> Result<(), TriggerError> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         pipeline_runtime::shutdown_signal().await;
         let _ = stop.send(true);
     });
-    pipeline_runtime::exit_code("msk-trigger", Ok(run(config, stopped).await))
+    run(config, stopped).await
 }

@@ -28,19 +28,12 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
     }
     let bytes = read_limited(body).await?;
     let event = validate_request(&bytes)?.into_event();
-    // Serialized once: the record's value and the answer's body are the same bytes.
-    let json = serde_json::to_vec(&event)
-        .map_err(|e| ApiError::KafkaUnavailable(format!("internal error: {e}")))?;
-    let delivered = app
-        .publisher
-        .publish(&event, &json)
-        .await
-        .map_err(|e| match e {
-            PublishError::Encode(_) | PublishError::Task(_) => {
-                ApiError::KafkaUnavailable(format!("internal error: {e}"))
-            }
-            other => ApiError::KafkaUnavailable(other.to_string()),
-        })?;
+    let delivered = app.publisher.publish(&event).await.map_err(|e| match e {
+        PublishError::Encode(_) | PublishError::Task(_) => {
+            ApiError::KafkaUnavailable(format!("internal error: {e}"))
+        }
+        other => ApiError::KafkaUnavailable(other.to_string()),
+    })?;
     debug!(
         event_id = %event.event_id,
         user_id = ?event.user_id,
@@ -49,10 +42,11 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
         offset = delivered.offset,
         "event published"
     );
+    // The answer is the record's value: the event serialized once.
     Ok((
         StatusCode::CREATED,
         [(header::CONTENT_TYPE, "application/json")],
-        json,
+        delivered.value,
     )
         .into_response())
 }
