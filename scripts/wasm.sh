@@ -20,12 +20,19 @@ wasm-bindgen --target bundler --out-dir "$out/bundler" --out-name event_schema "
 # wasm-opt from npm's binaryen only (Debian's wasm-opt 108 emits broken modules).
 if [[ -x web/node_modules/.bin/wasm-opt ]]; then
   for f in "$out/event_schema_bg.wasm" "$out/bundler/event_schema_bg.wasm"; do
-    web/node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+    web/node_modules/.bin/wasm-opt -O3 --enable-bulk-memory --enable-nontrapping-float-to-int \
       --enable-sign-ext --enable-mutable-globals "$f" -o "$f.opt" && mv "$f.opt" "$f"
   done
 else
   echo "wasm: web/node_modules/.bin/wasm-opt not found (npm ci in web/); size not optimised" >&2
 fi
+
+# The entry (web/pkg-entry): validate() and validateObject() over the wasm's compact check().
+# The bundler build has no init(), so its copy leaves out the default export.
+cp web/pkg-entry/index.js web/pkg-entry/index.d.ts "$out/"
+for f in index.js index.d.ts; do
+  grep -v '^export { default }' "web/pkg-entry/$f" >"$out/bundler/$f"
+done
 
 version="$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)"
 cat >"$out/package.json" <<JSON
@@ -35,22 +42,22 @@ cat >"$out/package.json" <<JSON
   "description": "Validate user-activity events in the browser with exactly the server's rules (WebAssembly).",
   "license": "Apache-2.0",
   "type": "module",
-  "main": "event_schema.js",
-  "types": "event_schema.d.ts",
+  "main": "index.js",
+  "types": "index.d.ts",
   "exports": {
     ".": {
-      "types": "./event_schema.d.ts",
-      "browser": "./event_schema.js",
-      "import": "./event_schema.js"
+      "types": "./index.d.ts",
+      "browser": "./index.js",
+      "import": "./index.js"
     },
     "./bundler": {
-      "types": "./bundler/event_schema.d.ts",
-      "import": "./bundler/event_schema.js"
+      "types": "./bundler/index.d.ts",
+      "import": "./bundler/index.js"
     },
     "./event_schema_bg.wasm": "./event_schema_bg.wasm"
   },
-  "files": ["event_schema.js", "event_schema.d.ts", "event_schema_bg.wasm", "event_schema_bg.wasm.d.ts", "bundler/", "README.md"],
-  "sideEffects": ["./bundler/event_schema.js"]
+  "files": ["index.js", "index.d.ts", "event_schema.js", "event_schema.d.ts", "event_schema_bg.wasm", "event_schema_bg.wasm.d.ts", "bundler/", "README.md"],
+  "sideEffects": ["./bundler/event_schema.js", "./bundler/index.js"]
 }
 JSON
 cp web/PACKAGE_README.md "$out/README.md"

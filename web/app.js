@@ -1,6 +1,6 @@
 // The page: validates with the wasm build of the schema crate on every keystroke, shows each
 // error beside its field, sends only valid events, then watches the processed list.
-import init, { validate, eventTypes, schemaVersion } from "./pkg/event_schema.js";
+import init, { validate, eventTypes, schemaVersion } from "./pkg/index.js";
 
 const DEFAULT_API = "http://127.0.0.1:9000/lambda-url/events-api";
 const FIELDS = ["userId", "eventType", "payload"];

@@ -1,7 +1,7 @@
 // Runs inside the page that validator-browser.mjs opens: the wasm is fetched and compiled the way
 // the real page does it (app.js), ajv comes from the bundle the server builds at start, and the
 // measurement itself is measure.mjs, shared with the node run.
-import init, { validate } from "../pkg/event_schema.js";
+import init, { validate } from "../pkg/index.js";
 import Ajv2020 from "/ajv2020.js";
 import { measureValidators } from "./measure.mjs";
 

@@ -46,6 +46,7 @@ function routes(ajvBundle) {
     ["/bench/page.mjs", js("bench/page.mjs")],
     ["/bench/measure.mjs", js("bench/measure.mjs")],
     ["/bench/bodies.mjs", js("bench/bodies.mjs")],
+    ["/pkg/index.js", js("pkg/index.js")],
     ["/pkg/event_schema.js", js("pkg/event_schema.js")],
     ["/pkg/event_schema_bg.wasm", { type: "application/wasm", file: join(web, "pkg/event_schema_bg.wasm") }],
     ["/schema.json", json("shared/schema/schemas/event-request.schema.json")],

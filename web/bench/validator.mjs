@@ -9,7 +9,7 @@ import { gzipSync } from "node:zlib";
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
 import Ajv2020 from "ajv/dist/2020.js";
-import { initSync, validate } from "../pkg/event_schema.js";
+import { initSync, validate } from "../pkg/index.js";
 import { WASM_BASELINE, describeDisagreement, measureValidators, tsvRow } from "./measure.mjs";
 
 const web = fileURLToPath(new URL("..", import.meta.url));

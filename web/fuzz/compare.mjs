@@ -2,7 +2,7 @@
 // tools/fuzz's fuzz-verdicts) and asks the wasm build (web/pkg) for its verdict on each body: they
 // must agree on every one. Exits 1 on the first disagreement, naming the body.
 import { readFile } from "node:fs/promises";
-import { initSync, validate } from "../pkg/event_schema.js";
+import { initSync, validate } from "../pkg/index.js";
 
 initSync({ module: await readFile(new URL("../pkg/event_schema_bg.wasm", import.meta.url)) });
 const lines = (await readFile(process.argv[2], "utf8")).split("\n").filter(Boolean);

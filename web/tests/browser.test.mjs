@@ -62,7 +62,7 @@ test("every shared request vector gets the native verdict from the wasm in the p
   assert.ok(vectors.length >= 40);
   const { page } = await openPage();
   const verdicts = await page.evaluate(async (bodies) => {
-    const { validate } = await import("./pkg/event_schema.js");
+    const { validate } = await import("./pkg/index.js");
     return bodies.map((b) => validate(b));
   }, vectors.map((v) => v.body));
   for (const [i, v] of vectors.entries()) {

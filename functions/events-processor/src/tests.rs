@@ -122,7 +122,10 @@ async fn a_partition_is_handled_in_offset_order_whatever_the_array_order() {
         .await
         .expect("list");
     assert_eq!(
-        stored.events[0].payload.as_ref().map(|p| p["v"].clone()),
+        stored.events[0]
+            .payload
+            .as_ref()
+            .map(|p| p.to_map()["v"].clone()),
         Some(1.into()),
         "offset 3 came first"
     );

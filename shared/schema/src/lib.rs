@@ -20,8 +20,10 @@ pub mod vectors;
 pub mod wasm;
 
 pub use error::{ErrorCode, FieldError, ValidationErrors};
-pub use types::{format_timestamp, parse_timestamp, EventRequest, EventType, UserEvent};
-pub use validate::{check_event_type, check_user_id, validate_event, validate_request};
+pub use types::{format_timestamp, parse_timestamp, EventRequest, EventType, Payload, UserEvent};
+pub use validate::{
+    check_event_type, check_request, check_user_id, validate_event, validate_request,
+};
 
 /// Version of the event format, sent as the `schema-version` Kafka header.
 pub const SCHEMA_VERSION: &str = "1";

@@ -1,27 +1,58 @@
-//! A strict JSON reader for request and event bodies.
+//! A strict JSON reader for request and event bodies, in one pass over the bytes and without
+//! building a tree.
 //!
 //! `serde_json::Value` silently keeps the last of two duplicate keys and only stops nesting at 128
 //! levels. Both are unsafe for an event pipeline: two services reading the same bytes could disagree
 //! on a field, and a deeply nested payload costs every consumer. This reader rejects duplicate keys
 //! anywhere, stops at the payload depth limit, and keeps the top-level members in document order so
 //! unknown fields are reported in the order the client wrote them.
+//!
+//! It accepts exactly the documents `serde_json` accepts (with `float_roundtrip`: every number a
+//! finite double, no lone surrogate, UTF-8 strings), which the fuzz targets check. An object value
+//! comes back as its text plus whether that text is already *compact*: byte for byte what
+//! `serde_json` would write for it. A compact payload is stored as it arrived; only other spellings
+//! (spaces, `\/`, `1E2`) are parsed and written again.
 
 use crate::error::{ErrorCode, FieldError};
 use crate::MAX_PAYLOAD_DEPTH;
-use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
-use std::cell::RefCell;
+use std::borrow::Cow;
 use std::collections::HashSet;
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 /// Nesting allowed in a whole body: the top-level object plus the payload's own depth.
 const MAX_BODY_DEPTH: usize = MAX_PAYLOAD_DEPTH + 1;
 
-/// The members of a top-level JSON object, in document order.
-pub(crate) type Members = Vec<(String, Value)>;
+/// A top-level member's value, as much of it as the rules look at.
+#[derive(Debug)]
+pub(crate) enum Member<'a> {
+    /// `null`.
+    Null,
+    /// A string, unescaped.
+    String(Cow<'a, str>),
+    /// An object: its text in the body, and whether that text is already compact.
+    Object { text: &'a str, compact: bool },
+    /// Anything else, named for a message (`a number`, `an array`, `a boolean`).
+    Other(&'static str),
+}
 
-/// Where a value sits in the document, as a parent-linked list so that paths are only rendered
-/// when a problem is reported.
+impl Member<'_> {
+    /// The JSON type, as a message names it.
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Member::Null => "null",
+            Member::String(_) => "a string",
+            Member::Object { .. } => "an object",
+            Member::Other(name) => name,
+        }
+    }
+}
+
+/// The members of a top-level JSON object, in document order (each value an `Option` so that the
+/// rules can take the ones they read).
+pub(crate) type Members<'a> = Vec<(Cow<'a, str>, Option<Member<'a>>)>;
+
+/// Where a value sits in the document, as a parent-linked list on the stack, so that a path is
+/// only rendered when a problem is reported.
 #[derive(Clone, Copy)]
 enum Path<'a> {
     Root,
@@ -77,8 +108,21 @@ impl Path<'_> {
     }
 }
 
+/// Why reading stopped: the text is not JSON, or it is JSON that breaks a rule of the reader.
+enum Stop {
+    /// Not JSON at the reader's position.
+    Syntax,
+    /// A string that is not UTF-8.
+    Utf8,
+    /// A number beyond the range of a double (I-JSON).
+    OutOfRange,
+    Problem(FieldError),
+}
+
+type Read<T> = Result<T, Stop>;
+
 /// Reads `body` as a JSON object. On failure, the single problem that stopped the reader.
-pub(crate) fn parse_object(body: &[u8]) -> Result<Members, FieldError> {
+pub(crate) fn parse_object(body: &[u8]) -> Result<Members<'_>, FieldError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(FieldError::new(
             "body",
@@ -86,248 +130,611 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Members, FieldError> {
             "the body is empty; send a JSON object",
         ));
     }
-    let problem = RefCell::new(None);
-    let mut de = serde_json::Deserializer::from_slice(body);
-    let result = RootSeed { problem: &problem }
-        .deserialize(&mut de)
-        .and_then(|members| de.end().map(|()| members));
-    match result {
+    let mut reader = Reader { b: body, i: 0 };
+    match reader.root() {
         Ok(members) => Ok(members),
-        Err(err) => Err(problem.into_inner().unwrap_or_else(|| {
-            FieldError::new(
-                "body",
-                ErrorCode::MalformedJson,
-                format!("the body is not valid JSON: {err}"),
-            )
-        })),
+        Err(Stop::Problem(problem)) => Err(problem),
+        Err(stop) => Err(malformed(body, reader.i, &stop)),
     }
 }
 
-struct RootSeed<'p> {
-    problem: &'p RefCell<Option<FieldError>>,
-}
-
-impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
-    type Value = Members;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Members, D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl RootSeed<'_> {
-    fn not_an_object<E: de::Error>(&self, what: &str) -> E {
-        *self.problem.borrow_mut() = Some(FieldError::new(
-            "body",
-            ErrorCode::NotAnObject,
-            format!("the body must be a JSON object, got {what}"),
-        ));
-        E::custom("not an object")
-    }
-}
-
-impl<'de> Visitor<'de> for RootSeed<'_> {
-    type Value = Members;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Members, E> {
-        Err(self.not_an_object("a boolean"))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Members, E> {
-        Err(self.not_an_object("a number"))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Members, E> {
-        Err(self.not_an_object("a number"))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Members, E> {
-        Err(self.not_an_object("a number"))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Members, E> {
-        Err(self.not_an_object("a string"))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Members, E> {
-        Err(self.not_an_object("null"))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Members, A::Error> {
-        Err(self.not_an_object("an array"))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-        let mut members: Members = Vec::new();
-        let mut seen = HashSet::new();
-        let root = Path::Root;
-        while let Some(key) = map.next_key::<String>()? {
-            if !seen.insert(key.clone()) {
-                return Err(duplicate(self.problem, &key, &root));
+/// The message for a body that is not JSON: what was found, and where (line and column, in
+/// characters, both from 1).
+fn malformed(body: &[u8], at: usize, stop: &Stop) -> FieldError {
+    let before = String::from_utf8_lossy(&body[..at.min(body.len())]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let what = match stop {
+        Stop::Utf8 => "a string that is not UTF-8".to_owned(),
+        Stop::OutOfRange => "a number beyond the range of a double".to_owned(),
+        _ => match String::from_utf8_lossy(&body[at.min(body.len())..])
+            .chars()
+            .next()
+        {
+            None => "unexpected end of the body".to_owned(),
+            Some(c) if c.is_control() || c.is_whitespace() => {
+                format!("unexpected character U+{:04X}", u32::from(c))
             }
-            let path = Path::Key(&key, &root);
-            let value = map.next_value_seed(ValueSeed {
-                depth: 1,
-                path: &path,
-                problem: self.problem,
-            })?;
-            members.push((key, value));
-        }
-        Ok(members)
-    }
+            Some(c) => format!("unexpected '{c}'"),
+        },
+    };
+    FieldError::new(
+        "body",
+        ErrorCode::MalformedJson,
+        format!("the body is not valid JSON at line {line} column {column}: {what}"),
+    )
 }
 
-fn duplicate<E: de::Error>(problem: &RefCell<Option<FieldError>>, key: &str, at: &Path) -> E {
-    let field = match at {
-        Path::Root => key.to_owned(),
-        _ => at.field(),
+fn not_an_object<T>(what: &str) -> Read<T> {
+    Err(Stop::Problem(FieldError::new(
+        "body",
+        ErrorCode::NotAnObject,
+        format!("the body must be a JSON object, got {what}"),
+    )))
+}
+
+fn duplicate(key: &str, at: &Path) -> Stop {
+    let (field, location) = match at {
+        Path::Root => (key.to_owned(), "the body".to_owned()),
+        _ => (at.field(), at.display()),
     };
-    let location = match at {
-        Path::Root => "the body".to_owned(),
-        _ => at.display(),
-    };
-    *problem.borrow_mut() = Some(FieldError::new(
+    Stop::Problem(FieldError::new(
         field,
         ErrorCode::DuplicateKey,
         format!("key \"{key}\" appears more than once in {location}; send each key once"),
-    ));
-    E::custom("duplicate key")
+    ))
 }
 
-/// Reads any JSON value below the root, enforcing depth and key uniqueness.
-struct ValueSeed<'a, 'p> {
-    /// Depth of the container holding this value (the root object is 1).
-    depth: usize,
-    path: &'a Path<'a>,
-    problem: &'p RefCell<Option<FieldError>>,
+fn too_deep(at: &Path) -> Stop {
+    let field = at.field();
+    Stop::Problem(FieldError::new(
+        field.as_str(),
+        ErrorCode::TooDeep,
+        format!("{field} nests deeper than {MAX_PAYLOAD_DEPTH} levels; flatten it"),
+    ))
 }
 
-impl ValueSeed<'_, '_> {
-    fn enter<E: de::Error>(&self) -> Result<usize, E> {
-        let depth = self.depth + 1;
-        if depth > MAX_BODY_DEPTH {
-            *self.problem.borrow_mut() = Some(FieldError::new(
-                self.path.field(),
-                ErrorCode::TooDeep,
-                format!(
-                    "{} nests deeper than {MAX_PAYLOAD_DEPTH} levels; flatten it",
-                    self.path.field()
-                ),
-            ));
-            return Err(E::custom("too deep"));
+/// A string as it appears in the body, between its quotes.
+struct Str<'a> {
+    raw: &'a str,
+    escaped: bool,
+    compact: bool,
+}
+
+impl<'a> Str<'a> {
+    /// The string's value: the text itself unless it holds escapes.
+    fn value(&self) -> Cow<'a, str> {
+        if self.escaped {
+            Cow::Owned(unescape(self.raw))
+        } else {
+            Cow::Borrowed(self.raw)
         }
-        Ok(depth)
     }
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_, '_> {
-    type Value = Value;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
-        d.deserialize_any(self)
-    }
+/// What one value below the root was.
+enum Kind<'a> {
+    Null,
+    Bool,
+    Number,
+    String(Str<'a>),
+    Array,
+    Object,
 }
 
-impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
-    type Value = Value;
+/// The keys seen in one object: a short list while there are few, a set beyond.
+enum Seen<'a> {
+    Few(Vec<Cow<'a, str>>),
+    Many(HashSet<Cow<'a, str>>),
+}
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
+impl<'a> Seen<'a> {
+    const FEW: usize = 16;
 
-    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
-        Ok(Value::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
-        Ok(Value::from(v))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
-        Ok(Value::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
-        Ok(Value::String(v))
-    }
-    fn visit_unit<E>(self) -> Result<Value, E> {
-        Ok(Value::Null)
+    fn new() -> Self {
+        Seen::Few(Vec::new())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let depth = self.enter()?;
-        let mut items = Vec::new();
-        loop {
-            let path = Path::Index(items.len(), self.path);
-            let seed = ValueSeed {
-                depth,
-                path: &path,
-                problem: self.problem,
-            };
-            match seq.next_element_seed(seed)? {
-                Some(v) => items.push(v),
-                None => break,
+    /// Adds `key`; false when it was already there.
+    fn insert(&mut self, key: Cow<'a, str>) -> bool {
+        match self {
+            Seen::Few(keys) => {
+                if keys.contains(&key) {
+                    return false;
+                }
+                if keys.len() < Self::FEW {
+                    keys.push(key);
+                } else {
+                    let mut set: HashSet<_> = keys.drain(..).collect();
+                    set.insert(key);
+                    *self = Seen::Many(set);
+                }
+                true
             }
+            Seen::Many(set) => set.insert(key),
         }
-        Ok(Value::Array(items))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let depth = self.enter()?;
-        let mut out = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if out.contains_key(&key) {
-                return Err(duplicate(self.problem, &key, self.path));
-            }
-            let path = Path::Key(&key, self.path);
-            let value = map.next_value_seed(ValueSeed {
-                depth,
-                path: &path,
-                problem: self.problem,
-            })?;
-            out.insert(key, value);
-        }
-        Ok(Value::Object(out))
     }
 }
 
-/// Nesting depth of a value: scalars are 0, an empty object or array is 1.
-pub(crate) fn depth(value: &Value) -> usize {
-    match value {
-        Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
-        Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
-        _ => 0,
-    }
+struct Reader<'a> {
+    b: &'a [u8],
+    i: usize,
 }
 
-/// Size in bytes of the compact JSON serialization, without allocating it.
-pub(crate) fn serialized_len(value: &Value) -> usize {
-    struct Counter(usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            Ok(buf.len())
+impl<'a> Reader<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    /// Skips whitespace; true when there was any.
+    fn space(&mut self) -> bool {
+        let start = self.i;
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
         }
-        fn flush(&mut self) -> std::io::Result<()> {
+        self.i != start
+    }
+
+    fn expect(&mut self, byte: u8) -> Read<()> {
+        if self.peek() == Some(byte) {
+            self.i += 1;
             Ok(())
+        } else {
+            Err(Stop::Syntax)
         }
     }
-    let mut counter = Counter(0);
-    // Writing a `Value` into an infallible writer cannot fail.
-    let _ = serde_json::to_writer(&mut counter, value);
-    counter.0
+
+    fn literal(&mut self, word: &[u8]) -> Read<()> {
+        match self.b.get(self.i..self.i + word.len()) {
+            Some(found) if found == word => {
+                self.i += word.len();
+                Ok(())
+            }
+            _ => Err(Stop::Syntax),
+        }
+    }
+
+    fn root(&mut self) -> Read<Members<'a>> {
+        self.space();
+        match self.peek() {
+            Some(b'{') => {}
+            Some(b'[') => return not_an_object("an array"),
+            Some(b'"') => {
+                self.string()?;
+                return not_an_object("a string");
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                self.number()?;
+                return not_an_object("a number");
+            }
+            Some(b't') => {
+                self.literal(b"true")?;
+                return not_an_object("a boolean");
+            }
+            Some(b'f') => {
+                self.literal(b"false")?;
+                return not_an_object("a boolean");
+            }
+            Some(b'n') => {
+                self.literal(b"null")?;
+                return not_an_object("null");
+            }
+            _ => return Err(Stop::Syntax),
+        }
+        self.i += 1;
+        let mut members: Members<'a> = Vec::new();
+        self.space();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+        } else {
+            loop {
+                if self.peek() != Some(b'"') {
+                    return Err(Stop::Syntax);
+                }
+                let key = self.string()?.value();
+                if members.iter().any(|(k, _)| *k == key) {
+                    return Err(duplicate(&key, &Path::Root));
+                }
+                self.space();
+                self.expect(b':')?;
+                self.space();
+                let root = Path::Root;
+                let path = Path::Key(&key, &root);
+                let start = self.i;
+                let (kind, compact) = self.value(1, &path)?;
+                let member = match kind {
+                    Kind::Null => Member::Null,
+                    Kind::String(s) => Member::String(s.value()),
+                    Kind::Object => Member::Object {
+                        // The object's bytes were checked as UTF-8 string by string, and
+                        // everything outside strings is ASCII.
+                        text: std::str::from_utf8(&self.b[start..self.i])
+                            .map_err(|_| Stop::Utf8)?,
+                        compact,
+                    },
+                    Kind::Bool => Member::Other("a boolean"),
+                    Kind::Number => Member::Other("a number"),
+                    Kind::Array => Member::Other("an array"),
+                };
+                members.push((key, Some(member)));
+                self.space();
+                match self.peek() {
+                    Some(b',') => {
+                        self.i += 1;
+                        self.space();
+                    }
+                    Some(b'}') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(Stop::Syntax),
+                }
+            }
+        }
+        self.space();
+        if self.i != self.b.len() {
+            return Err(Stop::Syntax);
+        }
+        Ok(members)
+    }
+
+    /// Reads one value held by a container at `depth` (the root object is 1). Returns its kind
+    /// and whether its text is compact.
+    fn value(&mut self, depth: usize, path: &Path) -> Read<(Kind<'a>, bool)> {
+        match self.peek() {
+            Some(b'{') => Ok((Kind::Object, self.object(depth, path)?)),
+            Some(b'[') => Ok((Kind::Array, self.array(depth, path)?)),
+            Some(b'"') => {
+                let s = self.string()?;
+                let compact = s.compact;
+                Ok((Kind::String(s), compact))
+            }
+            Some(b'-' | b'0'..=b'9') => Ok((Kind::Number, self.number()?)),
+            Some(b't') => self.literal(b"true").map(|()| (Kind::Bool, true)),
+            Some(b'f') => self.literal(b"false").map(|()| (Kind::Bool, true)),
+            Some(b'n') => self.literal(b"null").map(|()| (Kind::Null, true)),
+            _ => Err(Stop::Syntax),
+        }
+    }
+
+    fn object(&mut self, depth: usize, path: &Path) -> Read<bool> {
+        let depth = depth + 1;
+        if depth > MAX_BODY_DEPTH {
+            return Err(too_deep(path));
+        }
+        self.i += 1;
+        let mut compact = !self.space();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(compact);
+        }
+        let mut seen = Seen::new();
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(Stop::Syntax);
+            }
+            let s = self.string()?;
+            compact &= s.compact;
+            let key = s.value();
+            if !seen.insert(key.clone()) {
+                return Err(duplicate(&key, path));
+            }
+            compact &= !self.space();
+            self.expect(b':')?;
+            compact &= !self.space();
+            let child = Path::Key(&key, path);
+            compact &= self.value(depth, &child)?.1;
+            compact &= !self.space();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    compact &= !self.space();
+                }
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(compact);
+                }
+                _ => return Err(Stop::Syntax),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize, path: &Path) -> Read<bool> {
+        let depth = depth + 1;
+        if depth > MAX_BODY_DEPTH {
+            return Err(too_deep(path));
+        }
+        self.i += 1;
+        let mut compact = !self.space();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(compact);
+        }
+        let mut index = 0;
+        loop {
+            let child = Path::Index(index, path);
+            compact &= self.value(depth, &child)?.1;
+            compact &= !self.space();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
+                    compact &= !self.space();
+                }
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(compact);
+                }
+                _ => return Err(Stop::Syntax),
+            }
+            index += 1;
+        }
+    }
+
+    /// Reads a string (at its opening quote). Compact when `serde_json` would write the same
+    /// escapes: `\"`, `\\`, the five short control escapes, `\u00xx` for the other controls.
+    fn string(&mut self) -> Read<Str<'a>> {
+        self.i += 1;
+        let start = self.i;
+        let mut escaped = false;
+        let mut compact = true;
+        loop {
+            while let Some(&c) = self.b.get(self.i) {
+                if c == b'"' || c == b'\\' || c < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            match self.peek() {
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    self.i += 1;
+                    let e = self.peek().ok_or(Stop::Syntax)?;
+                    self.i += 1;
+                    match e {
+                        b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'/' => compact = false,
+                        b'u' => compact &= self.unicode_escape()?,
+                        _ => return Err(Stop::Syntax),
+                    }
+                }
+                // A raw control character, or the end of the body.
+                _ => return Err(Stop::Syntax),
+            }
+        }
+        let raw = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| {
+            self.i = start - 1;
+            Stop::Utf8
+        })?;
+        self.i += 1;
+        Ok(Str {
+            raw,
+            escaped,
+            compact,
+        })
+    }
+
+    /// Reads the digits of a `\u` escape (and the low half of a surrogate pair). Returns whether
+    /// `serde_json` writes the character this way: a control without a short escape, lower case.
+    fn unicode_escape(&mut self) -> Read<bool> {
+        let digits = self.b.get(self.i..self.i + 4).ok_or(Stop::Syntax)?;
+        let unit = hex4(digits).ok_or(Stop::Syntax)?;
+        self.i += 4;
+        match unit {
+            0xD800..=0xDBFF => {
+                if self.b.get(self.i..self.i + 2) != Some(b"\\u") {
+                    return Err(Stop::Syntax);
+                }
+                let low = self
+                    .b
+                    .get(self.i + 2..self.i + 6)
+                    .and_then(hex4)
+                    .ok_or(Stop::Syntax)?;
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return Err(Stop::Syntax);
+                }
+                self.i += 6;
+                Ok(false)
+            }
+            0xDC00..=0xDFFF => Err(Stop::Syntax),
+            0x08 | 0x09 | 0x0A | 0x0C | 0x0D => Ok(false),
+            0..=0x1F => Ok(!digits.iter().any(u8::is_ascii_uppercase)),
+            _ => Ok(false),
+        }
+    }
+
+    /// Reads a number. Compact when `serde_json` writes it back unchanged: an integer it keeps as
+    /// one (not `-0`), or a float whose shortest form is the text itself. A number beyond the
+    /// range of a double is not accepted (I-JSON, and `serde_json` refuses it too).
+    fn number(&mut self) -> Read<bool> {
+        let start = self.i;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(Stop::Syntax),
+        }
+        let mut integer = true;
+        if self.peek() == Some(b'.') {
+            integer = false;
+            self.i += 1;
+            self.required_digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            integer = false;
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.required_digits()?;
+        }
+        let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| Stop::Syntax)?;
+        match as_double(text, integer).inspect_err(|_| self.i = start)? {
+            None => Ok(true),
+            Some(value) => Ok(zmij::Buffer::new().format_finite(value) == text),
+        }
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn required_digits(&mut self) -> Read<()> {
+        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            return Err(Stop::Syntax);
+        }
+        self.digits();
+        Ok(())
+    }
+}
+
+/// How `serde_json` holds a number: `None` when it keeps the integer as written (a u64, or an
+/// i64 when negative), else the double it reads (correctly rounded; `-0` is the double -0.0).
+fn as_double(text: &str, integer: bool) -> Read<Option<f64>> {
+    if integer {
+        let negative = text.starts_with('-');
+        let magnitude = text.strip_prefix('-').unwrap_or(text);
+        if let Ok(m) = magnitude.parse::<u64>() {
+            if !negative || (m != 0 && m <= 1 << 63) {
+                return Ok(None);
+            }
+        }
+    }
+    let value: f64 = text.parse().map_err(|_| Stop::Syntax)?;
+    if value.is_finite() {
+        Ok(Some(value))
+    } else {
+        Err(Stop::OutOfRange)
+    }
+}
+
+/// The compact spelling of JSON text the reader accepted: byte for byte what `serde_json` writes
+/// for it (no spaces, its escapes, its numbers).
+pub(crate) fn compact(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut reader = Reader { b, i: 0 };
+    while let Some(c) = reader.peek() {
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' => reader.i += 1,
+            b'"' => match reader.string() {
+                Ok(s) => write_string(&mut out, &s.value()),
+                Err(_) => return text.to_owned(),
+            },
+            b'-' | b'0'..=b'9' => {
+                let start = reader.i;
+                if reader.number().is_err() {
+                    return text.to_owned();
+                }
+                let token = &text[start..reader.i];
+                let integer = !token.contains(['.', 'e', 'E']);
+                match as_double(token, integer) {
+                    Ok(None) => out.push_str(token),
+                    Ok(Some(v)) => out.push_str(zmij::Buffer::new().format_finite(v)),
+                    Err(_) => return text.to_owned(),
+                }
+            }
+            // Brackets, separators and the letters of true, false and null.
+            _ => {
+                out.push(char::from(c));
+                reader.i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A string as `serde_json` writes it.
+fn write_string(out: &mut String, value: &str) {
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+fn hex4(digits: &[u8]) -> Option<u32> {
+    let text = std::str::from_utf8(digits).ok()?;
+    if text.len() != 4 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    u32::from_str_radix(text, 16).ok()
+}
+
+/// The value of a string the reader accepted (so every escape in it is well formed).
+fn unescape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let bytes = rest.as_bytes();
+        let (c, used) = match bytes.get(at + 1) {
+            Some(b'b') => ('\u{8}', 2),
+            Some(b'f') => ('\u{c}', 2),
+            Some(b'n') => ('\n', 2),
+            Some(b'r') => ('\r', 2),
+            Some(b't') => ('\t', 2),
+            Some(b'u') => {
+                let unit = bytes.get(at + 2..at + 6).and_then(hex4).unwrap_or(0xFFFD);
+                if (0xD800..=0xDBFF).contains(&unit) {
+                    let low = bytes.get(at + 8..at + 12).and_then(hex4).unwrap_or(0xDC00);
+                    let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                    (char::from_u32(code).unwrap_or('\u{FFFD}'), 12)
+                } else {
+                    (char::from_u32(unit).unwrap_or('\u{FFFD}'), 6)
+                }
+            }
+            Some(&other) => (char::from(other), 2),
+            None => ('\\', 1),
+        };
+        out.push(c);
+        rest = rest.get(at + used..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn keys(body: &str) -> Vec<String> {
+        parse_object(body.as_bytes())
+            .expect("valid")
+            .into_iter()
+            .map(|(k, _)| k.into_owned())
+            .collect()
+    }
+
+    /// The payload member of `{"payload":<text>}`: its text and whether it is compact.
+    fn object(text: &str) -> (String, bool) {
+        let body = format!(r#"{{"payload":{text}}}"#);
+        match parse_object(body.as_bytes()).expect("valid").pop() {
+            Some((_, Some(Member::Object { text, compact }))) => (text.to_owned(), compact),
+            other => panic!("not an object: {other:?}"),
+        }
+    }
+
     #[test]
     fn keeps_document_order_of_top_level_members() {
-        let members = parse_object(br#"{"b":1,"a":2,"c":3}"#).expect("valid");
-        let keys: Vec<_> = members.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, ["b", "a", "c"]);
+        assert_eq!(keys(r#"{"b":1,"a":2,"c":3}"#), ["b", "a", "c"]);
     }
 
     #[test]
@@ -339,22 +746,130 @@ mod tests {
     }
 
     #[test]
-    fn depth_counts_containers_only() {
-        assert_eq!(depth(&serde_json::json!(1)), 0);
-        assert_eq!(depth(&serde_json::json!({})), 1);
-        assert_eq!(depth(&serde_json::json!({"a": [{"b": 1}]})), 3);
+    fn a_key_spelled_two_ways_is_one_key() {
+        let err = parse_object(br#"{"payload":{"a":1,"\u0061":2}}"#).expect_err("duplicate");
+        assert_eq!(err.code, ErrorCode::DuplicateKey);
+        let many: String = (0..40).map(|i| format!(r#""k{i}":{i},"#)).collect();
+        let body = format!(r#"{{"payload":{{{many}"k39":0}}}}"#);
+        let err = parse_object(body.as_bytes()).expect_err("duplicate past the short list");
+        assert_eq!(err.code, ErrorCode::DuplicateKey);
     }
 
     #[test]
-    fn serialized_len_matches_to_vec() {
-        let v = serde_json::json!({"a": [1, 2.5, "é"], "b": null});
-        let bytes = serde_json::to_vec(&v).expect("serializable");
-        assert_eq!(serialized_len(&v), bytes.len());
+    fn malformed_json_says_what_and_where() {
+        for (body, message) in [
+            (r#"{"a":1} x"#, "at line 1 column 9: unexpected 'x'"),
+            (
+                "{\n \"a\":",
+                "at line 2 column 6: unexpected end of the body",
+            ),
+            (
+                "{\"a\":\"\t\"}",
+                "at line 1 column 7: unexpected character U+0009",
+            ),
+            (
+                r#"{"a":1e999}"#,
+                "at line 1 column 6: a number beyond the range of a double",
+            ),
+        ] {
+            let err = parse_object(body.as_bytes()).expect_err(body);
+            assert_eq!(err.code, ErrorCode::MalformedJson);
+            assert!(err.message.ends_with(message), "{body:?}: {}", err.message);
+        }
+        let err = parse_object(b"{\"a\":\"\xff\"}").expect_err("not UTF-8");
+        assert!(
+            err.message.contains("column 6: a string that is not UTF-8"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
-    fn trailing_garbage_is_malformed() {
-        let err = parse_object(br#"{"a":1} x"#).expect_err("garbage");
-        assert_eq!(err.code, ErrorCode::MalformedJson);
+    fn compact_writes_what_serde_json_writes() {
+        let text = "{ \"a\" : [ 1E2, -0, 1.50, \"\\/\\u0041\\u001F\\ud83d\\ude00\" ], \"b\":{\"c\":null} }";
+        let value: serde_json::Value = serde_json::from_str(text).expect("JSON");
+        assert_eq!(compact(text), value.to_string());
+    }
+
+    #[test]
+    fn escapes_are_unescaped() {
+        let members = parse_object(br#"{"u":"a\"b\\c\/d\n\u00e9\ud83d\ude00"}"#).expect("valid");
+        assert!(
+            matches!(&members[0].1, Some(Member::String(s)) if s == "a\"b\\c/d\n\u{e9}\u{1F600}")
+        );
+    }
+
+    #[test]
+    fn compact_means_what_serde_json_writes() {
+        for text in [
+            r#"{}"#,
+            r#"{"a":[1,-2,0.5,1e-7,"x\n\u0001\"\\",true,null,{}],"b":-9223372036854775808}"#,
+            r#"{"é":"\u001f","big":18446744073709551615}"#,
+        ] {
+            assert_eq!(object(text), (text.to_owned(), true), "{text}");
+        }
+        for text in [
+            r#"{ }"#,
+            r#"{"a": 1}"#,
+            r#"{"a":[1, 2]}"#,
+            r#"{"a":"\/"}"#,
+            r#"{"a":"\u0041"}"#,
+            r#"{"a":"\u001F"}"#,
+            r#"{"a":"\u000a"}"#,
+            r#"{"a":-0}"#,
+            r#"{"a":1E2}"#,
+            r#"{"a":1.50}"#,
+            r#"{"a":18446744073709551616}"#,
+            r#"{"a":"\ud83d\ude00"}"#,
+        ] {
+            assert_eq!(object(text), (text.to_owned(), false), "{text}");
+        }
+    }
+
+    #[test]
+    fn rejects_what_serde_json_rejects() {
+        for body in [
+            r#"{"a":1e400}"#,
+            r#"{"a":-1e309}"#,
+            r#"{"a":"\ud800"}"#,
+            r#"{"a":"\udc00"}"#,
+            r#"{"a":"\ud800\u0041"}"#,
+            "{\"a\":\"\u{1}\"}",
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":.5}"#,
+            r#"{"a":+1}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":1,}"#,
+            r#"{"a":"\x"}"#,
+        ] {
+            let err = parse_object(body.as_bytes()).expect_err(body);
+            assert_eq!(err.code, ErrorCode::MalformedJson, "{body}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(body).is_err(),
+                "{body}"
+            );
+        }
+        for body in [r#"{"a":0e999999}"#, "{\"a\":\"\x7f\"}"] {
+            assert!(parse_object(body.as_bytes()).is_ok(), "{body}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(body).is_ok(),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_root_must_be_an_object() {
+        for (body, what) in [
+            ("[1,", "an array"),
+            ("\"x\"", "a string"),
+            ("12 x", "a number"),
+        ] {
+            let err = parse_object(body.as_bytes()).expect_err(body);
+            assert_eq!(err.code, ErrorCode::NotAnObject, "{body}");
+            assert!(err.message.ends_with(what), "{}", err.message);
+        }
     }
 }

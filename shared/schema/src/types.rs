@@ -71,7 +71,7 @@ pub struct EventRequest {
     pub event_type: EventType,
     /// Free-form details (an object), or null / absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<Map<String, Value>>,
+    pub payload: Option<Payload>,
 }
 
 /// An accepted event: the request plus the identity and time the pipeline gave it.
@@ -100,7 +100,71 @@ pub struct UserEvent {
     pub timestamp: DateTime<Utc>,
     /// Free-form details, or absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload: Option<Map<String, Value>>,
+    pub payload: Option<Payload>,
+}
+
+/// Free-form details of an event: a JSON object, held as its compact text (exactly what
+/// `serde_json` writes for it). Events carry, store and answer with this text as it is, so a
+/// payload is never parsed into a tree on the way through the pipeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(String);
+
+impl Payload {
+    /// The payload as compact JSON text.
+    pub fn as_json(&self) -> &str {
+        &self.0
+    }
+
+    /// The payload as a map, for code that looks inside it.
+    pub fn to_map(&self) -> Map<String, Value> {
+        serde_json::from_str(&self.0).unwrap_or_default()
+    }
+
+    /// Reads a payload from JSON text (an object, in any spelling). Stores use this for text they
+    /// wrote themselves; the request and event validators check the limits as well.
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        crate::validate::payload_text(text)
+    }
+
+    /// Text already known to be compact.
+    pub(crate) fn from_compact(text: String) -> Self {
+        Self(text)
+    }
+}
+
+impl From<Map<String, Value>> for Payload {
+    fn from(map: Map<String, Value>) -> Self {
+        Self(Value::Object(map).to_string())
+    }
+}
+
+impl Serialize for Payload {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Written as raw JSON: the text is an object already, so nothing is parsed into a tree.
+        let raw: &serde_json::value::RawValue =
+            serde_json::from_str(&self.0).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Payload {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Map::<String, Value>::deserialize(d).map(Self::from)
+    }
+}
+
+impl schemars::JsonSchema for Payload {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        <Map<String, Value>>::schema_name()
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        <Map<String, Value>>::json_schema(generator)
+    }
 }
 
 /// Formats a time the way every event carries it: UTC, millisecond precision, `Z`.

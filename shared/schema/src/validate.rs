@@ -2,11 +2,11 @@
 //! and report every problem together, so a client fixes its request in one round trip.
 
 use crate::error::{ErrorCode, FieldError, ValidationErrors};
-use crate::parse::{self, Members};
-use crate::types::{parse_timestamp, EventRequest, EventType, UserEvent};
-use crate::{MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, MAX_USER_ID_CHARS};
+use crate::parse::{self, Member};
+use crate::types::{parse_timestamp, EventRequest, EventType, Payload, UserEvent};
+use crate::{MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, MAX_USER_ID_CHARS};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 use uuid::Uuid;
 
 /// Characters a user id may not start or end with, as inclusive ranges: Unicode's White_Space
@@ -62,6 +62,23 @@ pub fn user_id_pattern() -> String {
 
 /// Validates a `POST /events/generate` body.
 pub fn validate_request(body: &[u8]) -> Result<EventRequest, ValidationErrors> {
+    read_request(body).map(|(user_id, event_type, payload)| EventRequest {
+        user_id: user_id.into_owned(),
+        event_type,
+        payload: payload.map(|p| Payload::from_compact(p.into_owned())),
+    })
+}
+
+/// The verdict of [`validate_request`] alone, for callers that only need to know (the browser's
+/// `check`): nothing of the body is copied.
+pub fn check_request(body: &[u8]) -> Result<(), ValidationErrors> {
+    read_request(body).map(drop)
+}
+
+/// A request's user id, type and compact payload, borrowed from the body where they can be.
+type RequestParts<'a> = (Cow<'a, str>, EventType, Option<Cow<'a, str>>);
+
+fn read_request(body: &[u8]) -> Result<RequestParts<'_>, ValidationErrors> {
     let mut fields = read(body, &["userId", "eventType", "payload"])?;
     let mut errors = Vec::new();
     let user_id = user_id_field(fields.take("userId"), &mut errors);
@@ -69,11 +86,7 @@ pub fn validate_request(body: &[u8]) -> Result<EventRequest, ValidationErrors> {
     let payload = payload_field(fields.take("payload"), &mut errors);
     fields.report_unknown(&mut errors);
     match (ValidationErrors::from_vec(errors), user_id, event_type) {
-        (None, Some(user_id), Some(event_type)) => Ok(EventRequest {
-            user_id,
-            event_type,
-            payload,
-        }),
+        (None, Some(user_id), Some(event_type)) => Ok((user_id, event_type, payload)),
         (Some(errors), _, _) => Err(errors),
         // Every `None` above pushed an error, so this arm is unreachable; stay total anyway.
         (None, _, _) => Err(internal()),
@@ -102,10 +115,10 @@ pub fn validate_event(body: &[u8]) -> Result<UserEvent, ValidationErrors> {
     ) {
         (None, Some(event_id), Some(user_id), Some(event_type), Some(timestamp)) => Ok(UserEvent {
             event_id,
-            user_id,
+            user_id: user_id.into_owned(),
             event_type,
             timestamp,
-            payload,
+            payload: payload.map(|p| Payload::from_compact(p.into_owned())),
         }),
         (Some(errors), ..) => Err(errors),
         (None, ..) => Err(internal()),
@@ -178,25 +191,26 @@ fn internal() -> ValidationErrors {
 }
 
 /// The top-level members, with the names the schema knows.
-struct Fields {
-    members: Vec<Option<(String, Value)>>,
+struct Fields<'a> {
+    members: parse::Members<'a>,
     known: &'static [&'static str],
 }
 
-impl Fields {
-    /// Removes a known field. `Some(Value::Null)` when present as `null`, `None` when absent.
-    fn take(&mut self, name: &'static str) -> Option<Value> {
+impl<'a> Fields<'a> {
+    /// Removes a known field. `Some(Member::Null)` when present as `null`, `None` when absent.
+    fn take(&mut self, name: &'static str) -> Option<Member<'a>> {
         self.members
             .iter_mut()
-            .find(|m| matches!(m, Some((k, _)) if k == name))
-            .and_then(Option::take)
-            .map(|(_, v)| v)
+            .find(|(k, m)| m.is_some() && k == name)
+            .and_then(|(_, m)| m.take())
     }
 
+    /// Reports every member no rule took.
     fn report_unknown(self, errors: &mut Vec<FieldError>) {
-        for (key, _) in self.members.into_iter().flatten() {
+        let left = self.members.into_iter().filter(|(_, m)| m.is_some());
+        for (key, _) in left {
             errors.push(FieldError::new(
-                key.as_str(),
+                key.as_ref(),
                 ErrorCode::UnknownField,
                 format!(
                     "unknown field {}; allowed fields are {}",
@@ -208,7 +222,10 @@ impl Fields {
     }
 }
 
-fn read(body: &[u8], known: &'static [&'static str]) -> Result<Fields, ValidationErrors> {
+fn read<'a>(
+    body: &'a [u8],
+    known: &'static [&'static str],
+) -> Result<Fields<'a>, ValidationErrors> {
     if body.len() > MAX_BODY_BYTES {
         return Err(ValidationErrors::single(FieldError::new(
             "body",
@@ -219,30 +236,16 @@ fn read(body: &[u8], known: &'static [&'static str]) -> Result<Fields, Validatio
             ),
         )));
     }
-    let members: Members = parse::parse_object(body).map_err(ValidationErrors::single)?;
-    Ok(Fields {
-        members: members.into_iter().map(Some).collect(),
-        known,
-    })
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+    let members = parse::parse_object(body).map_err(ValidationErrors::single)?;
+    Ok(Fields { members, known })
 }
 
 /// A string field: `None` (and an error) when absent or not a string.
-fn string_field(
+fn string_field<'a>(
     name: &'static str,
-    value: Option<Value>,
+    value: Option<Member<'a>>,
     errors: &mut Vec<FieldError>,
-) -> Option<String> {
+) -> Option<Cow<'a, str>> {
     match value {
         None => {
             errors.push(FieldError::new(
@@ -252,19 +255,22 @@ fn string_field(
             ));
             None
         }
-        Some(Value::String(s)) => Some(s),
+        Some(Member::String(s)) => Some(s),
         Some(other) => {
             errors.push(FieldError::new(
                 name,
                 ErrorCode::WrongType,
-                format!("{name} must be a string, got {}", type_name(&other)),
+                format!("{name} must be a string, got {}", other.type_name()),
             ));
             None
         }
     }
 }
 
-fn user_id_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<String> {
+fn user_id_field<'a>(
+    value: Option<Member<'a>>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Cow<'a, str>> {
     let s = string_field("userId", value, errors)?;
     match check_user_id(&s) {
         None => Some(s),
@@ -275,7 +281,7 @@ fn user_id_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<S
     }
 }
 
-fn event_type_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<EventType> {
+fn event_type_field(value: Option<Member<'_>>, errors: &mut Vec<FieldError>) -> Option<EventType> {
     let s = string_field("eventType", value, errors)?;
     match check_event_type(&s) {
         Ok(t) => Some(t),
@@ -286,7 +292,7 @@ fn event_type_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Optio
     }
 }
 
-fn event_id_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<Uuid> {
+fn event_id_field(value: Option<Member<'_>>, errors: &mut Vec<FieldError>) -> Option<Uuid> {
     let s = string_field("eventId", value, errors)?;
     // Only the canonical hyphenated form: other spellings of the same UUID would defeat
     // idempotency for readers that compare strings.
@@ -306,7 +312,10 @@ fn event_id_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<
     }
 }
 
-fn timestamp_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<DateTime<Utc>> {
+fn timestamp_field(
+    value: Option<Member<'_>>,
+    errors: &mut Vec<FieldError>,
+) -> Option<DateTime<Utc>> {
     let s = string_field("timestamp", value, errors)?;
     match parse_timestamp(&s) {
         Some(t) => Some(truncate_to_millis(t)),
@@ -330,12 +339,26 @@ pub(crate) fn truncate_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
-fn payload_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<Map<String, Value>> {
+/// The compact text of an object the reader accepted: its own text when already compact,
+/// otherwise written again (spaces, `\/`, `1E2` and the like).
+fn compact(text: &str, is_compact: bool) -> Cow<'_, str> {
+    if is_compact {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(parse::compact(text))
+    }
+}
+
+fn payload_field<'a>(
+    value: Option<Member<'a>>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Cow<'a, str>> {
     match value {
-        None | Some(Value::Null) => None,
-        Some(Value::Object(map)) => {
-            let as_value = Value::Object(map);
-            let size = parse::serialized_len(&as_value);
+        None | Some(Member::Null) => None,
+        // The reader has already held the payload to the depth limit and to unique keys.
+        Some(Member::Object { text, compact: c }) => {
+            let text = compact(text, c);
+            let size = text.len();
             if size > MAX_PAYLOAD_BYTES {
                 errors.push(FieldError::new(
                     "payload",
@@ -345,18 +368,7 @@ fn payload_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<M
                     ),
                 ));
             }
-            let depth = parse::depth(&as_value);
-            if depth > MAX_PAYLOAD_DEPTH {
-                errors.push(FieldError::new(
-                    "payload",
-                    ErrorCode::TooDeep,
-                    format!("payload nests {depth} levels deep; the limit is {MAX_PAYLOAD_DEPTH}"),
-                ));
-            }
-            match as_value {
-                Value::Object(map) => Some(map),
-                _ => None,
-            }
+            Some(text)
         }
         Some(other) => {
             errors.push(FieldError::new(
@@ -364,11 +376,31 @@ fn payload_field(value: Option<Value>, errors: &mut Vec<FieldError>) -> Option<M
                 ErrorCode::WrongType,
                 format!(
                     "payload must be a JSON object or null, got {}",
-                    type_name(&other)
+                    other.type_name()
                 ),
             ));
             None
         }
+    }
+}
+
+/// [`Payload::from_json`]: any JSON object text, held to the reader's rules (unique keys, depth)
+/// but not to the size limit.
+pub(crate) fn payload_text(text: &str) -> Result<Payload, String> {
+    let mut body = String::with_capacity(text.len() + 12);
+    body.push_str("{\"payload\":");
+    body.push_str(text);
+    body.push('}');
+    let mut members = parse::parse_object(body.as_bytes()).map_err(|e| e.message)?;
+    match members.pop().and_then(|(_, m)| m) {
+        Some(Member::Object { text, compact: c }) => {
+            Ok(Payload::from_compact(compact(text, c).into_owned()))
+        }
+        Some(other) => Err(format!(
+            "a payload must be an object, got {}",
+            other.type_name()
+        )),
+        None => Err("no payload".to_owned()),
     }
 }
 

@@ -1,7 +1,9 @@
 //! JavaScript bindings (feature `wasm`): the browser calls the same rules as the server.
+//!
+//! `web/pkg-entry/index.js` is the package's entry: it re-exports these and adds `validate` and
+//! `validateObject`, which read [`check`]'s compact answer.
 
-use crate::{validate_request, EventType, FieldError, SCHEMA_VERSION};
-use serde::Serialize;
+use crate::{check_request, EventType, SCHEMA_VERSION};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -15,7 +17,7 @@ export interface FieldError {
     | "duplicate_key" | "invalid_format" | "out_of_range" | "too_many_errors";
   message: string;
 }
-/** The verdict on a request body. */
+/** The verdict on a request body (from `validate` / `validateObject` in `index.js`). */
 export interface Verdict {
   ok: boolean;
   errors: FieldError[];
@@ -34,42 +36,19 @@ export interface UserEvent extends EventRequest {
 }
 "#;
 
-#[derive(Serialize)]
-struct Verdict {
-    ok: bool,
-    errors: Vec<FieldError>,
-}
-
-fn verdict(json: &str) -> Result<JsValue, JsValue> {
-    let verdict = match validate_request(json.as_bytes()) {
-        Ok(_) => Verdict {
-            ok: true,
-            errors: Vec::new(),
-        },
-        Err(errors) => Verdict {
-            ok: false,
-            errors: errors.into_vec(),
-        },
-    };
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    verdict.serialize(&serializer).map_err(JsValue::from)
-}
-
-/// Validates a request body given as JSON text, exactly as `POST /events/generate` does.
-#[wasm_bindgen(unchecked_return_type = "Verdict")]
-pub fn validate(json: &str) -> Result<JsValue, JsValue> {
-    verdict(json)
-}
-
-/// Validates a JavaScript value as a request body (it is serialized with `JSON.stringify`, as
-/// `fetch` would send it).
-#[wasm_bindgen(js_name = validateObject, unchecked_return_type = "Verdict")]
-pub fn validate_object(value: JsValue) -> Result<JsValue, JsValue> {
-    let text = js_sys::JSON::stringify(&value)?;
-    match text.as_string() {
-        Some(json) => verdict(&json),
-        // `JSON.stringify(undefined)` and functions produce no text: not a body at all.
-        None => verdict(""),
+/// Validates a request body given as JSON text, exactly as `POST /events/generate` does, and
+/// answers compactly: nothing when the body is valid, otherwise its problems as one JSON array
+/// text (`FieldError[]`). The package's `validate(text)` and `validateObject(value)` (`index.js`)
+/// wrap this into a `Verdict`; a valid body costs no object built on either side.
+#[wasm_bindgen]
+pub fn check(json: &str) -> Option<String> {
+    match check_request(json.as_bytes()) {
+        Ok(_) => None,
+        // A list of plain strings always serializes; the fallback is one error saying so.
+        Err(errors) => Some(serde_json::to_string(errors.errors()).unwrap_or_else(|_| {
+            r#"[{"field":"body","code":"malformed_json","message":"the body could not be validated"}]"#
+                .to_owned()
+        })),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use crate::{Cursor, EventStore, InsertOutcome, ListQuery};
 use chrono::{DateTime, Utc};
-use event_schema::{EventType, UserEvent};
+use event_schema::{EventType, Payload, UserEvent};
 use serde_json::json;
 use std::sync::Arc;
 use uuid::Uuid;
@@ -48,7 +48,13 @@ fn event(user: &str, t: EventType, ms: i64) -> UserEvent {
         user_id: user.to_owned(),
         event_type: t,
         timestamp: at(ms),
-        payload: Some(json!({"n": ms}).as_object().cloned().unwrap_or_default()),
+        payload: Some(
+            json!({"n": ms})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+                .into(),
+        ),
     }
 }
 
@@ -201,12 +207,13 @@ pub async fn payload_round_trips_exactly<S: EventStore>(store: S) {
     let mut none = event("p", EventType::Login, 1);
     none.payload = None;
     let mut empty = event("p", EventType::Login, 2);
-    empty.payload = Some(serde_json::Map::new());
+    empty.payload = Some(serde_json::Map::new().into());
     let mut rich = event("p", EventType::ProductView, 3);
     rich.payload =
         json!({"名前": "商品 😀", "z": [1, 2.5, null, {"deep": [true]}], "a": "\u{2028}"})
             .as_object()
-            .cloned();
+            .cloned()
+            .map(Payload::from);
     store
         .insert_batch(&[none.clone(), empty.clone(), rich.clone()])
         .await

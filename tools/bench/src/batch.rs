@@ -3,7 +3,7 @@
 use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use event_schema::{validate_event, EventType, UserEvent};
+use event_schema::{validate_event, EventType, Payload, UserEvent};
 use serde_json::json;
 use std::path::Path;
 
@@ -16,7 +16,8 @@ fn event(i: usize) -> UserEvent {
         _ => Some(json!({"device": {"os": "Android", "version": "16", "model": "Pixel"}, "session": i,
                      "items": (0..8).map(|k| json!({"k": k, "v": format!("value-{k}")})).collect::<Vec<_>>()})),
     }
-    .and_then(|v| v.as_object().cloned());
+    .and_then(|v| v.as_object().cloned())
+    .map(Payload::from);
     UserEvent {
         event_id: uuid::Uuid::new_v4(),
         user_id: format!("user-{}", i % 997),
@@ -32,7 +33,7 @@ pub fn request_body(i: usize) -> Vec<u8> {
     let e = event(i);
     let mut body = json!({"userId": e.user_id, "eventType": e.event_type.as_str()});
     if let Some(p) = e.payload {
-        body["payload"] = serde_json::Value::Object(p);
+        body["payload"] = serde_json::Value::Object(p.to_map());
     }
     body.to_string().into_bytes()
 }
@@ -93,7 +94,7 @@ pub fn rows(event: &KafkaEvent) -> Vec<RawRow> {
                 e.user_id.clone(),
                 e.event_type.as_str().to_owned(),
                 e.timestamp.timestamp_millis(),
-                e.payload.map(|p| serde_json::Value::Object(p).to_string()),
+                e.payload.map(|p| p.as_json().to_owned()),
             )
         })
         .collect()

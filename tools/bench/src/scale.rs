@@ -36,7 +36,8 @@ fn event(i: usize, total: usize) -> UserEvent {
         timestamp: chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default(),
         payload: serde_json::json!({"page": format!("/products/{}", i % 5000), "n": i})
             .as_object()
-            .cloned(),
+            .cloned()
+            .map(event_schema::Payload::from),
     }
 }
 

@@ -16,7 +16,10 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use event_kafka::{dlq_headers, MAX_LETTER_BYTES, MAX_REASON_BYTES};
 use event_schema::error::{MAX_FIELD_CHARS, MAX_MESSAGE_CHARS};
-use event_schema::{validate_event, validate_request, ValidationErrors, MAX_REPORTED_ERRORS};
+use event_schema::{
+    check_request, validate_event, validate_request, ErrorCode, EventRequest, ValidationErrors,
+    MAX_REPORTED_ERRORS,
+};
 
 fn check_errors(errors: &ValidationErrors) {
     let list = errors.errors();
@@ -46,10 +49,41 @@ fn check_errors(errors: &ValidationErrors) {
     }
 }
 
-/// Both validators on `data`: no panic, bounded and escaped errors, and whatever is accepted
-/// survives a round trip (request → event → JSON → the event validator).
+/// The schema crate's one-pass reader against `serde_json` on the same bytes: it calls JSON
+/// malformed exactly when `serde_json` does (it may stop earlier, on a rule of its own), and an
+/// accepted payload is byte for byte what `serde_json` writes for it.
+fn check_reader(data: &[u8], verdict: &Result<EventRequest, ValidationErrors>) {
+    let reference = serde_json::from_slice::<serde_json::Value>(data);
+    match verdict {
+        Err(errors) if errors.first_code() == ErrorCode::MalformedJson => assert!(
+            reference.is_err(),
+            "the reader calls JSON malformed that serde_json reads: {errors}"
+        ),
+        Err(_) => {}
+        Ok(request) => {
+            let value = reference.expect("serde_json reads what the reader accepts");
+            let expected = value
+                .get("payload")
+                .filter(|p| !p.is_null())
+                .map(serde_json::Value::to_string);
+            let got = request.payload.as_ref().map(|p| p.as_json().to_owned());
+            assert_eq!(got, expected, "the payload's compact text");
+        }
+    }
+}
+
+/// Both validators on `data`: no panic, bounded and escaped errors, the reader agrees with
+/// `serde_json`, and whatever is accepted survives a round trip (request → event → JSON → the
+/// event validator).
 pub fn check_body(data: &[u8]) {
-    match validate_request(data) {
+    let verdict = validate_request(data);
+    check_reader(data, &verdict);
+    assert_eq!(
+        check_request(data).err(),
+        verdict.as_ref().err().cloned(),
+        "check_request and validate_request give one verdict"
+    );
+    match verdict {
         Err(errors) => check_errors(&errors),
         Ok(request) => {
             let again = serde_json::to_vec(&request).expect("a request serializes");

@@ -20,10 +20,9 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
-use event_schema::{format_timestamp, parse_timestamp, EventType, UserEvent};
+use event_schema::{format_timestamp, parse_timestamp, EventType, Payload, UserEvent};
 use futures::StreamExt as _;
 use layout::{day, day_list, shard, shard_partition, sort_key};
-use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -181,7 +180,7 @@ impl DynamoStore {
             ("processedAt".into(), AttributeValue::N(now_ms.to_string())),
         ]);
         if let Some(p) = &e.payload {
-            item.insert("payload".into(), text(Value::Object(p.clone()).to_string()));
+            item.insert("payload".into(), text(p.as_json().to_owned()));
         }
         if let Some(expires) = self.expires_at(now_ms, 0) {
             item.insert(LAYOUT.ttl_attribute.into(), expires);
@@ -334,9 +333,7 @@ fn event_from(item: &Item) -> Result<UserEvent, StoreError> {
         .ok_or_else(|| corrupt("bad timestamp".into()))?;
     let payload = match text("payload") {
         None => None,
-        Some(p) => Some(
-            serde_json::from_str::<Map<String, Value>>(p).map_err(|e| corrupt(e.to_string()))?,
-        ),
+        Some(p) => Some(Payload::from_json(p).map_err(corrupt)?),
     };
     Ok(UserEvent {
         event_id,

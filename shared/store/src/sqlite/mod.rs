@@ -15,10 +15,9 @@ use crate::{
     after_cursor, finish_page, page_size, EventStore, InsertOutcome, ListQuery, Page, StoreError,
     StoreHealth,
 };
-use event_schema::{EventType, UserEvent};
+use event_schema::{EventType, Payload, UserEvent};
 use pool::Pool;
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -160,10 +159,7 @@ impl EventStore for SqliteStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = events
-            .iter()
-            .map(Row::from_event)
-            .collect::<Result<Vec<_>, _>>()?;
+        let rows = events.iter().map(NewRow::from_event).collect::<Vec<_>>();
         self.start_checkpointer();
         self.write(move |conn| {
             let now = chrono::Utc::now().timestamp_millis();
@@ -176,7 +172,12 @@ impl EventStore for SqliteStore {
                 )?;
                 for r in &rows {
                     let changed = insert.execute(params![
-                        r.event_id, r.user_id, r.event_type, r.ts_ms, r.payload, now
+                        &r.event_id[..],
+                        r.user_id,
+                        r.event_type,
+                        r.ts_ms,
+                        r.payload,
+                        now
                     ])?;
                     outcomes.push(if changed == 1 {
                         InsertOutcome::Inserted
@@ -273,23 +274,29 @@ struct Row {
     payload: Option<String>,
 }
 
-impl Row {
-    fn from_event(e: &UserEvent) -> Result<Self, StoreError> {
-        Ok(Self {
-            event_id: e.event_id.as_bytes().to_vec(),
-            user_id: e.user_id.clone(),
-            event_type: e.event_type.as_str().to_owned(),
-            ts_ms: e.timestamp.timestamp_millis(),
-            // Written from the map itself: no copy of the tree.
-            payload: e
-                .payload
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()
-                .map_err(|e| StoreError::Backend(format!("payload: {e}")))?,
-        })
-    }
+/// A row to insert: what [`Row`] holds, without a copy the insert does not need.
+struct NewRow {
+    event_id: [u8; 16],
+    user_id: String,
+    event_type: &'static str,
+    ts_ms: i64,
+    payload: Option<String>,
+}
 
+impl NewRow {
+    fn from_event(e: &UserEvent) -> Self {
+        Self {
+            event_id: *e.event_id.as_bytes(),
+            user_id: e.user_id.clone(),
+            event_type: e.event_type.as_str(),
+            ts_ms: e.timestamp.timestamp_millis(),
+            // The payload is compact JSON text already: stored as it is.
+            payload: e.payload.as_ref().map(|p| p.as_json().to_owned()),
+        }
+    }
+}
+
+impl Row {
     fn into_event(self) -> Result<UserEvent, StoreError> {
         let shown = Uuid::from_slice(&self.event_id)
             .map(|u| u.to_string())
@@ -307,10 +314,7 @@ impl Row {
             .ok_or_else(|| corrupt(format!("timestamp {}", self.ts_ms)))?;
         let payload = match &self.payload {
             None => None,
-            Some(text) => Some(
-                serde_json::from_str::<Map<String, Value>>(text)
-                    .map_err(|e| corrupt(e.to_string()))?,
-            ),
+            Some(text) => Some(Payload::from_json(text).map_err(corrupt)?),
         };
         Ok(UserEvent {
             event_id,

@@ -1,0 +1,8 @@
+export * from "./event_schema.js";
+export { default } from "./event_schema.js"; // the web build's init(); not in the bundler build
+import type { Verdict } from "./event_schema.js";
+
+/** Validates a request body given as JSON text, exactly as `POST /events/generate` does. */
+export function validate(json: string): Verdict;
+/** Validates a value as a request body, serialized with `JSON.stringify` as `fetch` would send it. */
+export function validateObject(value: unknown): Verdict;
