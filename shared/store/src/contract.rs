@@ -1,7 +1,9 @@
 //! What every [`EventStore`] must do, as functions any adapter's tests call on a fresh, empty
 //! store. [`event_store_contract!`](crate::event_store_contract) expands to one test per rule.
 
-use crate::{Cursor, EventStore, InsertOutcome, ListQuery};
+use crate::{
+    Cursor, EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, ListQuery,
+};
 use chrono::{DateTime, Utc};
 use event_schema::{EventType, Payload, UserEvent};
 use serde_json::json;
@@ -25,6 +27,9 @@ macro_rules! event_store_contract {
             concurrent_writers_of_one_event_insert_it_once,
             a_rare_type_among_many_others_pages_in_order,
             few_events_far_apart_in_time_page_in_order,
+            an_idempotency_key_goes_through_every_state,
+            keys_are_scoped_to_users_and_forgotten_after_their_time,
+            concurrent_claims_of_one_key_record_it_once,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -339,4 +344,127 @@ pub async fn few_events_far_apart_in_time_page_in_order<S: EventStore>(store: S)
     )
     .await;
     assert_eq!(by_type, batch);
+}
+
+fn key_claim(user: &str, key: &str, body: u8) -> KeyRecord {
+    KeyRecord {
+        user_id: user.to_owned(),
+        key: key.to_owned(),
+        fingerprint: [body; 32],
+        event: KeyedEvent {
+            event_id: Uuid::new_v4(),
+            timestamp_ms: 1_795_000_000_000,
+        },
+    }
+}
+
+fn times(now_ms: i64) -> KeyTimes {
+    KeyTimes {
+        now_ms,
+        lease_ms: 7_000,
+        ttl_ms: 86_400_000,
+    }
+}
+
+/// Recorded, in flight while leased, resumed with the same event once released (a 503) or once
+/// the lease ran out (a crash), completed once published; another body is refused throughout.
+pub async fn an_idempotency_key_goes_through_every_state<S: EventStore>(store: S) {
+    let first = key_claim("u", "k-1", 1);
+    let t0 = 1_000_000;
+    let claim = |c: KeyRecord, now: i64| {
+        let store = &store;
+        async move { store.claim_key(&c, times(now)).await.expect("claim") }
+    };
+    assert_eq!(claim(first.clone(), t0).await, KeyClaim::Recorded);
+    // A retry carries a new candidate event; the key keeps the first one.
+    let retry = KeyRecord {
+        event: KeyedEvent {
+            event_id: Uuid::new_v4(),
+            timestamp_ms: 1,
+        },
+        ..first.clone()
+    };
+    assert_eq!(
+        claim(retry.clone(), t0 + 1).await,
+        KeyClaim::InFlight {
+            lease_until_ms: t0 + 7_000
+        }
+    );
+    assert_eq!(
+        claim(key_claim("u", "k-1", 2), t0 + 1).await,
+        KeyClaim::Mismatch
+    );
+    store.release_key(&first, t0 + 2).await.expect("release");
+    assert_eq!(
+        claim(retry.clone(), t0 + 3).await,
+        KeyClaim::Resumed(first.event)
+    );
+    // Crashed while publishing: the lease runs out, the next retry resumes the same event.
+    assert_eq!(
+        claim(retry.clone(), t0 + 3 + 7_000).await,
+        KeyClaim::Resumed(first.event)
+    );
+    store.complete_key(&first).await.expect("complete");
+    assert_eq!(
+        claim(retry.clone(), t0 + 20_000).await,
+        KeyClaim::Completed(first.event)
+    );
+    store
+        .release_key(&first, t0 + 20_001)
+        .await
+        .expect("release");
+    assert_eq!(
+        claim(retry, t0 + 20_002).await,
+        KeyClaim::Completed(first.event),
+        "a completed key stays completed"
+    );
+    assert_eq!(
+        claim(key_claim("u", "k-1", 2), t0 + 20_003).await,
+        KeyClaim::Mismatch
+    );
+}
+
+/// Two users may use one key; a key is free again after its time to live.
+pub async fn keys_are_scoped_to_users_and_forgotten_after_their_time<S: EventStore>(store: S) {
+    let t0 = 1_000_000;
+    for user in ["u", "v", "u#x", "u#"] {
+        let c = key_claim(user, "shared", 1);
+        assert_eq!(
+            store.claim_key(&c, times(t0)).await.expect("claim"),
+            KeyClaim::Recorded,
+            "{user}"
+        );
+    }
+    let c = key_claim("u", "shared", 2);
+    assert_eq!(
+        store
+            .claim_key(&c, times(t0 + 86_400_000))
+            .await
+            .expect("claim"),
+        KeyClaim::Recorded,
+        "forgotten after its time to live"
+    );
+}
+
+/// Many requests with one key at once: one of them holds it, the others see it in flight.
+pub async fn concurrent_claims_of_one_key_record_it_once<S: EventStore>(store: S) {
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let c = key_claim("u", "raced", 1);
+                store.claim_key(&c, times(1_000_000)).await.expect("claim")
+            })
+        })
+        .collect();
+    let mut recorded = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            KeyClaim::Recorded => recorded += 1,
+            KeyClaim::InFlight { .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(recorded, 1);
 }

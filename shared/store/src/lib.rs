@@ -16,6 +16,7 @@ pub mod contract;
 mod cursor;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
+pub mod keys;
 mod memory;
 mod sqlite;
 
@@ -25,6 +26,7 @@ pub use dynamodb::{
     DynamoStore, TableLayout, BY_TIME_INDEX, BY_TYPE_INDEX, BY_USER_INDEX, BY_USER_TYPE_INDEX,
     DAYS_INDEX, DAYS_PER_PAGE, LAYOUT as DYNAMODB_LAYOUT, SHARDS as DYNAMODB_SHARDS,
 };
+pub use keys::{KeyClaim, KeyRecord, KeyTimes, KeyedEvent};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -116,6 +118,28 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Proves the store answers.
     fn health(&self) -> impl Future<Output = Result<StoreHealth, StoreError>> + Send;
+
+    /// Claims an idempotency key for a request, following [`keys::decide`] with conditional
+    /// writes, so that two requests racing for one key get one `Recorded` or `Resumed` between
+    /// them.
+    fn claim_key(
+        &self,
+        claim: &KeyRecord,
+        times: KeyTimes,
+    ) -> impl Future<Output = Result<KeyClaim, StoreError>> + Send;
+
+    /// Marks the key's event as published: later claims answer `Completed`.
+    fn complete_key(
+        &self,
+        claim: &KeyRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends the key's lease now (its publish failed), so that a retry resumes at once.
+    fn release_key(
+        &self,
+        claim: &KeyRecord,
+        now_ms: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Any adapter chosen at start-up from `STORE_URL`.
@@ -196,6 +220,33 @@ impl EventStore for Store {
             Store::Memory(s) => s.health().await,
             #[cfg(feature = "dynamodb")]
             Store::Dynamo(s) => s.health().await,
+        }
+    }
+
+    async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
+        match self {
+            Store::Sqlite(s) => s.claim_key(claim, times).await,
+            Store::Memory(s) => s.claim_key(claim, times).await,
+            #[cfg(feature = "dynamodb")]
+            Store::Dynamo(s) => s.claim_key(claim, times).await,
+        }
+    }
+
+    async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.complete_key(claim).await,
+            Store::Memory(s) => s.complete_key(claim).await,
+            #[cfg(feature = "dynamodb")]
+            Store::Dynamo(s) => s.complete_key(claim).await,
+        }
+    }
+
+    async fn release_key(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(s) => s.release_key(claim, now_ms).await,
+            Store::Memory(s) => s.release_key(claim, now_ms).await,
+            #[cfg(feature = "dynamodb")]
+            Store::Dynamo(s) => s.release_key(claim, now_ms).await,
         }
     }
 }

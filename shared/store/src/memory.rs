@@ -1,12 +1,13 @@
 //! In-process adapter for unit tests of code that needs a store. Never used to prove a feature:
 //! the contract suite also runs against the real adapters.
 
+use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, StoredKey};
 use crate::{
     after_cursor, finish_page, matches, page_size, EventStore, InsertOutcome, ListQuery, Page,
     StoreError, StoreHealth,
 };
 use event_schema::UserEvent;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 use uuid::Uuid;
 
@@ -20,6 +21,7 @@ pub struct MemoryStore {
 struct Inner {
     ids: HashSet<Uuid>,
     by_time: BTreeMap<(i64, String), UserEvent>,
+    keys: HashMap<(String, String), StoredKey>,
 }
 
 impl MemoryStore {
@@ -75,5 +77,43 @@ impl EventStore for MemoryStore {
             backend: "memory",
             target: "process memory".to_owned(),
         })
+    }
+
+    async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
+        let mut inner = self.lock();
+        let id = (claim.user_id.clone(), claim.key.clone());
+        Ok(match decide(inner.keys.get(&id), claim, times) {
+            Decision::Record => {
+                inner.keys.insert(id, StoredKey::new(claim, times));
+                KeyClaim::Recorded
+            }
+            Decision::Answer(answer) => answer,
+            Decision::TakeLease {
+                lease_until_ms,
+                event,
+                ..
+            } => {
+                if let Some(stored) = inner.keys.get_mut(&id) {
+                    stored.lease_until_ms = lease_until_ms;
+                }
+                KeyClaim::Resumed(event)
+            }
+        })
+    }
+
+    async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
+        let id = (claim.user_id.clone(), claim.key.clone());
+        if let Some(stored) = self.lock().keys.get_mut(&id) {
+            stored.completed = true;
+        }
+        Ok(())
+    }
+
+    async fn release_key(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
+        let id = (claim.user_id.clone(), claim.key.clone());
+        if let Some(stored) = self.lock().keys.get_mut(&id).filter(|s| !s.completed) {
+            stored.lease_until_ms = now_ms;
+        }
+        Ok(())
     }
 }

@@ -4,6 +4,7 @@
 //! condition is a duplicate, anything else an error the caller retries. Where an item and its
 //! index entries live is `layout`'s business; reading pages is `listing`'s.
 
+mod keys;
 mod layout;
 mod listing;
 
@@ -13,7 +14,10 @@ pub use layout::{
 };
 pub use listing::DAYS_PER_PAGE;
 
-use crate::{EventStore, InsertOutcome, ListQuery, Page, StoreError, StoreHealth};
+use crate::{
+    EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, ListQuery, Page, StoreError,
+    StoreHealth,
+};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -307,6 +311,18 @@ impl EventStore for DynamoStore {
             backend: "dynamodb",
             target: self.table.clone(),
         })
+    }
+
+    async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
+        self.claim(claim, times).await
+    }
+
+    async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
+        self.complete(claim).await
+    }
+
+    async fn release_key(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
+        self.release(claim, now_ms).await
     }
 }
 

@@ -30,6 +30,23 @@ CREATE INDEX IF NOT EXISTS events_by_user ON events (user_id, ts_ms DESC, event_
 CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type, ts_ms DESC, event_id DESC);
 ";
 
+/// Idempotency keys (`crate::keys`), one row per user and key. It needs no migration: it is
+/// created where missing, whatever the file's layout version.
+const KEYS_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    user_id     TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    fingerprint BLOB NOT NULL,
+    event_id    BLOB NOT NULL,
+    ts_ms       INTEGER NOT NULL,
+    completed   INTEGER NOT NULL,
+    lease_until INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
+";
+
 /// The index that serves a listing with these filters. A user and a type together read the
 /// user's events and skip the other types: bounded by that user's events, never the table's.
 /// (A fourth index for the pair cost a third more WAL per batch at a million rows: each
@@ -44,6 +61,7 @@ pub(super) fn index_for(user: bool, event_type: bool) -> &'static str {
 
 /// Creates the layout, or moves a file of the first layout (text ids, rows keyed by id) to it.
 pub(super) fn ensure(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(KEYS_TABLE)?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version >= VERSION {
         return Ok(());

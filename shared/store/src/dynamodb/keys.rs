@@ -1,0 +1,218 @@
+//! Idempotency keys in the events table: one item per user and key, under an `eventId` that no
+//! event can have (`key#<length of the user id>#<user id>#<key>`, unambiguous whatever the two
+//! hold). The item has none of the index attributes, so no listing ever sees it, and it carries
+//! the table's TTL attribute, so DynamoDB deletes it once it is forgotten.
+
+use super::{backend, DynamoStore, Item, LAYOUT};
+use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, StoredKey};
+use crate::StoreError;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use uuid::Uuid;
+
+/// Times a claim reads and writes again after losing a race before calling the key in flight.
+const RACES: usize = 3;
+
+fn item_id(claim: &KeyRecord) -> AttributeValue {
+    AttributeValue::S(format!(
+        "key#{}#{}#{}",
+        claim.user_id.len(),
+        claim.user_id,
+        claim.key
+    ))
+}
+
+fn number(n: i64) -> AttributeValue {
+    AttributeValue::N(n.to_string())
+}
+
+fn stored_from(item: &Item) -> Option<StoredKey> {
+    let n = |name: &str| match item.get(name) {
+        Some(AttributeValue::N(v)) => v.parse::<i64>().ok(),
+        _ => None,
+    };
+    let fingerprint = match item.get("fingerprint") {
+        Some(AttributeValue::B(b)) => b.as_ref().to_vec(),
+        _ => return None,
+    };
+    let event_id = match item.get("keyEventId") {
+        Some(AttributeValue::S(s)) => Uuid::try_parse(s).ok()?,
+        _ => return None,
+    };
+    Some(StoredKey {
+        fingerprint,
+        event: KeyedEvent {
+            event_id,
+            timestamp_ms: n("keyTimestampMs")?,
+        },
+        completed: matches!(item.get("completed"), Some(AttributeValue::Bool(true))),
+        lease_until_ms: n("leaseUntilMs")?,
+        expires_at_ms: n("keyExpiresMs")?,
+    })
+}
+
+impl DynamoStore {
+    async fn read_key(&self, claim: &KeyRecord) -> Result<Option<StoredKey>, StoreError> {
+        self.count_request();
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("eventId", item_id(claim))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(backend)?;
+        Ok(out.item().and_then(stored_from))
+    }
+
+    /// Writes a free key's record, unless another request wrote one first. False when it did.
+    async fn record_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<bool, StoreError> {
+        let new = StoredKey::new(claim, times);
+        let item = Item::from([
+            ("eventId".into(), item_id(claim)),
+            (
+                "fingerprint".into(),
+                AttributeValue::B(Blob::new(new.fingerprint)),
+            ),
+            (
+                "keyEventId".into(),
+                AttributeValue::S(new.event.event_id.to_string()),
+            ),
+            ("keyTimestampMs".into(), number(new.event.timestamp_ms)),
+            ("completed".into(), AttributeValue::Bool(false)),
+            ("leaseUntilMs".into(), number(new.lease_until_ms)),
+            ("keyExpiresMs".into(), number(new.expires_at_ms)),
+            (
+                LAYOUT.ttl_attribute.into(),
+                number(new.expires_at_ms / 1000 + 1),
+            ),
+        ]);
+        self.count_request();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(eventId) OR keyExpiresMs <= :now")
+            .expression_attribute_values(":now", number(times.now_ms))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    /// Moves the lease, unless another request moved it first. False when it did.
+    async fn take_lease(&self, claim: &KeyRecord, from: i64, to: i64) -> Result<bool, StoreError> {
+        self.count_request();
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("eventId", item_id(claim))
+            .update_expression("SET leaseUntilMs = :to")
+            .condition_expression("leaseUntilMs = :from AND completed = :no")
+            .expression_attribute_values(":to", number(to))
+            .expression_attribute_values(":from", number(from))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    pub(super) async fn claim(
+        &self,
+        claim: &KeyRecord,
+        times: KeyTimes,
+    ) -> Result<KeyClaim, StoreError> {
+        for _ in 0..RACES {
+            let stored = self.read_key(claim).await?;
+            match decide(stored.as_ref(), claim, times) {
+                Decision::Answer(answer) => return Ok(answer),
+                Decision::Record => {
+                    if self.record_key(claim, times).await? {
+                        return Ok(KeyClaim::Recorded);
+                    }
+                }
+                Decision::TakeLease {
+                    previous_lease_ms,
+                    lease_until_ms,
+                    event,
+                } => {
+                    if self
+                        .take_lease(claim, previous_lease_ms, lease_until_ms)
+                        .await?
+                    {
+                        return Ok(KeyClaim::Resumed(event));
+                    }
+                }
+            }
+        }
+        Ok(KeyClaim::InFlight {
+            lease_until_ms: times.now_ms + times.lease_ms,
+        })
+    }
+
+    /// Sets `update` on the key's item if it exists (and `condition` holds).
+    pub(super) async fn update_key(
+        &self,
+        claim: &KeyRecord,
+        update: &str,
+        condition: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<(), StoreError> {
+        self.count_request();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("eventId", item_id(claim))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = request.expression_attribute_values(*name, value.clone());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
+    pub(super) async fn complete(&self, claim: &KeyRecord) -> Result<(), StoreError> {
+        self.update_key(
+            claim,
+            "SET completed = :yes",
+            "attribute_exists(eventId)",
+            &[(":yes", AttributeValue::Bool(true))],
+        )
+        .await
+    }
+
+    pub(super) async fn release(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
+        self.update_key(
+            claim,
+            "SET leaseUntilMs = :now",
+            "attribute_exists(eventId) AND completed = :no",
+            &[
+                (":now", number(now_ms)),
+                (":no", AttributeValue::Bool(false)),
+            ],
+        )
+        .await
+    }
+}
