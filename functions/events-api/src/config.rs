@@ -28,6 +28,8 @@ pub struct Config {
     /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (comma-separated, `*` for
     /// any); empty answers no CORS at all. On AWS the Function URL's own CORS settings apply.
     pub cors_allowed_origins: Vec<String>,
+    /// `IDEMPOTENCY_TTL_SECONDS`: how long an `Idempotency-Key` is remembered.
+    pub idempotency_ttl: std::time::Duration,
 }
 
 impl Config {
@@ -44,8 +46,22 @@ impl Config {
             store_url: env::string(src, "STORE_URL", DEFAULT_STORE_URL),
             mode: mode(src, args)?,
             cors_allowed_origins: cors_origins(src)?,
+            idempotency_ttl: idempotency_ttl(src)?,
         })
     }
+}
+
+/// `IDEMPOTENCY_TTL_SECONDS`: a minute to 30 days, 24 hours unless set.
+fn idempotency_ttl(src: &(impl Source + ?Sized)) -> Result<std::time::Duration, ConfigError> {
+    const NAME: &str = "IDEMPOTENCY_TTL_SECONDS";
+    let secs: u64 = env::parse(src, NAME, 86_400, "a whole number of seconds")?;
+    if !(60..=2_592_000).contains(&secs) {
+        return Err(ConfigError::new(
+            NAME,
+            format!("{secs} s is out of range; use 60 to 2592000 s (30 days)"),
+        ));
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn cors_origins(src: &(impl Source + ?Sized)) -> Result<Vec<String>, ConfigError> {

@@ -32,6 +32,12 @@ pub enum ApiError {
     /// The store did not answer.
     #[error("the event store is unavailable ({0}); retry later")]
     StoreUnavailable(String),
+    /// The `Idempotency-Key` was used before with another body.
+    #[error("this Idempotency-Key was used with another body; use a new key for a new event")]
+    IdempotencyKeyReused,
+    /// A request with the same `Idempotency-Key` is still being published.
+    #[error("a request with this Idempotency-Key is still in progress; retry after {0} s")]
+    IdempotencyInProgress(u64),
     /// No route matches the path.
     #[error("no resource at {0}; see GET /health, POST /events/generate, GET /events/processed")]
     NotFound(String),
@@ -65,6 +71,10 @@ impl ApiError {
             Self::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
             Self::KafkaUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "kafka_unavailable"),
             Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            Self::IdempotencyKeyReused => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+            }
+            Self::IdempotencyInProgress(_) => (StatusCode::CONFLICT, "idempotency_in_progress"),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         }
@@ -99,11 +109,16 @@ impl IntoResponse for ApiError {
             message: self.to_string(),
             details,
         };
+        let retry_after = match &self {
+            Self::IdempotencyInProgress(secs) => Some(*secs),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(u64::from(RETRY_AFTER_SECS)),
+            _ => None,
+        };
         let mut response = (status, Json(body)).into_response();
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

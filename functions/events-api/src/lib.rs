@@ -25,10 +25,56 @@ use std::sync::Arc;
 
 /// What the handlers share: built once per cold start.
 pub struct App<S, P> {
-    /// Where processed events are listed from.
+    /// Where processed events are listed from, and idempotency keys recorded.
     pub store: S,
     /// Where accepted events are published.
     pub publisher: P,
+    /// How long keys are remembered and leased.
+    pub keys: KeyPolicy,
+}
+
+impl<S, P> App<S, P> {
+    /// An app with the default [`KeyPolicy`].
+    pub fn new(store: S, publisher: P) -> Self {
+        Self {
+            store,
+            publisher,
+            keys: KeyPolicy::default(),
+        }
+    }
+}
+
+/// How `Idempotency-Key`s are kept (see `event_store::keys`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// How long a key is remembered (`IDEMPOTENCY_TTL_SECONDS`).
+    pub ttl: std::time::Duration,
+    /// How long a request holds its key while publishing: the produce timeout and a margin for
+    /// the store's writes. A retry within it is told to wait; after it, it publishes the key's
+    /// event again.
+    pub lease: std::time::Duration,
+}
+
+impl KeyPolicy {
+    /// Time the lease adds to the produce timeout.
+    pub const LEASE_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+    /// The policy for a `ttl` and a producer that waits `produce_timeout` for its ack.
+    pub fn new(ttl: std::time::Duration, produce_timeout: std::time::Duration) -> Self {
+        Self {
+            ttl,
+            lease: produce_timeout + Self::LEASE_MARGIN,
+        }
+    }
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        Self::new(
+            std::time::Duration::from_secs(86_400),
+            std::time::Duration::from_secs(5),
+        )
+    }
 }
 
 /// Every route of the function, answering CORS for `allowed_origins` (none when empty).
@@ -43,8 +89,14 @@ pub fn router_with_cors<S: EventStore, P: EventPublisher>(
     routes.layer(cors(allowed_origins))
 }
 
-/// Preflight answers and `Access-Control-Allow-Origin` for the configured origins; the `Link`
-/// (next page) and `Retry-After` headers are readable by scripts.
+/// Request headers a browser script may send (besides the CORS-safelisted ones). On AWS the
+/// Function URL answers CORS; a test holds `template.yaml`'s lists to these.
+pub const CORS_ALLOW_HEADERS: [&str; 2] = ["content-type", routes::IDEMPOTENCY_KEY];
+/// Response headers a browser script may read.
+pub const CORS_EXPOSE_HEADERS: [&str; 3] = ["link", "retry-after", routes::IDEMPOTENT_REPLAYED];
+
+/// Preflight answers and `Access-Control-Allow-Origin` for the configured origins; a script may
+/// send `Idempotency-Key`, and read `Link` (next page), `Retry-After` and `Idempotent-Replayed`.
 fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
     use axum::http::{header, HeaderValue, Method};
     use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -60,8 +112,8 @@ fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
     CorsLayer::new()
         .allow_origin(origin)
         .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::CONTENT_TYPE])
-        .expose_headers([header::LINK, header::RETRY_AFTER])
+        .allow_headers(CORS_ALLOW_HEADERS.map(header::HeaderName::from_static))
+        .expose_headers(CORS_EXPOSE_HEADERS.map(header::HeaderName::from_static))
         .max_age(std::time::Duration::from_secs(300))
 }
 

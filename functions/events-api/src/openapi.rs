@@ -4,7 +4,7 @@
 //! file and the code drift apart, and `make http-fuzz` drives the server from it.
 
 use crate::error::{ErrorBody, RETRY_AFTER_SECS};
-use crate::routes::{DEFAULT_LIMIT, LIST_DEADLINE, MAX_PAGE_BYTES};
+use crate::routes::{DEFAULT_LIMIT, LIST_DEADLINE, MAX_IDEMPOTENCY_KEY_BYTES, MAX_PAGE_BYTES};
 use event_schema::{EventRequest, EventType, UserEvent, MAX_BODY_BYTES};
 use event_store::MAX_PAGE_SIZE;
 use schemars::generate::SchemaSettings;
@@ -49,14 +49,29 @@ pub fn document() -> Value {
             "/events/generate": {"post": {
                 "operationId": "generateEvent",
                 "summary": "Accept an event: validate it, give it an eventId and a timestamp, publish it.",
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "required": false,
+                        "description": format!("Optional, chosen by the client (a UUID is a good key): 1 to {MAX_IDEMPOTENCY_KEY_BYTES} printable ASCII characters, bare or as a structured-field string (`\"…\"`), scoped to the body's `userId` and remembered for `IDEMPOTENCY_TTL_SECONDS` (24 h). A retry with the same key and body never creates a second event: it gets the first answer again (`Idempotent-Replayed: true`), or, when the first attempt ended in 503 or never answered, the same event is published again and stored once."),
+                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES + 2}},
+                ],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": request}}},
                 "responses": {
                     "201": {"description": "Kafka acknowledged the event; it will be stored exactly once.",
+                        "headers": {"Idempotent-Replayed": {
+                            "description": "`true` when this answer repeats the one given earlier for the same Idempotency-Key: the event was published then, not now.",
+                            "schema": {"type": "string", "enum": ["true"]},
+                        }},
                         "content": {"application/json": {"schema": event}}},
-                    "400": problem("The body breaks the rules (`validation_failed`, with `details`), or could not be read (`bad_request`)."),
+                    "400": problem("The body breaks the rules (`validation_failed`, with `details`; a malformed Idempotency-Key is reported there too, as field `Idempotency-Key`), or could not be read (`bad_request`)."),
+                    "409": {
+                        "description": "A request with the same Idempotency-Key is still being published (`idempotency_in_progress`): retry after Retry-After seconds.",
+                        "headers": {"Retry-After": {"description": "Seconds until the earlier request's lease ends.", "schema": {"type": "integer", "minimum": 1}, "required": true}},
+                        "content": {"application/json": {"schema": error}},
+                    },
+                    "422": problem("The Idempotency-Key was used before with another body (`idempotency_key_reused`)."),
                     "413": problem(&format!("The body is over {MAX_BODY_BYTES} bytes (`payload_too_large`).")),
                     "415": problem("Content-Type is not application/json (`unsupported_media_type`)."),
-                    "503": unavailable("Kafka did not acknowledge the event in time (`kafka_unavailable`): not accepted, though it may still be stored."),
+                    "503": unavailable("Kafka did not acknowledge the event in time (`kafka_unavailable`): not accepted, though it may still be stored (retry with an Idempotency-Key to be sure of one event); or, with an Idempotency-Key, the store that records keys did not answer (`store_unavailable`): nothing was published."),
                 },
             }},
             "/events/processed": {"get": {

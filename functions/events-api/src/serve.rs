@@ -1,6 +1,6 @@
 //! Start-up: build the clients once, then serve the router as a Lambda or a plain server.
 
-use crate::{router_with_cors, App, Config, Mode};
+use crate::{router_with_cors, App, Config, KeyPolicy, Mode};
 use event_kafka::{EventPublisher, KafkaPublisher, PublishError};
 use event_store::StoreError;
 use pipeline_runtime::shutdown_signal;
@@ -32,7 +32,9 @@ const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
 pub async fn run(config: Config) -> Result<(), StartError> {
     let store = event_store::open(&config.store_url, 0).await?;
     let publisher = KafkaPublisher::connect(config.kafka.clone(), "events-api").await?;
-    let app = Arc::new(App { store, publisher });
+    let mut app = App::new(store, publisher);
+    app.keys = KeyPolicy::new(config.idempotency_ttl, config.kafka.produce_timeout);
+    let app = Arc::new(app);
     let routes = router_with_cors(Arc::clone(&app), &config.cors_allowed_origins);
     match config.mode {
         Mode::Lambda => {

@@ -13,10 +13,7 @@ use std::sync::Arc;
 use tower::ServiceExt;
 
 fn app() -> (Arc<App<MemoryStore, MemoryPublisher>>, Router) {
-    let app = Arc::new(App {
-        store: MemoryStore::default(),
-        publisher: MemoryPublisher::default(),
-    });
+    let app = Arc::new(App::new(MemoryStore::default(), MemoryPublisher::default()));
     (Arc::clone(&app), router(app))
 }
 
@@ -216,17 +213,17 @@ async fn processed_pages_follow_the_link_header() {
 
 #[tokio::test]
 async fn cors_preflight_and_origin_headers_for_allowed_origins_only() {
-    let app = Arc::new(App {
-        store: MemoryStore::default(),
-        publisher: MemoryPublisher::default(),
-    });
+    let app = Arc::new(App::new(MemoryStore::default(), MemoryPublisher::default()));
     let router = crate::router_with_cors(app, &["http://127.0.0.1:8080".to_owned()]);
     let preflight = Request::builder()
         .method(Method::OPTIONS)
         .uri("/events/generate")
         .header(header::ORIGIN, "http://127.0.0.1:8080")
         .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "content-type")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "content-type,idempotency-key",
+        )
         .body(Body::empty())
         .expect("request");
     let (status, headers, _) = send(&router, preflight).await;
@@ -235,6 +232,10 @@ async fn cors_preflight_and_origin_headers_for_allowed_origins_only() {
         headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "http://127.0.0.1:8080"
     );
+    assert!(headers[header::ACCESS_CONTROL_ALLOW_HEADERS]
+        .to_str()
+        .unwrap_or("")
+        .contains("idempotency-key"));
     assert!(headers[header::ACCESS_CONTROL_ALLOW_METHODS]
         .to_str()
         .unwrap_or("")
@@ -251,10 +252,139 @@ async fn cors_preflight_and_origin_headers_for_allowed_origins_only() {
         headers[header::ACCESS_CONTROL_ALLOW_ORIGIN],
         "http://127.0.0.1:8080"
     );
-    assert!(headers[header::ACCESS_CONTROL_EXPOSE_HEADERS]
+    let exposed = headers[header::ACCESS_CONTROL_EXPOSE_HEADERS]
         .to_str()
         .unwrap_or("")
-        .contains("link"));
+        .to_owned();
+    for name in ["link", "retry-after", "idempotent-replayed"] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
     let (_, headers, _) = send(&router, get("http://evil.example")).await;
     assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
+}
+
+fn keyed(body: &str, key: &str) -> Request<Body> {
+    Request::post("/events/generate")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotency-key", key)
+        .body(Body::from(body.to_owned()))
+        .expect("request")
+}
+
+const BODY: &str = r#"{"userId":"u1","eventType":"LOGIN","payload":{"a":1}}"#;
+
+#[tokio::test]
+async fn a_key_replays_its_first_answer_and_publishes_once() {
+    let (app, router) = app();
+    let (status, headers, first) = send(&router, keyed(BODY, "k-1")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(!headers.contains_key("idempotent-replayed"));
+    // The same body spelled differently is the same body.
+    let spaced = r#"{ "userId": "u1", "eventType": "LOGIN", "payload": { "a": 1 } }"#;
+    let (status, headers, again) = send(&router, keyed(spaced, "\"k-1\"")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(headers["idempotent-replayed"], "true");
+    assert_eq!(again, first);
+    assert_eq!(app.publisher.published().len(), 1);
+    // Another user may use the same key.
+    let other = r#"{"userId":"u2","eventType":"LOGIN"}"#;
+    let (status, _, body) = send(&router, keyed(other, "k-1")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_ne!(body["eventId"], first["eventId"]);
+    // Without a key nothing is remembered.
+    send(&router, post(BODY, Some("application/json"))).await;
+    assert_eq!(app.publisher.published().len(), 3);
+}
+
+#[tokio::test]
+async fn a_key_with_another_body_is_422() {
+    let (app, router) = app();
+    send(&router, keyed(BODY, "k-2")).await;
+    let other = r#"{"userId":"u1","eventType":"LOGOUT"}"#;
+    let (status, _, body) = send(&router, keyed(other, "k-2")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["error"], "idempotency_key_reused");
+    assert_eq!(app.publisher.published().len(), 1);
+}
+
+#[tokio::test]
+async fn a_retry_after_a_503_publishes_the_same_event() {
+    let (app, router) = app();
+    app.publisher.set_down(true);
+    let (status, headers, _) = send(&router, keyed(BODY, "k-3")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    app.publisher.set_down(false);
+    let (status, headers, body) = send(&router, keyed(BODY, "k-3")).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(!headers.contains_key("idempotent-replayed"));
+    let (_, _, replay) = send(&router, keyed(BODY, "k-3")).await;
+    assert_eq!(replay, body);
+    let published = app.publisher.published();
+    assert_eq!(published.len(), 1);
+    assert_eq!(body["eventId"], published[0].event_id.to_string());
+}
+
+#[tokio::test]
+async fn a_key_still_in_flight_is_409_with_retry_after() {
+    use event_store::{EventStore as _, KeyRecord, KeyTimes, KeyedEvent};
+    use sha2::Digest as _;
+    let (app, router) = app();
+    // Another request holds the key: recorded, not yet published.
+    let request = event_schema::validate_request(BODY.as_bytes()).expect("valid");
+    let compact = serde_json::to_vec(&request).expect("json");
+    let claim = KeyRecord {
+        user_id: "u1".into(),
+        key: "k-4".into(),
+        fingerprint: sha2::Sha256::digest(&compact).into(),
+        event: KeyedEvent {
+            event_id: uuid::Uuid::new_v4(),
+            timestamp_ms: chrono::Utc::now().timestamp_millis(),
+        },
+    };
+    let times = KeyTimes {
+        now_ms: chrono::Utc::now().timestamp_millis(),
+        lease_ms: 7_000,
+        ttl_ms: 86_400_000,
+    };
+    app.store.claim_key(&claim, times).await.expect("claim");
+    let (status, headers, body) = send(&router, keyed(BODY, "k-4")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"], "idempotency_in_progress");
+    let wait: u64 = headers[header::RETRY_AFTER]
+        .to_str()
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    assert!((6..=7).contains(&wait), "{wait}");
+    assert!(app.publisher.published().is_empty());
+}
+
+#[tokio::test]
+async fn malformed_keys_are_400_naming_the_header() {
+    let (app, router) = app();
+    let long = "k".repeat(256);
+    for key in ["", "\"\"", long.as_str(), "caf\u{e9}", "tab\there"] {
+        let request = Request::post("/events/generate")
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(
+                "idempotency-key",
+                axum::http::HeaderValue::from_bytes(key.as_bytes()).expect("header"),
+            )
+            .body(Body::from(BODY))
+            .expect("request");
+        let (status, _, body) = send(&router, request).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{key:?}");
+        assert_eq!(body["details"][0]["field"], "Idempotency-Key", "{key:?}");
+    }
+    let twice = Request::post("/events/generate")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotency-key", "a")
+        .header("idempotency-key", "b")
+        .body(Body::from(BODY))
+        .expect("request");
+    assert_eq!(send(&router, twice).await.0, StatusCode::BAD_REQUEST);
+    let (status, _, _) = send(&router, keyed(BODY, &"k".repeat(255))).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(app.publisher.published().len(), 1);
 }

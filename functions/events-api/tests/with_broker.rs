@@ -37,7 +37,7 @@ async fn real(create: bool) -> Real {
     };
     let publisher =
         KafkaPublisher::new(config, Default::default(), "events-api-test").expect("producer");
-    let app = Arc::new(App { store, publisher });
+    let app = Arc::new(App::new(store, publisher));
     Real {
         router: router(Arc::clone(&app)),
         app,
@@ -257,5 +257,60 @@ async fn function_url_requests_get_the_plain_servers_responses() {
     assert_eq!(
         read_topic(&brokers(), &r.topic, Duration::from_secs(20)).len(),
         2
+    );
+}
+
+fn keyed(body: &str, key: &str) -> Request<Body> {
+    Request::post("/events/generate")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("idempotency-key", key)
+        .body(Body::from(body.to_owned()))
+        .expect("request")
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn a_key_sent_many_times_leaves_one_record_and_a_locked_store_publishes_nothing() {
+    let r = real(true).await;
+    let body = r#"{"userId":"alice","eventType":"PRODUCT_VIEW","payload":{"sku":"A-1"}}"#;
+    let (status, headers, first) = send(&r.router, keyed(body, "order-1")).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert!(!headers.contains_key("idempotent-replayed"));
+    for _ in 0..5 {
+        let (status, headers, again) = send(&r.router, keyed(body, "order-1")).await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert_eq!(headers["idempotent-replayed"], "true");
+        assert_eq!(again, first);
+    }
+    let other = r#"{"userId":"alice","eventType":"LOGIN"}"#;
+    let (status, _, reused) = send(&r.router, keyed(other, "order-1")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reused["error"], "idempotency_key_reused");
+
+    // Another writer holds the file past the busy timeout: the key cannot be recorded, so
+    // nothing is published and the client is told to retry.
+    let path = r._dir.path().join("events.db");
+    let locker = rusqlite::Connection::open(&path).expect("open");
+    locker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let (status, headers, locked) = send(&r.router, keyed(other, "order-2")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{locked}");
+    assert_eq!(locked["error"], "store_unavailable");
+    assert!(headers.contains_key(header::RETRY_AFTER));
+    locker.execute_batch("ROLLBACK").expect("unlock");
+    let (status, _, _) = send(&r.router, keyed(other, "order-2")).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let records = read_topic(&brokers(), &r.topic, Duration::from_secs(20));
+    assert_eq!(records.len(), 2, "one record per key");
+    let ids: BTreeSet<String> = records
+        .iter()
+        .filter_map(|rec| rec.value.as_deref())
+        .filter_map(|v| validate_event(v).ok())
+        .map(|e| e.event_id.to_string())
+        .collect();
+    assert!(ids.contains(first["eventId"].as_str().unwrap_or_default()));
+    assert_eq!(
+        r.app.store.health().await.map(|h| h.backend).ok(),
+        Some("sqlite")
     );
 }

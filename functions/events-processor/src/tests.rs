@@ -151,6 +151,19 @@ impl EventStore for DownStore {
     async fn health(&self) -> Result<StoreHealth, StoreError> {
         Err(StoreError::Backend("disk on fire".into()))
     }
+    async fn claim_key(
+        &self,
+        _: &event_store::KeyRecord,
+        _: event_store::KeyTimes,
+    ) -> Result<event_store::KeyClaim, StoreError> {
+        Err(StoreError::Backend("disk on fire".into()))
+    }
+    async fn complete_key(&self, _: &event_store::KeyRecord) -> Result<(), StoreError> {
+        Err(StoreError::Backend("disk on fire".into()))
+    }
+    async fn release_key(&self, _: &event_store::KeyRecord, _: i64) -> Result<(), StoreError> {
+        Err(StoreError::Backend("disk on fire".into()))
+    }
 }
 
 #[tokio::test]

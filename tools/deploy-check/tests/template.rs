@@ -162,6 +162,18 @@ fn cors_is_answered_once_and_lets_signed_requests_through() {
             .flatten()
             .filter_map(Value::as_str)
             .collect();
+        for h in events_api::CORS_ALLOW_HEADERS {
+            assert!(headers.contains(&h), "{name}: preflight refuses {h}");
+        }
+        let exposed: Vec<&str> = url["Cors"]["ExposeHeaders"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for h in events_api::CORS_EXPOSE_HEADERS {
+            assert!(exposed.contains(&h), "{name}: scripts cannot read {h}");
+        }
         if name.starts_with("AWS_IAM") {
             for h in [
                 "authorization",

@@ -4,7 +4,9 @@ mod generate;
 mod health;
 mod processed;
 
-pub(crate) use generate::generate;
+pub(crate) use generate::{
+    generate, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MAX_IDEMPOTENCY_KEY_BYTES,
+};
 pub(crate) use health::health;
 pub(crate) use processed::{processed, DEFAULT_LIMIT, LIST_DEADLINE, MAX_PAGE_BYTES};
 
