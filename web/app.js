@@ -55,24 +55,43 @@ function check() {
   render(validate(bodyText()));
 }
 
+// The Idempotency-Key of a submit that got no definite answer (a 503, a 409, a lost
+// connection): sending the same body again reuses it, so the retry cannot create a second event.
+// A new body, or a definite answer, starts over with a new key.
+let unanswered = null; // { body, key }
+
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function submit(event) {
   event.preventDefault();
   check();
   if (!lastVerdict.ok) return;
   $("submit").disabled = true;
   $("result").textContent = "sending…";
+  delete $("result").dataset.status;
+  const body = bodyText();
+  const key = unanswered?.body === body ? unanswered.key : newKey();
+  unanswered = { body, key };
+  $("result").dataset.key = key;
   try {
     const res = await fetch(`${apiBase()}/events/generate`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
-      body: bodyText(),
+      headers: { "content-type": "application/json", "idempotency-key": key },
+      body,
     });
-    const body = await res.json().catch(() => null);
-    $("result").textContent = `${res.status} ${res.statusText}\n${JSON.stringify(body, null, 2)}`;
+    const answer = await res.json().catch(() => null);
+    const retry = res.status === 503 || res.status === 409;
+    if (!retry) unanswered = null;
+    const replayed = res.headers.get("idempotent-replayed") === "true" ? " (replayed)" : "";
+    const hint = retry ? "\nSend again to retry: the same Idempotency-Key makes it the same event." : "";
+    $("result").textContent = `${res.status} ${res.statusText}${replayed}\n${JSON.stringify(answer, null, 2)}${hint}`;
     $("result").dataset.status = String(res.status);
-    if (res.status === 201 && body?.eventId) watch(body.eventId);
+    if (res.status === 201 && answer?.eventId) watch(answer.eventId);
   } catch (err) {
-    $("result").textContent = `request failed: ${err}`;
+    $("result").textContent = `request failed: ${err}\nSend again to retry: the same Idempotency-Key makes it the same event.`;
     $("result").dataset.status = "error";
   } finally {
     check();

@@ -122,8 +122,57 @@ test("a valid event is created and appears in the list once processed",
       await page.textContent("#result"));
     const created = JSON.parse((await page.textContent("#result")).split("\n").slice(1).join("\n"));
     assert.equal(created.userId, user);
+    assert.match(await page.getAttribute("#result", "data-key"), /^[0-9a-f-]{32,36}$/);
     await page.waitForSelector(`#events li[data-event-id="${created.eventId}"]`, { timeout: 60_000 });
     await page.screenshot({ path: join(outDir, "event-processed.png"), fullPage: true });
+    page.assertNoErrors();
+    await page.close();
+  });
+
+test("a submit that got a 503 is retried with the same Idempotency-Key and stored once",
+  { skip: apiBase ? false : "API_BASE is not set (scripts/browser-test.sh starts the stack)" },
+  async () => {
+    const { page } = await openPage();
+    // The first attempt reaches the API (which publishes the event) but its answer is replaced
+    // by a 503, as when a response is lost; every later attempt goes through untouched.
+    const keys = [];
+    let attempts = 0;
+    await page.route("**/events/generate", async (route) => {
+      keys.push(route.request().headers()["idempotency-key"]);
+      attempts += 1;
+      const response = await route.fetch();
+      if (attempts === 1) {
+        await route.fulfill({ status: 503, contentType: "application/json",
+          body: JSON.stringify({ error: "kafka_unavailable", message: "lost on the way back" }) });
+      } else {
+        await route.fulfill({ response });
+      }
+    });
+    const user = `browser-retry-${Date.now()}`;
+    await page.fill("#userId", user);
+    await page.selectOption("#eventType", "LOGIN");
+    await page.fill("#payload", "");
+    await page.waitForFunction(() => !document.getElementById("submit").disabled);
+    await page.click("#submit");
+    await page.waitForSelector("#result[data-status='503']", { timeout: 30_000 });
+    await page.click("#submit");
+    await page.waitForSelector("#result[data-status='201']", { timeout: 30_000 });
+    assert.equal(keys.length, 2);
+    assert.ok(keys[0], "the page sends a key");
+    assert.equal(keys[1], keys[0], "the retry reuses it");
+    assert.match(await page.textContent("#result"), /replayed/);
+    const created = JSON.parse((await page.textContent("#result")).split("\n").slice(1).join("\n"));
+    await page.waitForSelector(`#events li[data-event-id="${created.eventId}"]`, { timeout: 60_000 });
+    const res = await fetch(`${apiBase}/events/processed?userId=${encodeURIComponent(user)}`);
+    const stored = await res.json();
+    assert.equal(stored.length, 1, JSON.stringify(stored));
+    // A new body starts over with a new key.
+    await page.fill("#payload", '{"n": 2}');
+    await page.waitForFunction(() => !document.getElementById("submit").disabled);
+    await page.click("#submit");
+    await page.waitForSelector("#result[data-status='201']", { timeout: 30_000 });
+    assert.equal(keys.length, 3);
+    assert.notEqual(keys[2], keys[0]);
     page.assertNoErrors();
     await page.close();
   });
