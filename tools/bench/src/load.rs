@@ -127,6 +127,14 @@ pub async fn generate(
         .await
         .expect("producer");
     prime(base_url, &publisher, &bodies[0]).await;
+    // With an Idempotency-Key at c=16 (the bench's middle level; the largest level in a smoke
+    // run): the cost of recording the key before publishing and completing it after.
+    let keyed_level = if levels.contains(&16) {
+        16
+    } else {
+        levels.iter().copied().max().unwrap_or(1)
+    };
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
     for &c in levels {
         let client = reqwest::Client::builder()
             .pool_max_idle_per_host(c)
@@ -162,6 +170,55 @@ pub async fn generate(
             }
         })
         .await;
+
+        if c == keyed_level {
+            let url = format!("{base_url}/events/generate");
+            let (b, cl, nonce) = (Arc::clone(&bodies), client.clone(), nonce.clone());
+            let keyed = closed_loop(c, warmup, length, Some(server_pid), move |i| {
+                let (b, cl, url) = (Arc::clone(&b), cl.clone(), url.clone());
+                let key = format!("bench-{nonce}-{i}");
+                async move {
+                    let sent = cl
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .header("idempotency-key", key)
+                        .body(b[i % b.len()].clone())
+                        .send()
+                        .await;
+                    matches!(sent, Ok(r) if r.status() == 201)
+                }
+            })
+            .await;
+            if keyed.failed > 0 || keyed.ok == 0 {
+                eprintln!(
+                    "bench: c={c} keyed: {} ok, {} failed",
+                    keyed.ok, keyed.failed
+                );
+            }
+            assert!(keyed.ok > 0, "no keyed request succeeded at c={c}");
+            let without = format!("POST /events/generate c={c} without a key");
+            row(
+                &format!("POST /events/generate c={c} with Idempotency-Key, requests/s"),
+                keyed.per_second(),
+                "req/s",
+                &without,
+                http.per_second(),
+            );
+            row(
+                &format!("POST /events/generate c={c} with Idempotency-Key, p50"),
+                keyed.latencies.ms(50.0),
+                "ms",
+                &without,
+                http.latencies.ms(50.0),
+            );
+            row(
+                &format!("events-api CPU per POST /events/generate c={c} with Idempotency-Key"),
+                keyed.cpu_us_per_call(),
+                "µs",
+                &without,
+                http.cpu_us_per_call(),
+            );
+        }
 
         let url = format!("{base_url}/health");
         let cl = client.clone();

@@ -1,5 +1,9 @@
 //! A closed loop of clients posting events, each request recorded with its outcome.
 //!
+//! Plain clients post a new event after every answer. Keyed clients send each event with an
+//! `Idempotency-Key` and send it again, body and key unchanged, after anything but a 201, as a
+//! careful client would: every one of their events must end up stored exactly once.
+//!
 //! Every body carries a marker (`payload.chaos = {c, n}`: client and sequence number), so that a
 //! request can be matched with what was stored even when it was answered 503 and no `eventId`
 //! came back.
@@ -50,8 +54,14 @@ pub struct Load {
 
 impl Load {
     /// Starts `clients` clients, numbered from `first`, posting to `base` (the events-api URL)
-    /// as fast as answers come.
-    pub fn start(base: &str, clients: usize, first: usize, client_timeout: Duration) -> Self {
+    /// as fast as answers come; `keyed` clients retry each event with its key until a 201.
+    pub fn start(
+        base: &str,
+        clients: usize,
+        first: usize,
+        client_timeout: Duration,
+        keyed: bool,
+    ) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let phase = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -79,9 +89,12 @@ impl Load {
                         });
                         let p = phase.load(Ordering::Relaxed);
                         let sent = Instant::now();
-                        let outcome = post(&http, &url, &body).await;
+                        let key = keyed.then(|| format!("chaos-{c}-{n}"));
+                        let outcome = post(&http, &url, &body, key.as_deref()).await;
                         let latency = sent.elapsed();
-                        let pause = matches!(outcome, Outcome::Status { code, .. } if code != 201);
+                        let created = matches!(outcome, Outcome::Status { code: 201, .. });
+                        let pause =
+                            !created && (keyed || matches!(outcome, Outcome::Status { .. }));
                         requests
                             .lock()
                             .unwrap_or_else(|e| e.into_inner())
@@ -92,7 +105,10 @@ impl Load {
                                 latency,
                                 outcome,
                             });
-                        n += 1;
+                        // A keyed client sends the same event again until it is created.
+                        if created || !keyed {
+                            n += 1;
+                        }
                         // A client that was told to come back later waits a little, as one
                         // would; it does not hammer a broker that is down.
                         if pause {
@@ -129,8 +145,17 @@ impl Load {
     }
 }
 
-async fn post(http: &reqwest::Client, url: &str, body: &serde_json::Value) -> Outcome {
-    match http.post(url).json(body).send().await {
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    body: &serde_json::Value,
+    key: Option<&str>,
+) -> Outcome {
+    let mut request = http.post(url).json(body);
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    match request.send().await {
         Err(e) => Outcome::Transport(e.to_string()),
         Ok(res) => {
             let code = res.status().as_u16();

@@ -5,7 +5,11 @@
 //! until every accepted event is stored; at the end it reads the listing and checks that every
 //! 201 is listed exactly once. Prints one row per fault and exits 1 if any rule was broken.
 //!
-//! usage: chaos [--smoke] [--clients N] [--hold-secs S]
+//! Beside them, keyed clients send every event with an `Idempotency-Key` and send it again
+//! after anything but a 201: each of their events must be stored exactly once, however often
+//! it was sent.
+//!
+//! usage: chaos [--smoke] [--clients N] [--keyed-clients N] [--hold-secs S]
 
 mod load;
 mod lock;
@@ -25,6 +29,8 @@ use testkit::tansu::Tansu;
 const PRODUCE_TIMEOUT_MS: u64 = 2000;
 /// The warm-up's client number, apart from the measured clients' (0, 1, …).
 const WARM_UP_CLIENT: usize = 1_000_000;
+/// The keyed clients' first number.
+const KEYED_FIRST_CLIENT: usize = 500_000;
 /// How long the store stays locked: past its busy timeout and past SQLite's own retries of a
 /// WAL read lock (about 10 s), so that both writes and reads fail.
 const STORE_LOCK: Duration = Duration::from_secs(15);
@@ -33,6 +39,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
 
 struct Args {
     clients: usize,
+    keyed_clients: usize,
     hold: Duration,
     lead: Duration,
     kills: usize,
@@ -54,6 +61,7 @@ fn args() -> Result<Args, String> {
     }
     let mut a = Args {
         clients: 8,
+        keyed_clients: 4,
         hold: Duration::from_secs(10),
         lead: Duration::from_secs(5),
         kills: 3,
@@ -72,6 +80,7 @@ fn args() -> Result<Args, String> {
                 a.kills = 1;
             }
             "--clients" => a.clients = num()? as usize,
+            "--keyed-clients" => a.keyed_clients = num()? as usize,
             "--hold-secs" => a.hold = Duration::from_secs(num()?),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -194,14 +203,14 @@ async fn main() -> ExitCode {
         .set("TRIGGER_SESSION_TIMEOUT_MS", "6000")
         .set("TRIGGER_ASSIGNMENT_TIMEOUT_MS", "8000")
         .set("TRIGGER_RETRY_MAX_MS", "1000");
-    options.api_instances = args.clients;
+    options.api_instances = args.clients + args.keyed_clients;
     let mut stack = Stack::start(options).await.expect("the local stack starts");
     let base = stack.function_url("events-api");
     let http = reqwest::Client::new();
     eprintln!("chaos: stack up at {base}; logs in {}", dir.display());
 
     // Warm-up: the first event through every piece (and the trigger in its group).
-    let warm = Load::start(&base, 1, WARM_UP_CLIENT, Duration::from_secs(120));
+    let warm = Load::start(&base, 1, WARM_UP_CLIENT, Duration::from_secs(120), false);
     tokio::time::sleep(Duration::from_secs(1)).await;
     let _ = warm.stop().await;
     let store = loop {
@@ -213,7 +222,14 @@ async fn main() -> ExitCode {
 
     // librdkafka fails the delivery at the produce timeout; the function adds its own margin.
     let slowest_allowed = Duration::from_millis(PRODUCE_TIMEOUT_MS) + Duration::from_secs(1);
-    let load = Load::start(&base, args.clients, 0, Duration::from_secs(60));
+    let load = Load::start(&base, args.clients, 0, Duration::from_secs(60), false);
+    let keyed = Load::start(
+        &base,
+        args.keyed_clients,
+        KEYED_FIRST_CLIENT,
+        Duration::from_secs(60),
+        true,
+    );
     let mut phases = Vec::new();
     let faults = [
         "broker killed",
@@ -223,6 +239,7 @@ async fn main() -> ExitCode {
     ];
     for (i, fault) in faults.into_iter().enumerate() {
         load.phase.store(i, std::sync::atomic::Ordering::Relaxed);
+        keyed.phase.store(i, std::sync::atomic::Ordering::Relaxed);
         tokio::time::sleep(args.lead).await;
         eprintln!("chaos: {fault}");
         let mut probe_violations = Vec::new();
@@ -279,14 +296,18 @@ async fn main() -> ExitCode {
         });
     }
     let requests = load.stop().await;
+    let keyed_requests = keyed.stop().await;
     let end = Instant::now();
     let _ = drained_all(&store, &requests, end).await;
+    let _ = drained_all(&store, &keyed_requests, end).await;
     tokio::task::block_in_place(|| {
         wait_until_consumed(&broker.brokers(), group, topic, DRAIN_TIMEOUT)
     });
     let stored = listed_markers(&http, &base).await;
     let rows = report::rows(&phases, &requests, &stored, slowest_allowed);
     println!("{}", report::table(&rows));
+    let keys = report::keyed(&keyed_requests, &stored);
+    println!("{}", keys.line());
     let mut violations: Vec<String> = rows
         .iter()
         .flat_map(|r| {
@@ -295,6 +316,14 @@ async fn main() -> ExitCode {
                 .map(move |v| format!("{}: {v}", r.fault))
         })
         .collect();
+    violations.extend(
+        keys.violations
+            .iter()
+            .map(|v| format!("keyed clients: {v}")),
+    );
+    if keys.retried == 0 {
+        violations.push("keyed clients: no event needed a retry, so the faults missed them".into());
+    }
     // The faults must have hit: batches failed on the locked store and on the killed processor.
     let run = dir.join("run");
     let (on_store, on_exit) = (

@@ -217,3 +217,87 @@ mod tests {
         assert!(table(&rows).contains("| broker | 4 | 3 | 1 | 0 | 1 | 1 | 1 | 1.0 | 2.0 |"));
     }
 }
+
+/// What the keyed clients saw: each event (marker) sent until a 201, however many attempts.
+#[derive(Debug, Default)]
+pub struct Keyed {
+    /// Events that got their 201.
+    pub created: usize,
+    /// Requests sent in all.
+    pub attempts: usize,
+    /// Events that needed more than one attempt.
+    pub retried: usize,
+    /// Answers that asked for a retry, by fault: (503s, 409s).
+    pub retry_answers: Vec<(usize, usize)>,
+    /// Events created but not stored.
+    pub lost: usize,
+    /// Events stored more than once.
+    pub duplicated: usize,
+    /// Broken rules.
+    pub violations: Vec<String>,
+}
+
+impl Keyed {
+    /// One line for the report.
+    pub fn line(&self) -> String {
+        let by_fault: Vec<String> = self
+            .retry_answers
+            .iter()
+            .enumerate()
+            .map(|(i, (u, c))| format!("fault {}: {u} × 503, {c} × 409", i + 1))
+            .collect();
+        format!(
+            "chaos: keyed clients: {} events created in {} requests, {} of them sent more than once ({}); lost {}, duplicated {}",
+            self.created,
+            self.attempts,
+            self.retried,
+            by_fault.join(", "),
+            self.lost,
+            self.duplicated
+        )
+    }
+}
+
+/// Checks the keyed clients' requests against the stored events: every event that got a 201 is
+/// stored exactly once, and none is stored twice, whatever it took to get there.
+pub fn keyed(requests: &[Request], stored: &HashMap<(usize, u64), usize>) -> Keyed {
+    let mut events: HashMap<(usize, u64), (usize, bool)> = HashMap::new();
+    let mut k = Keyed {
+        attempts: requests.len(),
+        ..Keyed::default()
+    };
+    for r in requests {
+        let e = events.entry(r.marker).or_default();
+        e.0 += 1;
+        e.1 |= matches!(r.outcome, Outcome::Status { code: 201, .. });
+        if k.retry_answers.len() <= r.phase {
+            k.retry_answers.resize(r.phase + 1, (0, 0));
+        }
+        match r.outcome {
+            Outcome::Status { code: 503, .. } => k.retry_answers[r.phase].0 += 1,
+            Outcome::Status { code: 409, .. } => k.retry_answers[r.phase].1 += 1,
+            _ => {}
+        }
+    }
+    for (marker, (attempts, created)) in events {
+        let copies = stored.get(&marker).copied().unwrap_or(0);
+        if attempts > 1 {
+            k.retried += 1;
+        }
+        if copies > 1 {
+            k.duplicated += 1;
+            k.violations.push(format!(
+                "{marker:?} stored {copies} times after {attempts} requests"
+            ));
+        }
+        if created {
+            k.created += 1;
+            if copies == 0 {
+                k.lost += 1;
+                k.violations
+                    .push(format!("{marker:?} answered 201 but not stored"));
+            }
+        }
+    }
+    k
+}

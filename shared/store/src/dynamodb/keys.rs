@@ -7,8 +7,9 @@ use super::{backend, DynamoStore, Item, LAYOUT};
 use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, StoredKey};
 use crate::StoreError;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use uuid::Uuid;
 
 /// Times a claim reads and writes again after losing a race before calling the key in flight.
@@ -67,8 +68,13 @@ impl DynamoStore {
         Ok(out.item().and_then(stored_from))
     }
 
-    /// Writes a free key's record, unless another request wrote one first. False when it did.
-    async fn record_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<bool, StoreError> {
+    /// Writes a free key's record, unless the key holds a live record. `Ok(None)` when written;
+    /// otherwise the record found, when the service returns it (else `Some(None)`: read it).
+    async fn record_key(
+        &self,
+        claim: &KeyRecord,
+        times: KeyTimes,
+    ) -> Result<Option<Option<StoredKey>>, StoreError> {
         let new = StoredKey::new(claim, times);
         let item = Item::from([
             ("eventId".into(), item_id(claim)),
@@ -97,13 +103,17 @@ impl DynamoStore {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(eventId) OR keyExpiresMs <= :now")
             .expression_attribute_values(":now", number(times.now_ms))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
+            Ok(_) => Ok(None),
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                PutItemError::ConditionalCheckFailedException(failed) => {
+                    Ok(Some(failed.item().and_then(stored_from)))
+                }
+                _ => Err(backend(SdkError::ServiceError(e))),
+            },
             Err(e) => Err(backend(e)),
         }
     }
@@ -132,20 +142,28 @@ impl DynamoStore {
         }
     }
 
+    /// Most keys are new: the record is written first, in one request, and only a key that
+    /// holds a record costs more (the record comes back with the refusal).
     pub(super) async fn claim(
         &self,
         claim: &KeyRecord,
         times: KeyTimes,
     ) -> Result<KeyClaim, StoreError> {
+        let mut found = match self.record_key(claim, times).await? {
+            None => return Ok(KeyClaim::Recorded),
+            Some(found) => found,
+        };
         for _ in 0..RACES {
-            let stored = self.read_key(claim).await?;
+            let stored = match found.take() {
+                Some(stored) => Some(stored),
+                None => self.read_key(claim).await?,
+            };
             match decide(stored.as_ref(), claim, times) {
                 Decision::Answer(answer) => return Ok(answer),
-                Decision::Record => {
-                    if self.record_key(claim, times).await? {
-                        return Ok(KeyClaim::Recorded);
-                    }
-                }
+                Decision::Record => match self.record_key(claim, times).await? {
+                    None => return Ok(KeyClaim::Recorded),
+                    Some(again) => found = again,
+                },
                 Decision::TakeLease {
                     previous_lease_ms,
                     lease_until_ms,

@@ -212,45 +212,46 @@ impl EventStore for SqliteStore {
 
     async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
         let claim = claim.clone();
+        // The API writes keys even where no processor writes events: keep the WAL bounded.
+        self.start_checkpointer();
         self.write(move |conn| {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let stored = tx
-                .query_row(
+                .prepare_cached(
                     "SELECT fingerprint, event_id, ts_ms, completed, lease_until, expires_at
                      FROM idempotency_keys WHERE user_id = ?1 AND key = ?2",
-                    params![claim.user_id, claim.key],
-                    |r| {
-                        let id: Vec<u8> = r.get(1)?;
-                        Ok(StoredKey {
-                            fingerprint: r.get(0)?,
-                            event: KeyedEvent {
-                                event_id: Uuid::from_slice(&id).unwrap_or_default(),
-                                timestamp_ms: r.get(2)?,
-                            },
-                            completed: r.get(3)?,
-                            lease_until_ms: r.get(4)?,
-                            expires_at_ms: r.get(5)?,
-                        })
-                    },
-                )
+                )?
+                .query_row(params![claim.user_id, claim.key], |r| {
+                    let id: Vec<u8> = r.get(1)?;
+                    Ok(StoredKey {
+                        fingerprint: r.get(0)?,
+                        event: KeyedEvent {
+                            event_id: Uuid::from_slice(&id).unwrap_or_default(),
+                            timestamp_ms: r.get(2)?,
+                        },
+                        completed: r.get(3)?,
+                        lease_until_ms: r.get(4)?,
+                        expires_at_ms: r.get(5)?,
+                    })
+                })
                 .optional()?;
             let outcome = match decide(stored.as_ref(), &claim, times) {
                 Decision::Record => {
                     let new = StoredKey::new(&claim, times);
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT OR REPLACE INTO idempotency_keys (user_id, key, fingerprint,
                          event_id, ts_ms, completed, lease_until, expires_at)
                          VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)",
-                        params![
-                            claim.user_id,
-                            claim.key,
-                            new.fingerprint,
-                            &new.event.event_id.as_bytes()[..],
-                            new.event.timestamp_ms,
-                            new.lease_until_ms,
-                            new.expires_at_ms
-                        ],
-                    )?;
+                    )?
+                    .execute(params![
+                        claim.user_id,
+                        claim.key,
+                        new.fingerprint,
+                        &new.event.event_id.as_bytes()[..],
+                        new.event.timestamp_ms,
+                        new.lease_until_ms,
+                        new.expires_at_ms
+                    ])?;
                     KeyClaim::Recorded
                 }
                 Decision::Answer(answer) => answer,
@@ -259,11 +260,18 @@ impl EventStore for SqliteStore {
                     lease_until_ms,
                     event,
                 } => {
-                    let moved = tx.execute(
-                        "UPDATE idempotency_keys SET lease_until = ?3
-                         WHERE user_id = ?1 AND key = ?2 AND lease_until = ?4 AND completed = 0",
-                        params![claim.user_id, claim.key, lease_until_ms, previous_lease_ms],
-                    )?;
+                    let moved = tx
+                        .prepare_cached(
+                            "UPDATE idempotency_keys SET lease_until = ?3
+                             WHERE user_id = ?1 AND key = ?2 AND lease_until = ?4
+                             AND completed = 0",
+                        )?
+                        .execute(params![
+                            claim.user_id,
+                            claim.key,
+                            lease_until_ms,
+                            previous_lease_ms
+                        ])?;
                     if moved == 1 {
                         KeyClaim::Resumed(event)
                     } else {
@@ -272,10 +280,8 @@ impl EventStore for SqliteStore {
                 }
             };
             // Keys past their time are forgotten as new ones arrive.
-            tx.execute(
-                "DELETE FROM idempotency_keys WHERE expires_at <= ?1",
-                [times.now_ms],
-            )?;
+            tx.prepare_cached("DELETE FROM idempotency_keys WHERE expires_at <= ?1")?
+                .execute([times.now_ms])?;
             tx.commit()?;
             Ok(outcome)
         })
@@ -285,10 +291,17 @@ impl EventStore for SqliteStore {
     async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
         let (user, key) = (claim.user_id.clone(), claim.key.clone());
         self.write(move |conn| {
-            conn.execute(
-                "UPDATE idempotency_keys SET completed = 1 WHERE user_id = ?1 AND key = ?2",
-                params![user, key],
-            )?;
+            // Not synced to disk: a completion lost to a power cut leaves the key leased, and
+            // the retry after the lease publishes the same event again, which is stored once.
+            // The claim before the publish is what must survive, and it is synced.
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            let done = conn
+                .prepare_cached(
+                    "UPDATE idempotency_keys SET completed = 1 WHERE user_id = ?1 AND key = ?2",
+                )
+                .and_then(|mut s| s.execute(params![user, key]));
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            done?;
             Ok(())
         })
         .await
