@@ -52,7 +52,11 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "Idempotency-Key", "in": "header", "required": false,
                         "description": format!("Optional, chosen by the client (a UUID is a good key): 1 to {MAX_IDEMPOTENCY_KEY_BYTES} printable ASCII characters, bare or as a structured-field string (`\"…\"`), scoped to the body's `userId` and remembered for `IDEMPOTENCY_TTL_SECONDS` (24 h). A retry with the same key and body never creates a second event: it gets the first answer again (`Idempotent-Replayed: true`), or, when the first attempt ended in 503 or never answered, the same event is published again and stored once."),
-                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES + 2}},
+                        // The bare form: printable ASCII without a space at either end (which HTTP
+                        // would trim) and not starting with a quote (the quoted form, also
+                        // accepted, is left to the description).
+                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES,
+                            "pattern": "^[!#-~]([ -~]*[!-~])?$"}},
                 ],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": request}}},
                 "responses": {
