@@ -397,15 +397,43 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn object(&mut self, depth: usize, path: &Path) -> Read<bool> {
+    /// Enters a container (at its opening bracket): its depth, and whether it closes at once
+    /// (and whether the text so far is compact).
+    fn open(&mut self, depth: usize, path: &Path, close: u8) -> Read<(usize, bool, bool)> {
         let depth = depth + 1;
         if depth > MAX_BODY_DEPTH {
             return Err(too_deep(path));
         }
         self.i += 1;
-        let mut compact = !self.space();
-        if self.peek() == Some(b'}') {
+        let compact = !self.space();
+        let empty = self.peek() == Some(close);
+        if empty {
             self.i += 1;
+        }
+        Ok((depth, empty, compact))
+    }
+
+    /// After a member or an element: a comma (false) or the closing bracket (true). Clears
+    /// `compact` when there is space around either.
+    fn next_or_close(&mut self, close: u8, compact: &mut bool) -> Read<bool> {
+        *compact &= !self.space();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                *compact &= !self.space();
+                Ok(false)
+            }
+            Some(c) if c == close => {
+                self.i += 1;
+                Ok(true)
+            }
+            _ => Err(Stop::Syntax),
+        }
+    }
+
+    fn object(&mut self, depth: usize, path: &Path) -> Read<bool> {
+        let (depth, empty, mut compact) = self.open(depth, path, b'}')?;
+        if empty {
             return Ok(compact);
         }
         let mut seen = Seen::new();
@@ -424,47 +452,23 @@ impl<'a> Reader<'a> {
             compact &= !self.space();
             let child = Path::Key(&key, path);
             compact &= self.value(depth, &child)?.1;
-            compact &= !self.space();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    compact &= !self.space();
-                }
-                Some(b'}') => {
-                    self.i += 1;
-                    return Ok(compact);
-                }
-                _ => return Err(Stop::Syntax),
+            if self.next_or_close(b'}', &mut compact)? {
+                return Ok(compact);
             }
         }
     }
 
     fn array(&mut self, depth: usize, path: &Path) -> Read<bool> {
-        let depth = depth + 1;
-        if depth > MAX_BODY_DEPTH {
-            return Err(too_deep(path));
-        }
-        self.i += 1;
-        let mut compact = !self.space();
-        if self.peek() == Some(b']') {
-            self.i += 1;
+        let (depth, empty, mut compact) = self.open(depth, path, b']')?;
+        if empty {
             return Ok(compact);
         }
         let mut index = 0;
         loop {
             let child = Path::Index(index, path);
             compact &= self.value(depth, &child)?.1;
-            compact &= !self.space();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    compact &= !self.space();
-                }
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(compact);
-                }
-                _ => return Err(Stop::Syntax),
+            if self.next_or_close(b']', &mut compact)? {
+                return Ok(compact);
             }
             index += 1;
         }
