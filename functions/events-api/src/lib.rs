@@ -15,7 +15,7 @@ mod serve;
 
 pub use config::{Config, Mode};
 pub use error::ApiError;
-pub use serve::{run, StartError};
+pub use serve::{run, run_until, serve, StartError};
 
 use axum::routing::{get, post};
 use axum::Router;

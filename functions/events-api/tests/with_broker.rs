@@ -189,12 +189,15 @@ async fn health_reports_both_dependencies_and_names_a_missing_topic() {
     assert!(started.elapsed() < Duration::from_millis(2500));
 }
 
-async fn plain_server(router: Router) -> String {
+/// The production plain server (`events_api::serve`) on a free port, until the test ends.
+async fn plain_server(app: Arc<App<SqliteStore, KafkaPublisher>>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, router).await });
+    tokio::spawn(
+        async move { events_api::serve(listener, app, &[], std::future::pending()).await },
+    );
     format!("http://{addr}")
 }
 
@@ -210,7 +213,7 @@ fn without_identity(mut v: Value) -> Value {
 #[ignore = "needs a Kafka broker: `make kafka`"]
 async fn function_url_requests_get_the_plain_servers_responses() {
     let r = real(true).await;
-    let base = plain_server(r.router.clone()).await;
+    let base = plain_server(Arc::clone(&r.app)).await;
     let client = reqwest::Client::new();
 
     for fixture in [
