@@ -51,10 +51,14 @@ impl Config {
     }
 }
 
-/// `IDEMPOTENCY_TTL_SECONDS`: a minute to 30 days, 24 hours unless set.
+/// How long an `Idempotency-Key` is remembered unless `IDEMPOTENCY_TTL_SECONDS` says otherwise.
+pub const DEFAULT_IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(86_400);
+
+/// `IDEMPOTENCY_TTL_SECONDS`: a minute to 30 days, [`DEFAULT_IDEMPOTENCY_TTL`] unless set.
 fn idempotency_ttl(src: &(impl Source + ?Sized)) -> Result<std::time::Duration, ConfigError> {
     const NAME: &str = "IDEMPOTENCY_TTL_SECONDS";
-    let secs: u64 = env::parse(src, NAME, 86_400, "a whole number of seconds")?;
+    let default = DEFAULT_IDEMPOTENCY_TTL.as_secs();
+    let secs: u64 = env::parse(src, NAME, default, "a whole number of seconds")?;
     if !(60..=2_592_000).contains(&secs) {
         return Err(ConfigError::new(
             NAME,

@@ -68,11 +68,12 @@ impl KeyPolicy {
     }
 }
 
+/// The policy of the default settings.
 impl Default for KeyPolicy {
     fn default() -> Self {
         Self::new(
-            std::time::Duration::from_secs(86_400),
-            std::time::Duration::from_secs(5),
+            config::DEFAULT_IDEMPOTENCY_TTL,
+            event_kafka::KafkaConfig::default().produce_timeout,
         )
     }
 }

@@ -20,7 +20,7 @@ struct Real {
     app: Arc<App<SqliteStore, KafkaPublisher>>,
     router: Router,
     topic: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 async fn real(create: bool) -> Real {
@@ -42,7 +42,7 @@ async fn real(create: bool) -> Real {
         router: router(Arc::clone(&app)),
         app,
         topic,
-        _dir: dir,
+        dir,
     }
 }
 
@@ -292,7 +292,7 @@ async fn a_key_sent_many_times_leaves_one_record_and_a_locked_store_publishes_no
 
     // Another writer holds the file past the busy timeout: the key cannot be recorded, so
     // nothing is published and the client is told to retry.
-    let path = r._dir.path().join("events.db");
+    let path = r.dir.path().join("events.db");
     let locker = rusqlite::Connection::open(&path).expect("open");
     locker.execute_batch("BEGIN IMMEDIATE").expect("lock");
     let (status, headers, locked) = send(&r.router, keyed(other, "order-2")).await;

@@ -3,7 +3,7 @@
 //! hold). The item has none of the index attributes, so no listing ever sees it, and it carries
 //! the table's TTL attribute, so DynamoDB deletes it once it is forgotten.
 
-use super::{backend, DynamoStore, Item, LAYOUT};
+use super::{applied, backend, DynamoStore, Item, LAYOUT};
 use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, StoredKey};
 use crate::StoreError;
 use aws_sdk_dynamodb::error::SdkError;
@@ -120,26 +120,17 @@ impl DynamoStore {
 
     /// Moves the lease, unless another request moved it first. False when it did.
     async fn take_lease(&self, claim: &KeyRecord, from: i64, to: i64) -> Result<bool, StoreError> {
-        self.count_request();
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("eventId", item_id(claim))
-            .update_expression("SET leaseUntilMs = :to")
-            .condition_expression("leaseUntilMs = :from AND completed = :no")
-            .expression_attribute_values(":to", number(to))
-            .expression_attribute_values(":from", number(from))
-            .expression_attribute_values(":no", AttributeValue::Bool(false))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(backend(e)),
-        }
+        self.update_key(
+            claim,
+            "SET leaseUntilMs = :to",
+            "leaseUntilMs = :from AND completed = :no",
+            &[
+                (":to", number(to)),
+                (":from", number(from)),
+                (":no", AttributeValue::Bool(false)),
+            ],
+        )
+        .await
     }
 
     /// Most keys are new: the record is written first, in one request, and only a key that
@@ -183,14 +174,14 @@ impl DynamoStore {
         })
     }
 
-    /// Sets `update` on the key's item if it exists (and `condition` holds).
-    pub(super) async fn update_key(
+    /// Applies `update` to the key's item if `condition` holds; false when it did not.
+    async fn update_key(
         &self,
         claim: &KeyRecord,
         update: &str,
         condition: &str,
         values: &[(&str, AttributeValue)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         self.count_request();
         let mut request = self
             .client
@@ -202,13 +193,7 @@ impl DynamoStore {
         for (name, value) in values {
             request = request.expression_attribute_values(*name, value.clone());
         }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(backend(e)),
-        }
+        applied(request.send().await)
     }
 
     pub(super) async fn complete(&self, claim: &KeyRecord) -> Result<(), StoreError> {
@@ -219,6 +204,7 @@ impl DynamoStore {
             &[(":yes", AttributeValue::Bool(true))],
         )
         .await
+        .map(drop)
     }
 
     pub(super) async fn release(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
@@ -232,5 +218,6 @@ impl DynamoStore {
             ],
         )
         .await
+        .map(drop)
     }
 }

@@ -18,7 +18,7 @@ use crate::{
     EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, ListQuery, Page, StoreError,
     StoreHealth,
 };
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ScalarAttributeType,
@@ -53,6 +53,23 @@ pub struct DynamoStore {
 
 fn backend<E: std::error::Error + 'static, R: std::fmt::Debug>(e: SdkError<E, R>) -> StoreError {
     StoreError::Backend(format!("dynamodb: {}", DisplayErrorContext(&e)))
+}
+
+/// Whether a conditional write was applied: `false` when its condition refused it.
+fn applied<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e))
+            if e.err().code() == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(backend(e)),
+    }
 }
 
 impl DynamoStore {
@@ -245,13 +262,10 @@ impl DynamoStore {
             .condition_expression("attribute_not_exists(eventId)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(InsertOutcome::Inserted),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(InsertOutcome::Duplicate)
-            }
-            Err(e) => Err(backend(e)),
-        }
+        Ok(match applied(result)? {
+            true => InsertOutcome::Inserted,
+            false => InsertOutcome::Duplicate,
+        })
     }
 }
 

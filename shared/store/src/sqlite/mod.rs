@@ -223,10 +223,17 @@ impl EventStore for SqliteStore {
                 )?
                 .query_row(params![claim.user_id, claim.key], |r| {
                     let id: Vec<u8> = r.get(1)?;
+                    let event_id = Uuid::from_slice(&id).map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            1,
+                            rusqlite::types::Type::Blob,
+                            Box::new(e),
+                        )
+                    })?;
                     Ok(StoredKey {
                         fingerprint: r.get(0)?,
                         event: KeyedEvent {
-                            event_id: Uuid::from_slice(&id).unwrap_or_default(),
+                            event_id,
                             timestamp_ms: r.get(2)?,
                         },
                         completed: r.get(3)?,
