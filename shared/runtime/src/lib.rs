@@ -2,12 +2,15 @@
 //! [`env`] reads typed settings and names the variable when one is wrong, [`init_tracing`] sets
 //! up structured logs (JSON under `AWS_LAMBDA_LOG_FORMAT=json`, as Lambda's advanced logging
 //! expects), [`shutdown_signal`] resolves on SIGTERM or Ctrl-C, [`exit_code`] turns a
-//! program's outcome into the exit status every program uses, and [`aws::sdk_config`] loads the
-//! AWS SDK configuration once per cold start.
+//! program's outcome into the exit status every program uses, [`aws::sdk_config`] loads the
+//! AWS SDK configuration once per cold start, [`metrics`] writes CloudWatch Embedded Metric
+//! Format documents, and [`trace`] reads and writes W3C `traceparent` values.
 #![warn(missing_docs)]
 
 pub mod aws;
 pub mod env;
+pub mod metrics;
+pub mod trace;
 
 pub use env::ConfigError;
 

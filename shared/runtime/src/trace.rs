@@ -1,0 +1,210 @@
+//! W3C Trace Context (<https://www.w3.org/TR/trace-context/>): the `traceparent` that follows an
+//! event from the HTTP request, through its Kafka record's header, to the processor's log line.
+//!
+//! `events-api` takes the caller's `traceparent`, else the X-Ray header (`X-Amzn-Trace-Id`, or
+//! the one Lambda gives the invocation), else starts a new trace; the record carries a child of
+//! it. An X-Ray trace id is the same 128 bits written differently (`1-<8 hex>-<24 hex>`), so the
+//! trace id is the same in both worlds.
+
+use std::fmt;
+
+/// The Kafka header and the HTTP header that carry it.
+pub const TRACEPARENT: &str = "traceparent";
+
+/// One position in a trace: the trace, the span that caused what comes next, and whether the
+/// caller records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TraceParent {
+    /// The trace: 16 bytes, not all zero.
+    pub trace_id: [u8; 16],
+    /// The calling span: 8 bytes, not all zero.
+    pub parent_id: [u8; 8],
+    /// The `sampled` flag.
+    pub sampled: bool,
+}
+
+impl TraceParent {
+    /// Reads a `traceparent` value. Version `00` must be exactly that; a later version may add
+    /// fields after a `-`, which are ignored, as the specification asks. `None` when invalid.
+    pub fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        let (version, rest) = value.split_once('-')?;
+        let version = hex::<1>(version)?[0];
+        if version == 0xff || (version == 0 && rest.len() != 52) {
+            return None;
+        }
+        if rest.len() > 52 && !rest[52..].starts_with('-') {
+            return None;
+        }
+        let mut parts = rest.get(..52)?.split('-');
+        let trace_id = hex::<16>(parts.next()?)?;
+        let parent_id = hex::<8>(parts.next()?)?;
+        let flags = hex::<1>(parts.next()?)?[0];
+        if trace_id == [0; 16] || parent_id == [0; 8] {
+            return None;
+        }
+        Some(Self {
+            trace_id,
+            parent_id,
+            sampled: flags & 1 == 1,
+        })
+    }
+
+    /// Reads an X-Ray trace header (`Root=1-5759e988-bd862e3fe1be46a994272793;Parent=…;Sampled=1`).
+    /// Without a `Parent`, a new span id stands in for it.
+    pub fn from_xray(value: &str) -> Option<Self> {
+        let mut root = None;
+        let mut parent = None;
+        let mut sampled = false;
+        for field in value.split(';') {
+            match field.trim().split_once('=') {
+                Some(("Root", v)) => root = Some(v),
+                Some(("Parent", v)) => parent = hex::<8>(v),
+                Some(("Sampled", v)) => sampled = v == "1",
+                _ => {}
+            }
+        }
+        let mut parts = root?.split('-');
+        if parts.next()? != "1" {
+            return None;
+        }
+        let (time, random) = (parts.next()?, parts.next()?);
+        if parts.next().is_some() || time.len() != 8 || random.len() != 24 {
+            return None;
+        }
+        let trace_id = hex::<16>(&format!("{time}{random}"))?;
+        if trace_id == [0; 16] {
+            return None;
+        }
+        Some(Self {
+            trace_id,
+            parent_id: parent.filter(|p| *p != [0; 8]).unwrap_or_else(span_id),
+            sampled,
+        })
+    }
+
+    /// A new trace (sampled: this process decided to record it).
+    pub fn new_root() -> Self {
+        Self {
+            trace_id: *uuid::Uuid::new_v4().as_bytes(),
+            parent_id: span_id(),
+            sampled: true,
+        }
+    }
+
+    /// The same trace, under a new span of this process (what it passes on).
+    pub fn child(&self) -> Self {
+        Self {
+            parent_id: span_id(),
+            ..*self
+        }
+    }
+
+    /// The trace id as 32 lowercase hex digits (what logs carry).
+    pub fn trace_id(&self) -> String {
+        to_hex(&self.trace_id)
+    }
+}
+
+impl fmt::Display for TraceParent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "00-{}-{}-{:02x}",
+            to_hex(&self.trace_id),
+            to_hex(&self.parent_id),
+            u8::from(self.sampled)
+        )
+    }
+}
+
+/// A random span id (never all zero: a v4 UUID's version nibble is 4).
+fn span_id() -> [u8; 8] {
+    let bytes = uuid::Uuid::new_v4().into_bytes();
+    let mut id = [0; 8];
+    id.copy_from_slice(&bytes[..8]);
+    id
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// Exactly `2 * N` lowercase hex digits.
+fn hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut out = [0; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn a_traceparent_reads_and_writes_back() {
+        let t = TraceParent::parse(EXAMPLE).expect("valid");
+        assert_eq!(t.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert!(t.sampled);
+        assert_eq!(t.to_string(), EXAMPLE);
+        let child = t.child();
+        assert_eq!(child.trace_id, t.trace_id);
+        assert_ne!(child.parent_id, t.parent_id);
+    }
+
+    #[test]
+    fn invalid_traceparents_are_refused() {
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+        ] {
+            assert_eq!(TraceParent::parse(bad), None, "{bad:?}");
+        }
+        // A later version may carry more fields.
+        let later = "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what-ever";
+        assert!(TraceParent::parse(later).is_some());
+    }
+
+    #[test]
+    fn an_xray_header_is_the_same_trace() {
+        let x = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+        let t = TraceParent::from_xray(x).expect("valid");
+        assert_eq!(t.trace_id(), "5759e988bd862e3fe1be46a994272793");
+        assert_eq!(
+            t.to_string(),
+            "00-5759e988bd862e3fe1be46a994272793-53995c3f42cd8ad8-01"
+        );
+        let no_parent =
+            TraceParent::from_xray("Root=1-5759e988-bd862e3fe1be46a994272793").expect("valid");
+        assert!(!no_parent.sampled);
+        assert_eq!(
+            TraceParent::from_xray("Root=2-5759e988-bd86;Sampled=1"),
+            None
+        );
+    }
+
+    #[test]
+    fn new_traces_differ() {
+        assert_ne!(
+            TraceParent::new_root().trace_id,
+            TraceParent::new_root().trace_id
+        );
+    }
+}
