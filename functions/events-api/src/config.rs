@@ -2,6 +2,7 @@
 
 use event_kafka::KafkaConfig;
 use pipeline_runtime::env::{self, ProcessEnv, Source};
+use pipeline_runtime::metrics::MetricsConfig;
 use pipeline_runtime::ConfigError;
 use std::net::SocketAddr;
 
@@ -30,6 +31,8 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// `IDEMPOTENCY_TTL_SECONDS`: how long an `Idempotency-Key` is remembered.
     pub idempotency_ttl: std::time::Duration,
+    /// `METRICS_NAMESPACE`, `METRICS`.
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -47,6 +50,7 @@ impl Config {
             mode: mode(src, args)?,
             cors_allowed_origins: cors_origins(src)?,
             idempotency_ttl: idempotency_ttl(src)?,
+            metrics: MetricsConfig::from_source(src)?,
         })
     }
 }

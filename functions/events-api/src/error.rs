@@ -1,5 +1,9 @@
 //! The one place that turns a failure into an HTTP response. Every error body has `error` (a
 //! stable code) and `message` (a sentence); validation failures add `details`.
+//!
+//! A dependency's own words (a broker's error, a store's, which may name hosts, paths or an AWS
+//! account) never reach the body: the answer says which dependency failed, and the request's
+//! log line carries the cause with the error code (see `observe`).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -26,11 +30,12 @@ pub enum ApiError {
     #[error("{}", summary(.0))]
     Validation(Vec<FieldError>),
     /// Kafka did not acknowledge the event in time: it was not accepted, yet the broker may
-    /// have written it just as the wait ended, so it may still be stored.
-    #[error("Kafka did not acknowledge the event ({0}); it was not accepted, but it may still be stored if the broker received it. Retry later")]
+    /// have written it just as the wait ended, so it may still be stored. Holds the cause, for
+    /// the log only.
+    #[error("Kafka did not acknowledge the event; it was not accepted, but it may still be stored if the broker received it. Retry later")]
     KafkaUnavailable(String),
-    /// The store did not answer.
-    #[error("the event store is unavailable ({0}); retry later")]
+    /// The store did not answer. Holds the cause, for the log only.
+    #[error("the event store is unavailable; retry later")]
     StoreUnavailable(String),
     /// The `Idempotency-Key` was used before with another body.
     #[error("this Idempotency-Key was used with another body; use a new key for a new event")]
@@ -60,6 +65,14 @@ impl From<ValidationErrors> for ApiError {
 }
 
 impl ApiError {
+    /// What the log says about the failure beyond the body's sentence (a dependency's error).
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Self::KafkaUnavailable(cause) | Self::StoreUnavailable(cause) => Some(cause),
+            _ => None,
+        }
+    }
+
     /// HTTP status and stable error code.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
@@ -97,9 +110,10 @@ pub(crate) struct ErrorBody<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if status.is_server_error() {
-            tracing::warn!(error = code, message = %self, "request failed");
-        }
+        let outcome = crate::observe::Outcome::Failed {
+            code,
+            cause: self.cause().map(str::to_owned),
+        };
         let details = match &self {
             Self::Validation(d) => Some(d.as_slice()),
             _ => None,
@@ -115,6 +129,7 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(outcome);
         if let Some(secs) = retry_after {
             response
                 .headers_mut()

@@ -4,11 +4,13 @@
 //! One axum [`router`] serves every route, whether the process runs under a Lambda runtime
 //! (Function URL, `cargo lambda watch`) or as a plain HTTP server (`--listen`, `PORT`) for
 //! containers and benchmarks; [`run`] picks the mode from [`Config`]. Handlers live in `routes`
-//! (one module per route), the status mapping in [`error`], start-up in `serve`.
+//! (one module per route), the status mapping in [`error`], start-up in `serve`, and what every
+//! request leaves behind (its trace, its log line, its metrics) in [`observe`].
 #![warn(missing_docs)]
 
 pub mod config;
 pub mod error;
+pub mod observe;
 pub mod openapi;
 mod routes;
 mod serve;
@@ -21,6 +23,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use event_kafka::EventPublisher;
 use event_store::EventStore;
+use pipeline_runtime::metrics::Metrics;
 use std::sync::Arc;
 
 /// What the handlers share: built once per cold start.
@@ -31,15 +34,21 @@ pub struct App<S, P> {
     pub publisher: P,
     /// How long keys are remembered and leased.
     pub keys: KeyPolicy,
+    /// Where each request's metrics go.
+    pub metrics: Metrics,
 }
 
+/// The program's name: the `Service` dimension of its metrics, its Kafka client id.
+pub const SERVICE: &str = "events-api";
+
 impl<S, P> App<S, P> {
-    /// An app with the default [`KeyPolicy`].
+    /// An app with the default [`KeyPolicy`] and no metrics.
     pub fn new(store: S, publisher: P) -> Self {
         Self {
             store,
             publisher,
             keys: KeyPolicy::default(),
+            metrics: Metrics::off(SERVICE),
         }
     }
 }
@@ -118,7 +127,7 @@ fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
         .max_age(std::time::Duration::from_secs(300))
 }
 
-/// Every route of the function.
+/// Every route of the function, each request observed (trace, log line, metrics).
 pub fn router<S: EventStore, P: EventPublisher>(app: Arc<App<S, P>>) -> Router {
     Router::new()
         .route("/events/generate", post(routes::generate::<S, P>))
@@ -126,6 +135,10 @@ pub fn router<S: EventStore, P: EventPublisher>(app: Arc<App<S, P>>) -> Router {
         .route("/health", get(routes::health::<S, P>))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&app),
+            observe::observe::<S, P>,
+        ))
         .with_state(app)
 }
 

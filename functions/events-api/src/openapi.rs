@@ -120,17 +120,9 @@ pub fn document() -> Value {
 }
 
 /// `GET /health`'s body (built field by field in `routes::health`; the fuzzing run checks every
-/// answer against this).
+/// answer against this). Each dependency is only `ok` or `failing`: details go to the log.
 fn health_schema() -> Value {
-    let dependency = json!({
-        "type": "object",
-        "required": ["status", "latencyMs"],
-        "properties": {
-            "status": {"enum": ["ok", "error"]},
-            "latencyMs": {"type": "integer", "minimum": 0},
-            "message": {"type": "string"},
-        },
-    });
+    let dependency = json!({"enum": ["ok", "failing"]});
     json!({
         "type": "object",
         "required": ["status", "kafka", "store"],

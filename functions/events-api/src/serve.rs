@@ -1,8 +1,9 @@
 //! Start-up: build the clients once, then serve the router as a Lambda or a plain server.
 
-use crate::{router_with_cors, App, Config, KeyPolicy, Mode};
+use crate::{router_with_cors, App, Config, KeyPolicy, Mode, SERVICE};
 use event_kafka::{EventPublisher, KafkaPublisher, PublishError};
 use event_store::{EventStore, StoreError};
+use pipeline_runtime::metrics::Metrics;
 use pipeline_runtime::shutdown_signal;
 use std::future::Future;
 use std::sync::Arc;
@@ -46,9 +47,10 @@ pub async fn run_until(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let store = event_store::open(&config.store_url, 0).await?;
-    let publisher = KafkaPublisher::connect(config.kafka.clone(), "events-api").await?;
+    let publisher = KafkaPublisher::connect(config.kafka.clone(), SERVICE).await?;
     let mut app = App::new(store, publisher);
     app.keys = KeyPolicy::new(config.idempotency_ttl, config.kafka.produce_timeout);
+    app.metrics = Metrics::new(config.metrics.clone(), SERVICE);
     let app = Arc::new(app);
     match config.mode {
         Mode::Lambda => {

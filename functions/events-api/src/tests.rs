@@ -8,6 +8,7 @@ use axum::Router;
 use event_kafka::MemoryPublisher;
 use event_store::{EventStore, MemoryStore};
 use http_body_util::BodyExt;
+use pipeline_runtime::trace::TraceParent;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use tower::ServiceExt;
@@ -160,7 +161,8 @@ async fn broker_outage_is_503_with_retry_after_and_names_kafka_in_health() {
     let (status, _, body) = send(&router, get("/health")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["failing"], json!(["kafka"]));
-    assert_eq!(body["store"]["status"], "ok");
+    assert_eq!(body["kafka"], "failing");
+    assert_eq!(body["store"], "ok");
 }
 
 #[tokio::test]
@@ -387,4 +389,90 @@ async fn malformed_keys_are_400_naming_the_header() {
     let (status, _, _) = send(&router, keyed(BODY, &"k".repeat(255))).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(app.publisher.published().len(), 1);
+}
+
+fn traced(name: &str, value: &str) -> Request<Body> {
+    let mut req = post(
+        r#"{"userId":"u","eventType":"LOGIN"}"#,
+        Some("application/json"),
+    );
+    req.headers_mut().insert(
+        name.to_owned().parse::<header::HeaderName>().expect("name"),
+        value.parse().expect("value"),
+    );
+    req
+}
+
+#[tokio::test]
+async fn the_record_carries_the_callers_trace_under_a_span_of_its_own() {
+    let (app, router) = app();
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let xray = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    for req in [
+        traced("traceparent", caller),
+        traced("x-amzn-trace-id", xray),
+        traced("traceparent", "not a trace"),
+    ] {
+        let (status, _, _) = send(&router, req).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let traces: Vec<String> = app.publisher.traces().into_iter().flatten().collect();
+    assert_eq!(traces.len(), 3, "every record has a traceparent");
+    let parsed: Vec<TraceParent> = traces
+        .iter()
+        .map(|t| TraceParent::parse(t).expect("a valid traceparent"))
+        .collect();
+    assert_eq!(parsed[0].trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_ne!(traces[0], caller, "a span of events-api, not the caller's");
+    assert_eq!(parsed[1].trace_id(), "5759e988bd862e3fe1be46a994272793");
+    // An unreadable traceparent starts a new trace rather than failing the request.
+    assert_ne!(parsed[2].trace_id, parsed[0].trace_id);
+}
+
+#[test]
+fn every_outcome_makes_a_document_the_specification_accepts() {
+    use crate::observe::{measure, Outcome};
+    use pipeline_runtime::metrics::{Metrics, MetricsConfig};
+    let metrics = Metrics::new(MetricsConfig::default(), crate::SERVICE);
+    let outcomes = [
+        Outcome::Accepted {
+            event_id: uuid::Uuid::nil(),
+            event_type: "LOGIN",
+            partition: 0,
+            offset: 1,
+            produce: std::time::Duration::from_millis(3),
+        },
+        Outcome::Replayed {
+            event_id: uuid::Uuid::nil(),
+            event_type: "LOGIN",
+        },
+        Outcome::Failed {
+            code: "validation_failed",
+            cause: None,
+        },
+        Outcome::Failed {
+            code: "kafka_unavailable",
+            cause: Some("broker down".into()),
+        },
+    ];
+    let mut names = Vec::new();
+    for (outcome, status) in outcomes.iter().zip([201, 201, 400, 503]) {
+        let mut doc = metrics.document();
+        measure(
+            &mut doc,
+            outcome,
+            StatusCode::from_u16(status).expect("status"),
+        );
+        let line = doc.to_line(1).expect("a document");
+        let doc = testkit::emf::check(&line).expect("conforms");
+        names.extend(
+            crate::observe::names::ALL
+                .into_iter()
+                .filter(|n| doc.contains_key(*n)),
+        );
+        assert!(!line.contains("broker down"), "causes stay out of metrics");
+    }
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), crate::observe::names::ALL.len(), "{names:?}");
 }

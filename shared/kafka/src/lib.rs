@@ -40,7 +40,8 @@ use event_schema::UserEvent;
 use std::future::Future;
 use std::time::Duration;
 
-/// Kafka header names put on every event record.
+/// Kafka header names put on every event record (and `traceparent`, see
+/// `pipeline_runtime::trace`, when the request had a trace).
 pub mod headers {
     /// The event's type (`LOGIN` …), so consumers can route without parsing the value.
     pub const EVENT_TYPE: &str = "event-type";
@@ -99,10 +100,12 @@ pub enum PublishError {
 
 /// The publishing port of the HTTP function.
 pub trait EventPublisher: Send + Sync + 'static {
-    /// Publishes `event` and resolves once the broker acknowledged it.
+    /// Publishes `event` and resolves once the broker acknowledged it. `traceparent` (a W3C
+    /// value) goes on the record as the `traceparent` header, for the processor's logs.
     fn publish(
         &self,
         event: &UserEvent,
+        traceparent: Option<&str>,
     ) -> impl Future<Output = Result<Delivered, PublishError>> + Send;
 
     /// Checks the broker and topic, within the configured health deadline.

@@ -10,6 +10,7 @@ use std::time::Duration;
 #[derive(Default)]
 pub struct MemoryPublisher {
     events: Mutex<Vec<UserEvent>>,
+    traces: Mutex<Vec<Option<String>>>,
     down: AtomicBool,
 }
 
@@ -19,6 +20,11 @@ impl MemoryPublisher {
         self.events.lock().map(|e| e.clone()).unwrap_or_default()
     }
 
+    /// The `traceparent` of each published event, in order.
+    pub fn traces(&self) -> Vec<Option<String>> {
+        self.traces.lock().map(|t| t.clone()).unwrap_or_default()
+    }
+
     /// Simulates a broker outage.
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
@@ -26,13 +32,20 @@ impl MemoryPublisher {
 }
 
 impl EventPublisher for MemoryPublisher {
-    async fn publish(&self, event: &UserEvent) -> Result<Delivered, PublishError> {
+    async fn publish(
+        &self,
+        event: &UserEvent,
+        traceparent: Option<&str>,
+    ) -> Result<Delivered, PublishError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(PublishError::Timeout(Duration::from_millis(1)));
         }
         let value = serde_json::to_vec(event)?;
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
         events.push(event.clone());
+        if let Ok(mut traces) = self.traces.lock() {
+            traces.push(traceparent.map(str::to_owned));
+        }
         Ok(Delivered {
             partition: 0,
             offset: i64::try_from(events.len()).unwrap_or(i64::MAX) - 1,

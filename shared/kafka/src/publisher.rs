@@ -42,9 +42,13 @@ impl KafkaPublisher {
 }
 
 impl EventPublisher for KafkaPublisher {
-    async fn publish(&self, event: &UserEvent) -> Result<Delivered, PublishError> {
+    async fn publish(
+        &self,
+        event: &UserEvent,
+        traceparent: Option<&str>,
+    ) -> Result<Delivered, PublishError> {
         let value = serde_json::to_vec(event)?;
-        let record_headers = OwnedHeaders::new_with_capacity(3)
+        let mut record_headers = OwnedHeaders::new_with_capacity(4)
             .insert(Header {
                 key: headers::EVENT_TYPE,
                 value: Some(event.event_type.as_str()),
@@ -57,6 +61,12 @@ impl EventPublisher for KafkaPublisher {
                 key: headers::CONTENT_TYPE,
                 value: Some("application/json"),
             });
+        if let Some(trace) = traceparent {
+            record_headers = record_headers.insert(Header {
+                key: pipeline_runtime::trace::TRACEPARENT,
+                value: Some(trace),
+            });
+        }
         let record = FutureRecord::to(&self.config.topic)
             .key(event.user_id.as_str())
             .payload(&value)

@@ -105,7 +105,7 @@ where
 async fn prime(base_url: &str, publisher: &KafkaPublisher, body: &[u8]) {
     let request = validate_request(body).expect("a valid body");
     publisher
-        .publish(&request.into_event())
+        .publish(&request.into_event(), None)
         .await
         .expect("the broker acknowledges a first event");
     api::generate(&reqwest::Client::new(), base_url, body.to_vec())
@@ -164,7 +164,7 @@ pub async fn generate(
             async move {
                 // What the handler does without HTTP: validate, assign id and time, publish.
                 match validate_request(&b[i % b.len()]) {
-                    Ok(request) => p.publish(&request.into_event()).await.is_ok(),
+                    Ok(request) => p.publish(&request.into_event(), None).await.is_ok(),
                     Err(_) => false,
                 }
             }

@@ -5,9 +5,10 @@
 //! the same event again, and a retry after a 503 or a crash publishes that same event again,
 //! which the processor stores once.
 
+use crate::observe::{Outcome, RequestTrace};
 use crate::{ApiError, App};
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use event_kafka::{EventPublisher, PublishError};
@@ -15,7 +16,7 @@ use event_schema::{validate_request, ErrorCode, FieldError, UserEvent, MAX_BODY_
 use event_store::{EventStore, KeyClaim, KeyRecord, KeyTimes, KeyedEvent};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-use tracing::{debug, instrument, warn};
+use tracing::{instrument, warn};
 
 /// The request header naming a client's key.
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
@@ -27,9 +28,13 @@ pub(crate) const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 #[instrument(name = "generate", skip_all)]
 pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
     State(app): State<Arc<App<S, P>>>,
+    Extension(trace): Extension<RequestTrace>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
+    // The record carries this function's span of the caller's trace.
+    let traceparent = trace.parent.child().to_string();
+    let traceparent = traceparent.as_str();
     require_json(&headers)?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -43,7 +48,7 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
     let bytes = read_limited(body).await?;
     let request = validate_request(&bytes)?;
     let Some(key) = key else {
-        return publish(&app, &request.into_event()).await;
+        return publish(&app, &request.into_event(), traceparent).await;
     };
     // The body's fingerprint: its compact form, so that spacing does not make another body.
     let compact = serde_json::to_vec(&request).unwrap_or_default();
@@ -70,9 +75,10 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
         .await
         .map_err(unavailable)?
     {
-        KeyClaim::Recorded => publish_for_key(&app, &claim, &event).await,
+        KeyClaim::Recorded => publish_for_key(&app, &claim, &event, traceparent).await,
         KeyClaim::Resumed(keyed) => {
-            publish_for_key(&app, &claim, &with_identity(event, keyed)).await
+            let again = with_identity(event, keyed);
+            publish_for_key(&app, &claim, &again, traceparent).await
         }
         KeyClaim::Completed(keyed) => {
             let again = with_identity(event, keyed);
@@ -82,6 +88,10 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
                 header::HeaderName::from_static(IDEMPOTENT_REPLAYED),
                 HeaderValue::from_static("true"),
             );
+            response.extensions_mut().insert(Outcome::Replayed {
+                event_id: again.event_id,
+                event_type: again.event_type.as_str(),
+            });
             Ok(response)
         }
         KeyClaim::Mismatch => Err(ApiError::IdempotencyKeyReused),
@@ -114,8 +124,9 @@ async fn publish_for_key<S: EventStore, P: EventPublisher>(
     app: &App<S, P>,
     claim: &KeyRecord,
     event: &UserEvent,
+    traceparent: &str,
 ) -> Result<Response, ApiError> {
-    match publish(app, event).await {
+    match publish(app, event, traceparent).await {
         Ok(response) => {
             // Not recorded as completed, the key stays leased and a retry publishes the same
             // event again once the lease ends: still one stored event.
@@ -137,23 +148,30 @@ async fn publish_for_key<S: EventStore, P: EventPublisher>(
 async fn publish<S: EventStore, P: EventPublisher>(
     app: &App<S, P>,
     event: &UserEvent,
+    traceparent: &str,
 ) -> Result<Response, ApiError> {
-    let delivered = app.publisher.publish(event).await.map_err(|e| match e {
-        PublishError::Encode(_) | PublishError::Task(_) => {
-            ApiError::KafkaUnavailable(format!("internal error: {e}"))
-        }
-        other => ApiError::KafkaUnavailable(other.to_string()),
-    })?;
-    debug!(
-        event_id = %event.event_id,
-        user_id = ?event.user_id,
-        event_type = %event.event_type,
-        partition = delivered.partition,
-        offset = delivered.offset,
-        "event published"
-    );
+    let started = std::time::Instant::now();
+    let delivered = app
+        .publisher
+        .publish(event, Some(traceparent))
+        .await
+        .map_err(|e| match e {
+            PublishError::Encode(_) | PublishError::Task(_) => {
+                ApiError::KafkaUnavailable(format!("internal error: {e}"))
+            }
+            other => ApiError::KafkaUnavailable(other.to_string()),
+        })?;
+    let outcome = Outcome::Accepted {
+        event_id: event.event_id,
+        event_type: event.event_type.as_str(),
+        partition: delivered.partition,
+        offset: delivered.offset,
+        produce: started.elapsed(),
+    };
     // The answer is the record's value: the event serialized once.
-    Ok(created(delivered.value))
+    let mut response = created(delivered.value);
+    response.extensions_mut().insert(outcome);
+    Ok(response)
 }
 
 fn created(body: Vec<u8>) -> Response {
