@@ -2,6 +2,7 @@
 
 use event_kafka::KafkaConfig;
 use pipeline_runtime::env::{self, ProcessEnv, Source};
+use pipeline_runtime::metrics::MetricsConfig;
 use pipeline_runtime::ConfigError;
 
 /// The processor's settings. Names match `template.yaml`, `.env.example` and the README.
@@ -14,6 +15,8 @@ pub struct Config {
     pub store_url: String,
     /// `EVENT_TTL_DAYS`: DynamoDB items expire this many days after processing (0 = never).
     pub event_ttl_days: u32,
+    /// `METRICS_NAMESPACE`, `METRICS`.
+    pub metrics: MetricsConfig,
 }
 
 impl Config {
@@ -28,6 +31,7 @@ impl Config {
             kafka: KafkaConfig::from_source(src)?,
             store_url: env::string(src, "STORE_URL", event_store::DEFAULT_STORE_URL),
             event_ttl_days: env::parse(src, "EVENT_TTL_DAYS", 0, "a whole number of days")?,
+            metrics: MetricsConfig::from_source(src)?,
         })
     }
 }

@@ -6,6 +6,10 @@
 //! or dead-lettered; otherwise it fails and the event source mapping delivers the batch again,
 //! which the insert-if-absent store makes harmless. Layout: `decode` turns an MSK record into an
 //! event or a dead letter, [`Processor`] runs a batch, [`config`] reads the settings.
+//!
+//! Each stored record is logged with its event id, the trace id of its `traceparent` header
+//! (written by `events-api`) and the Lambda request id, never with its user id or payload; each
+//! invocation writes one EMF document ([`names`]), and one more per dead-letter reason.
 #![warn(missing_docs)]
 
 pub mod config;
@@ -17,10 +21,13 @@ pub use decode::{decode, Decoded};
 use aws_lambda_events::event::kafka::KafkaEvent;
 use event_kafka::{DeadLetterSink, PublishError};
 use event_store::{EventStore, InsertOutcome, StoreError};
+use pipeline_runtime::metrics::{Document, Metrics};
+use pipeline_runtime::trace::TraceParent;
 use serde::Serialize;
 use tracing::{info, instrument, warn};
 
-/// What one invocation did. Returned as the function's result and logged.
+/// What one invocation did. Returned as the function's result (the local trigger sums these
+/// into its summary line) and logged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchSummary {
@@ -32,7 +39,49 @@ pub struct BatchSummary {
     pub duplicates: usize,
     /// Records sent to the dead-letter topic.
     pub dead_lettered: usize,
+    /// The oldest record's age when the batch arrived: now − its Kafka timestamp, in ms.
+    pub lag_max_ms: u64,
+    /// The median record's age, in ms.
+    pub lag_p50_ms: u64,
 }
+
+/// The metric names `events-processor` writes (the template's alarms use them; a test holds
+/// them to this list).
+pub mod names {
+    /// Records in a batch (summed: records processed).
+    pub const RECEIVED: &str = "Received";
+    /// Events stored for the first time.
+    pub const INSERTED: &str = "Inserted";
+    /// Events found already stored.
+    pub const DUPLICATES: &str = "Duplicates";
+    /// Records sent to the dead-letter topic (split by `Reason`).
+    pub const DEAD_LETTERED: &str = "DeadLettered";
+    /// Records per invocation (its average and maximum are the batch sizes).
+    pub const BATCH_SIZE: &str = "BatchSize";
+    /// The store's batch insert.
+    pub const STORE_LATENCY: &str = "StoreLatency";
+    /// The oldest record's age on arrival (now − record timestamp).
+    pub const LAG_MAX: &str = "LagMax";
+    /// The median record's age on arrival.
+    pub const LAG_P50: &str = "LagP50";
+    /// Invocations that failed and will be retried (split by `ErrorCode`).
+    pub const FAILED: &str = "BatchFailed";
+    /// Every name above.
+    pub const ALL: [&str; 9] = [
+        RECEIVED,
+        INSERTED,
+        DUPLICATES,
+        DEAD_LETTERED,
+        BATCH_SIZE,
+        STORE_LATENCY,
+        LAG_MAX,
+        LAG_P50,
+        FAILED,
+    ];
+}
+
+/// The program's name: the `Service` dimension of its metrics, its Kafka client id.
+pub const SERVICE: &str = "events-processor";
 
 /// Why a batch failed. Both are retryable: the batch comes back and nothing is lost.
 #[derive(Debug, thiserror::Error)]
@@ -45,14 +94,20 @@ pub enum ProcessError {
     DeadLetter(#[from] PublishError),
 }
 
+impl ProcessError {
+    /// The stable code of the failure (the invocation's error type, the metrics' `ErrorCode`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Store(_) => "StoreUnavailable",
+            Self::DeadLetter(_) => "DeadLetterTopicUnavailable",
+        }
+    }
+}
+
 impl From<ProcessError> for lambda_runtime::Diagnostic {
     fn from(e: ProcessError) -> Self {
-        let error_type = match e {
-            ProcessError::Store(_) => "StoreUnavailable",
-            ProcessError::DeadLetter(_) => "DeadLetterTopicUnavailable",
-        };
         lambda_runtime::Diagnostic {
-            error_type: error_type.to_owned(),
+            error_type: e.code().to_owned(),
             error_message: e.to_string(),
         }
     }
@@ -62,15 +117,37 @@ impl From<ProcessError> for lambda_runtime::Diagnostic {
 pub struct Processor<S, D> {
     store: S,
     dead_letters: D,
+    metrics: Metrics,
 }
 
 impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
-    /// A processor writing to `store` and dead-lettering to `dead_letters`.
+    /// A processor writing to `store` and dead-lettering to `dead_letters`, without metrics.
     pub fn new(store: S, dead_letters: D) -> Self {
         Self {
             store,
             dead_letters,
+            metrics: Metrics::off(SERVICE),
         }
+    }
+
+    /// The same, writing one metrics document per invocation.
+    pub fn with_metrics(self, metrics: Metrics) -> Self {
+        Self { metrics, ..self }
+    }
+
+    /// One Lambda invocation: [`Processor::handle`], logged under `request_id`, and its metrics
+    /// document written before it returns.
+    pub async fn invoke(
+        &self,
+        event: KafkaEvent,
+        request_id: &str,
+    ) -> Result<BatchSummary, ProcessError> {
+        let mut measured = Measured::default();
+        let result = self.run(event, request_id, &mut measured).await;
+        for doc in measure(&self.metrics, &result, &measured) {
+            doc.emit();
+        }
+        result
     }
 
     /// The store (for tests and health checks).
@@ -80,8 +157,19 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
 
     /// Processes one MSK batch: every partition's records in offset order, the valid events in
     /// one store batch, each poison record to the dead-letter topic.
-    #[instrument(name = "batch", skip_all, fields(source = event.event_source_arn.as_deref().unwrap_or("")))]
     pub async fn handle(&self, event: KafkaEvent) -> Result<BatchSummary, ProcessError> {
+        self.run(event, "", &mut Measured::default()).await
+    }
+
+    #[instrument(name = "batch", skip_all, fields(source = event.event_source_arn.as_deref().unwrap_or("")))]
+    async fn run(
+        &self,
+        event: KafkaEvent,
+        request_id: &str,
+        measured: &mut Measured,
+    ) -> Result<BatchSummary, ProcessError> {
+        let now_ms = now_ms();
+        let mut lags = Vec::new();
         let mut partitions: Vec<_> = event.records.into_iter().collect();
         partitions.sort_by(|a, b| a.0.cmp(&b.0));
         let mut valid = Vec::new();
@@ -91,8 +179,17 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
             records.sort_by_key(|r| r.offset);
             received += records.len();
             for record in records {
+                lags.push(
+                    u64::try_from(now_ms - record.timestamp.0.timestamp_millis()).unwrap_or(0),
+                );
                 match decode(&key, &record) {
-                    Decoded::Event(e) => valid.push(e),
+                    Decoded::Event(e) => {
+                        let trace = trace_of(&record);
+                        info!(event_id = %e.event_id, event_type = e.event_type.as_str(),
+                            trace_id = trace.as_deref().unwrap_or(""), request_id,
+                            partition = record.partition, offset = record.offset, "record");
+                        valid.push(e);
+                    }
                     Decoded::Poison(letter) => {
                         // Debug formatting quotes and escapes what came from the record,
                         // so no value can break or forge a log line.
@@ -110,7 +207,12 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
             }
         }
 
+        for letter in &letters {
+            *measured.reasons.entry(letter.reason.clone()).or_default() += 1;
+        }
+        let started = std::time::Instant::now();
         let outcomes = self.store.insert_batch(&valid).await?;
+        measured.store = Some(started.elapsed());
         if !letters.is_empty() {
             self.dead_letters.send_all(&letters).await?;
         }
@@ -118,21 +220,100 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
             .iter()
             .filter(|o| **o == InsertOutcome::Inserted)
             .count();
+        let (lag_max_ms, lag_p50_ms) = max_and_median(&mut lags);
         let summary = BatchSummary {
             received,
             inserted,
             duplicates: outcomes.len() - inserted,
             dead_lettered: letters.len(),
+            lag_max_ms,
+            lag_p50_ms,
         };
         info!(
             received = summary.received,
             inserted = summary.inserted,
             duplicates = summary.duplicates,
             dead_lettered = summary.dead_lettered,
+            lag_max_ms,
+            lag_p50_ms,
+            request_id,
             "batch processed"
         );
         Ok(summary)
     }
+}
+
+/// What an invocation measured on the way, whether or not it succeeded.
+#[derive(Debug, Default)]
+struct Measured {
+    /// The store's insert, when it answered.
+    store: Option<std::time::Duration>,
+    /// Dead letters by reason.
+    reasons: std::collections::BTreeMap<String, u64>,
+}
+
+/// The invocation's metrics documents: one for the batch, one more per dead-letter reason (a
+/// document has one value per dimension).
+fn measure(
+    metrics: &Metrics,
+    result: &Result<BatchSummary, ProcessError>,
+    measured: &Measured,
+) -> Vec<Document> {
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    let mut doc = metrics.document();
+    match result {
+        Ok(s) => {
+            doc.count(names::RECEIVED, count(s.received), None);
+            doc.count(names::INSERTED, count(s.inserted), None);
+            doc.count(names::DUPLICATES, count(s.duplicates), None);
+            doc.count(names::BATCH_SIZE, count(s.received), None);
+            let ms = std::time::Duration::from_millis;
+            doc.millis(names::LAG_MAX, ms(s.lag_max_ms), None);
+            doc.millis(names::LAG_P50, ms(s.lag_p50_ms), None);
+        }
+        Err(e) => doc.count(names::FAILED, 1, Some(("ErrorCode", e.code()))),
+    }
+    if let Some(d) = measured.store {
+        doc.millis(names::STORE_LATENCY, d, None);
+    }
+    let mut docs = vec![doc];
+    if result.is_ok() {
+        for (reason, n) in &measured.reasons {
+            let mut doc = metrics.document();
+            doc.count(names::DEAD_LETTERED, *n, Some(("Reason", reason)));
+            docs.push(doc);
+        }
+    }
+    docs
+}
+
+/// The largest and the median of `values` (0 and 0 when empty).
+fn max_and_median(values: &mut [u64]) -> (u64, u64) {
+    if values.is_empty() {
+        return (0, 0);
+    }
+    let max = values.iter().copied().max().unwrap_or(0);
+    let mid = values.len() / 2;
+    let (_, median, _) = values.select_nth_unstable(mid);
+    (max, *median)
+}
+
+/// The trace id of the record's `traceparent` header, when it has a valid one.
+fn trace_of(record: &aws_lambda_events::event::kafka::KafkaRecord) -> Option<String> {
+    let value = record
+        .headers
+        .iter()
+        .find_map(|h| h.get(pipeline_runtime::trace::TRACEPARENT))?;
+    let bytes: Vec<u8> = value.iter().map(|b| *b as u8).collect();
+    let text = std::str::from_utf8(&bytes).ok()?;
+    TraceParent::parse(text).map(|t| t.trace_id())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

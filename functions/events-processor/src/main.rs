@@ -1,6 +1,7 @@
 use event_kafka::KafkaDeadLetters;
-use events_processor::{Config, Processor};
+use events_processor::{Config, Processor, SERVICE};
 use lambda_runtime::{service_fn, Error, LambdaEvent};
+use pipeline_runtime::metrics::Metrics;
 use std::process::ExitCode;
 
 #[tokio::main]
@@ -15,11 +16,14 @@ async fn main() -> ExitCode {
 
 async fn serve(config: Config) -> Result<(), Error> {
     let store = event_store::open(&config.store_url, config.event_ttl_days).await?;
-    let dead_letters = KafkaDeadLetters::connect(config.kafka.clone(), "events-processor").await?;
-    let processor = Processor::new(store, dead_letters);
+    let dead_letters = KafkaDeadLetters::connect(config.kafka.clone(), SERVICE).await?;
+    let metrics = Metrics::new(config.metrics.clone(), SERVICE);
+    let processor = Processor::new(store, dead_letters).with_metrics(metrics);
     let processor = &processor;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        processor.handle(event.payload).await
+        processor
+            .invoke(event.payload, &event.context.request_id)
+            .await
     }))
     .await
 }

@@ -30,7 +30,8 @@ async fn stores_valid_events_and_dead_letters_each_poison_record_with_its_reason
             received: 8,
             inserted: 3,
             duplicates: 1,
-            dead_lettered: 4
+            dead_lettered: 4,
+            ..summary
         }
     );
     assert_eq!(p.store().len(), 3);
@@ -219,8 +220,8 @@ async fn a_hostile_record_is_one_bounded_dead_letter() {
     assert!(message.is_some_and(|n| n <= event_kafka::MAX_REASON_BYTES));
 }
 
-#[tokio::test]
-async fn a_key_with_a_newline_cannot_forge_a_log_line() {
+/// Everything `run` logs (human format), with a subscriber of its own.
+async fn logs_of(run: impl std::future::Future<Output = ()>) -> String {
     use std::sync::{Arc, Mutex};
     #[derive(Clone, Default)]
     struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -240,13 +241,22 @@ async fn a_key_with_a_newline_cannot_forge_a_log_line() {
         .with_writer(move || writer.clone())
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
+    run.await;
+    let bytes = captured.0.lock().expect("lock").clone();
+    String::from_utf8(bytes).expect("utf-8")
+}
 
+#[tokio::test]
+async fn a_key_with_a_newline_cannot_forge_a_log_line() {
     let value = r#"{"userId":"u","eventType":"LOGIN","x\n2026-11-26T00:00:00Z  INFO forged: stored\u2028also":1}"#;
-    processor()
-        .handle(one_record(value.as_bytes()))
-        .await
-        .expect("batch");
-    let text = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf-8");
+    let text = logs_of(async {
+        processor()
+            .handle(one_record(value.as_bytes()))
+            .await
+            .expect("batch");
+    })
+    .await;
+
     let lines: Vec<&str> = text.lines().collect();
     assert!(
         lines.iter().any(|l| l.contains("poison record")),
@@ -257,4 +267,84 @@ async fn a_key_with_a_newline_cannot_forge_a_log_line() {
         "a line was forged: {text}"
     );
     assert!(!text.contains('\u{2028}'), "{text}");
+}
+
+/// A record as events-api writes it: a valid event with a `traceparent` header, `age_ms` old.
+fn traced_record(offset: i64, age_ms: i64, trace: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let value = format!(
+        r#"{{"eventId":"5d1f0b8e-2c4a-4e9b-8f3d-1a2b3c4d5e{offset:02}","userId":"secret-user","eventType":"LOGIN","timestamp":"2026-11-25T16:07:04.123Z","payload":{{"card":"secret-payload"}}}}"#
+    );
+    let header: Vec<i8> = trace.bytes().map(|b| b as i8).collect();
+    serde_json::json!({
+        "topic": "t", "partition": 0, "offset": offset,
+        "timestamp": chrono::Utc::now().timestamp_millis() - age_ms,
+        "timestampType": "CREATE_TIME",
+        "value": base64::engine::general_purpose::STANDARD.encode(value),
+        "headers": [{"traceparent": header}]
+    })
+}
+
+#[tokio::test]
+async fn each_record_is_logged_with_its_trace_and_request_id_and_without_user_data() {
+    let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let records: Vec<_> = [(1, 1000), (2, 3000), (3, 2000)]
+        .iter()
+        .map(|(offset, age)| traced_record(*offset, *age, trace))
+        .collect();
+    let batch: KafkaEvent = serde_json::from_value(serde_json::json!({
+        "eventSource": "aws:kafka", "records": {"t-0": records}
+    }))
+    .expect("event");
+    let p = processor();
+    let mut summary = None;
+    let text = logs_of(async {
+        summary = Some(p.invoke(batch, "req-7").await.expect("batch"));
+    })
+    .await;
+    let summary = summary.expect("ran");
+    let record_lines: Vec<&str> = text.lines().filter(|l| l.contains(" record ")).collect();
+    assert_eq!(record_lines.len(), 3, "{text}");
+    for line in record_lines {
+        assert!(
+            line.contains(r#"trace_id="4bf92f3577b34da6a3ce929d0e0e4736""#),
+            "{line}"
+        );
+        assert!(line.contains(r#"request_id="req-7""#), "{line}");
+    }
+    assert!(
+        !text.contains("secret-user") && !text.contains("secret-payload"),
+        "{text}"
+    );
+    // Ages 1 s, 2 s and 3 s: the oldest and the median (allowing for the test's own time).
+    assert!((3000..3500).contains(&summary.lag_max_ms), "{summary:?}");
+    assert!((2000..2500).contains(&summary.lag_p50_ms), "{summary:?}");
+}
+
+#[test]
+fn every_invocation_writes_documents_the_specification_accepts() {
+    use crate::names;
+    use pipeline_runtime::metrics::{Metrics, MetricsConfig};
+    let metrics = Metrics::new(MetricsConfig::default(), crate::SERVICE);
+    let ok = Ok(BatchSummary {
+        received: 4,
+        inserted: 2,
+        duplicates: 1,
+        dead_lettered: 1,
+        lag_max_ms: 40,
+        lag_p50_ms: 20,
+    });
+    let mut measured = crate::Measured::default();
+    measured.store = Some(std::time::Duration::from_micros(1500));
+    measured.reasons.insert("malformed_json".into(), 1);
+    let failed = Err(ProcessError::Store(StoreError::Backend("x".into())));
+    let mut seen = std::collections::BTreeSet::new();
+    for result in [ok, failed] {
+        for doc in crate::measure(&metrics, &result, &measured) {
+            let line = doc.to_line(1).expect("a document");
+            let doc = testkit::emf::check(&line).expect("conforms");
+            seen.extend(names::ALL.into_iter().filter(|n| doc.contains_key(*n)));
+        }
+    }
+    assert_eq!(seen.len(), names::ALL.len(), "{seen:?}");
 }
