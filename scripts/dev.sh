@@ -8,7 +8,9 @@
 #      127.0.0.1:$WATCH_PORT, both functions behind them with the SQLite store, and the local MSK
 #      trigger feeding events-processor; every variable of .env (if present) reaches them all,
 #   4. builds the wasm package and serves the page (web/) on 127.0.0.1:$WEB_PORT,
-#   5. prints the URLs, and stops everything it started on Ctrl-C.
+#   5. prints the URLs, then the trigger's summary line every few seconds while events flow
+#      (events/s in, stored/s, duplicates, dead-lettered, failed invocations, lag), and stops
+#      everything it started on Ctrl-C.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 WATCH_PORT="${WATCH_PORT:-9000}"
 WEB_PORT="${WEB_PORT:-8080}"
@@ -70,8 +72,11 @@ cat <<MSG
 
   The page (validates in the browser with the wasm package): http://127.0.0.1:$WEB_PORT/
   Lambda Invoke API: http://127.0.0.1:$WATCH_PORT/2015-03-31/functions/{events-api,events-processor}/invocations
-  Ctrl-C stops everything started here.
+  Ctrl-C stops everything started here. While events flow, a summary line follows every 5 s.
 
 MSG
+# The trigger's summary lines (tools/msk-trigger/src/summary.rs), as they come.
+tail --pid="${pids[0]}" -n +1 -F "$RUN_DIR/trigger.log" 2>/dev/null | grep --line-buffered '^summary: ' &
+pids+=($!)
 wait -n "${pids[@]}"
 log "a component exited; see the logs above"

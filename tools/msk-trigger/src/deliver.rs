@@ -10,6 +10,7 @@ use crate::batch::{Batch, MskRecord};
 use crate::config::Config;
 use crate::invoke::{InvokeError, Invoker};
 use crate::run::TriggerError;
+use crate::summary::Summary;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use event_kafka::KafkaConfig;
@@ -53,6 +54,8 @@ pub struct Deliverer<'a> {
     invoker: &'a Invoker,
     config: &'a Config,
     destination: Option<FutureProducer>,
+    /// What went through, for the summary line.
+    pub summary: Summary,
 }
 
 impl<'a> Deliverer<'a> {
@@ -66,6 +69,7 @@ impl<'a> Deliverer<'a> {
             invoker,
             config,
             destination,
+            summary: Summary::default(),
         })
     }
 
@@ -114,6 +118,7 @@ impl<'a> Deliverer<'a> {
             let started = Instant::now();
             let error = match self.invoker.invoke(payload.clone()).await {
                 Ok(result) => {
+                    self.summary.delivered(batch.len(), &result);
                     info!(
                         records = batch.len(),
                         partitions = batch.partitions(),
@@ -127,6 +132,8 @@ impl<'a> Deliverer<'a> {
                 }
                 Err(e) => e,
             };
+            self.summary.failed();
+            self.summary.print_if_due();
             error!(
                 records = batch.len(),
                 partitions = batch.partitions(),

@@ -10,7 +10,7 @@
 //!
 //! Layout: [`config`] (settings named after the mapping's properties), [`batch`] (records and the
 //! event JSON), [`invoke`] (the Invoke API client), [`deliver`] (retries, bisecting, skipping to
-//! the on-failure topic), [`run`] (the loop).
+//! the on-failure topic), [`run`] (the loop), [`summary`] (the line `make dev` shows).
 #![warn(missing_docs)]
 
 pub mod batch;
@@ -18,6 +18,7 @@ pub mod config;
 pub mod deliver;
 pub mod invoke;
 pub mod run;
+pub mod summary;
 
 pub use config::Config;
 pub use run::{run, TriggerError};

@@ -118,6 +118,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                     _ = shutdown.changed() => break false,
                     received = tokio::time::timeout(IDLE_POLL, consumer.recv()) => match received {
                         Err(_) => {
+                            deliverer.summary.print_if_due();
                             if watch.stuck(&consumer, &config) {
                                 break true;
                             }
@@ -150,7 +151,9 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
             }
 
             let (commit_list, records) = (batch.commit_list(), batch.len());
-            if deliverer.deliver(batch, &mut shutdown).await? == Delivery::Interrupted {
+            let delivery = deliverer.deliver(batch, &mut shutdown).await?;
+            deliverer.summary.print_if_due();
+            if delivery == Delivery::Interrupted {
                 info!(
                     records,
                     "stopping during a retry; the batch stays uncommitted"
