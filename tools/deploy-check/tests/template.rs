@@ -287,10 +287,14 @@ fn roles_grant_what_the_functions_use_and_no_more() {
         "the event producer is idempotent"
     );
     assert!(api.contains(&"xray:PutTraceSegments".into()));
-    assert_eq!(
-        s.props("EventsApiFunction")["TracingConfig"]["Mode"],
-        "Active"
-    );
+    assert!(processor.contains(&"xray:PutTraceSegments".into()));
+    for function in ["EventsApiFunction", "EventsProcessorFunction"] {
+        assert_eq!(
+            s.props(function)["TracingConfig"]["Mode"],
+            "Active",
+            "{function}"
+        );
+    }
 }
 
 #[test]
@@ -319,7 +323,13 @@ fn logs_are_kept_for_the_retention_and_the_alarms_watch_lag_errors_and_dead_lett
             )
         })
         .collect();
-    for metric in ["OffsetLag", "Errors", "DeadLetters"] {
+    for metric in [
+        "OffsetLag",
+        "Errors",
+        events_processor::names::DEAD_LETTERED,
+        events_processor::names::LAG_MAX,
+        events_api::observe::names::UNAVAILABLE,
+    ] {
         let alarm = alarms
             .iter()
             .find(|(m, _)| m == metric)
@@ -329,6 +339,57 @@ fn logs_are_kept_for_the_retention_and_the_alarms_watch_lag_errors_and_dead_lett
             "arn:aws:sns:eu-west-1:123456789012:ops"
         );
     }
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn alarms_on_the_functions_metrics_name_what_the_code_writes() {
+    let s = stack(&[]);
+    let namespaces: Vec<String> = ["EventsApiFunction", "EventsProcessorFunction"]
+        .iter()
+        .map(|f| {
+            function_env(&s, f)
+                .into_iter()
+                .find(|(k, _)| k == "METRICS_NAMESPACE")
+                .map(|(_, v)| v)
+                .unwrap_or_else(|| panic!("{f} has no METRICS_NAMESPACE"))
+        })
+        .collect();
+    assert_eq!(namespaces[0], namespaces[1], "one namespace for both");
+    let mut checked = 0;
+    for (name, alarm) in s.of_type("AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        let namespace = p["Namespace"].as_str().unwrap_or_default();
+        if namespace.starts_with("AWS/") {
+            continue;
+        }
+        assert_eq!(
+            namespace, namespaces[0],
+            "{name}: not the functions' namespace"
+        );
+        let service = p["Dimensions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["Name"] == pipeline_runtime::metrics::SERVICE)
+            .and_then(|d| d["Value"].as_str())
+            .unwrap_or_else(|| panic!("{name}: no Service dimension"));
+        let written: &[&str] = match service {
+            events_api::SERVICE => &events_api::observe::names::ALL,
+            events_processor::SERVICE => &events_processor::names::ALL,
+            other => panic!("{name}: no program is called {other:?}"),
+        };
+        let metric = p["MetricName"].as_str().unwrap_or_default();
+        assert!(
+            written.contains(&metric),
+            "{name}: {service} writes no metric {metric:?}"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 3,
+        "the alarms on the functions' metrics were not found"
+    );
 }
 
 /// Variables Lambda itself sets, and settings the template leaves at their defaults on purpose.
@@ -349,6 +410,7 @@ const NOT_FROM_THE_TEMPLATE: &[(&str, &str)] = &[
         "the Function URL answers CORS on AWS",
     ),
     ("PORT", "plain-server mode only"),
+    ("METRICS", "on unless turned off"),
     (
         "EVENT_TTL_DAYS",
         "the processor's setting; events-api reads no TTL",

@@ -44,6 +44,7 @@ impl Pipeline {
             format!("sqlite://{}", dir.path().join("events.db").display()),
         )
         .set("RUST_LOG", "info")
+        .set("AWS_LAMBDA_LOG_FORMAT", "json")
         .set("TRIGGER_GROUP_ID", &group)
         .set("TRIGGER_BATCH_WINDOW_MS", "100")
         .set("TRIGGER_SESSION_TIMEOUT_MS", "6000")
@@ -367,5 +368,93 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
         })
         .collect();
     eprintln!("rejoins after each of the 3 restarts: {rejoins:?}");
+
+    // 5. One event followed by its trace id from the POST to the processor's log line, and
+    //    every metrics document of the run checked against the EMF specification.
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let res = stack
+        .http
+        .post(format!("{}/events/generate", stack.base()))
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&json!({"userId": "traced", "eventType": "LOGIN"}))
+        .send()
+        .await
+        .expect("function URL answers");
+    assert_eq!(res.status(), 201);
+    let traced: Value = res.json().await.expect("event");
+    let event_id = traced["eventId"].as_str().unwrap_or_default().to_owned();
+    stack
+        .wait_stored(&ids(&[traced]), Duration::from_secs(30))
+        .await;
+    let logged = |message: &str| {
+        json_lines(&stack.log("functions.log"))
+            .into_iter()
+            .find(|l| l["message"] == message && l["trace_id"] == trace_id.as_str())
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let record = loop {
+        if let Some(line) = logged("record") {
+            break line;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no processor log line has trace id {trace_id}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(record["event_id"], event_id.as_str(), "{record}");
+    assert!(
+        record["request_id"].as_str().is_some_and(|r| !r.is_empty()),
+        "{record}"
+    );
+    let accepted = logged("event accepted").expect("events-api logged the event with its trace");
+    assert_eq!(accepted["event_id"], event_id.as_str());
+    let all_logs = std::fs::read_to_string(stack.log("functions.log")).unwrap_or_default();
+    assert!(
+        !all_logs.contains("\"traced\""),
+        "a user id reached the log"
+    );
+
+    let documents: Vec<serde_json::Map<String, Value>> = json_lines(&stack.log("functions.log"))
+        .into_iter()
+        .filter(|l| l.get("_aws").is_some())
+        .map(|l| testkit::emf::check(&l.to_string()).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let seen = |service: &str, metric: &str| {
+        documents
+            .iter()
+            .any(|d| d["Service"] == service && d.contains_key(metric))
+    };
+    for (service, metric) in [
+        ("events-api", "ColdStart"),
+        ("events-api", "Accepted"),
+        ("events-api", "ProduceLatency"),
+        ("events-processor", "ColdStart"),
+        ("events-processor", "Inserted"),
+        ("events-processor", "LagMax"),
+        ("events-processor", "DeadLettered"),
+    ] {
+        assert!(seen(service, metric), "no {metric} from {service}");
+    }
+    eprintln!(
+        "{} metrics documents conform to the EMF specification",
+        documents.len()
+    );
+    let summaries = std::fs::read_to_string(stack.log("trigger.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("summary: ") && l.contains("events/s in"))
+        .count();
+    assert!(summaries > 0, "the trigger printed no summary line");
     stack.stack.lock().expect("stack").stop_trigger();
+}
+
+/// The lines of a log file that are JSON objects.
+fn json_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(Value::is_object)
+        .collect()
 }
