@@ -24,7 +24,7 @@ use event_store::{EventStore, InsertOutcome, StoreError};
 use pipeline_runtime::metrics::{Document, Metrics};
 use pipeline_runtime::trace::TraceParent;
 use serde::Serialize;
-use tracing::{info, instrument, warn};
+use tracing::{error, info, instrument, warn};
 
 /// What one invocation did. Returned as the function's result (the local trigger sums these
 /// into its summary line) and logged.
@@ -144,6 +144,9 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
     ) -> Result<BatchSummary, ProcessError> {
         let mut measured = Measured::default();
         let result = self.run(event, request_id, &mut measured).await;
+        if let Err(e) = &result {
+            error!(error = e.code(), cause = %e, request_id, "batch failed");
+        }
         for doc in measure(&self.metrics, &result, &measured) {
             doc.emit();
         }

@@ -334,8 +334,10 @@ fn every_invocation_writes_documents_the_specification_accepts() {
         lag_max_ms: 40,
         lag_p50_ms: 20,
     });
-    let mut measured = crate::Measured::default();
-    measured.store = Some(std::time::Duration::from_micros(1500));
+    let mut measured = crate::Measured {
+        store: Some(std::time::Duration::from_micros(1500)),
+        ..Default::default()
+    };
     measured.reasons.insert("malformed_json".into(), 1);
     let failed = Err(ProcessError::Store(StoreError::Backend("x".into())));
     let mut seen = std::collections::BTreeSet::new();

@@ -152,8 +152,14 @@ pub struct Document {
     enabled: bool,
     namespace: String,
     members: Map<String, Value>,
-    /// Metrics grouped by the extra dimension they are split by (`None`: the service only).
-    directives: Vec<(Option<&'static str>, Vec<(&'static str, Unit)>)>,
+    directives: Vec<Directive>,
+}
+
+/// Metrics that share their dimensions: the service alone, or also one more dimension.
+#[derive(Debug)]
+struct Directive {
+    by: Option<&'static str>,
+    metrics: Vec<(&'static str, Unit)>,
 }
 
 impl Document {
@@ -200,15 +206,13 @@ impl Document {
             _ => value,
         };
         self.members.insert(name.to_owned(), value);
-        let directive = match self.directives.iter_mut().find(|(d, _)| *d == dimension) {
-            Some(d) => d,
-            None => {
-                self.directives.push((dimension, Vec::new()));
-                self.directives.last_mut().expect("just pushed")
-            }
-        };
-        if !directive.1.iter().any(|(n, _)| *n == name) {
-            directive.1.push((name, unit));
+        match self.directives.iter_mut().find(|d| d.by == dimension) {
+            Some(d) if d.metrics.iter().any(|(n, _)| *n == name) => {}
+            Some(d) => d.metrics.push((name, unit)),
+            None => self.directives.push(Directive {
+                by: dimension,
+                metrics: vec![(name, unit)],
+            }),
         }
     }
 
@@ -220,12 +224,13 @@ impl Document {
         let directives: Vec<Value> = self
             .directives
             .iter()
-            .map(|(by, metrics)| {
+            .map(|d| {
                 let mut sets = vec![Value::from(vec![SERVICE])];
-                if let Some(by) = by {
+                if let Some(by) = d.by {
                     sets.push(Value::from(vec![SERVICE, by]));
                 }
-                let definitions: Vec<Value> = metrics
+                let definitions: Vec<Value> = d
+                    .metrics
                     .iter()
                     .map(|(name, unit)| serde_json::json!({"Name": name, "Unit": unit.as_str()}))
                     .collect();
