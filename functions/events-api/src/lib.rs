@@ -101,12 +101,16 @@ pub fn router_with_cors<S: EventStore, P: EventPublisher>(
 
 /// Request headers a browser script may send (besides the CORS-safelisted ones). On AWS the
 /// Function URL answers CORS; a test holds `template.yaml`'s lists to these.
-pub const CORS_ALLOW_HEADERS: [&str; 2] = ["content-type", routes::IDEMPOTENCY_KEY];
+pub const CORS_ALLOW_HEADERS: [&str; 3] = [
+    "content-type",
+    routes::IDEMPOTENCY_KEY,
+    pipeline_runtime::trace::TRACEPARENT,
+];
 /// Response headers a browser script may read.
 pub const CORS_EXPOSE_HEADERS: [&str; 3] = ["link", "retry-after", routes::IDEMPOTENT_REPLAYED];
 
 /// Preflight answers and `Access-Control-Allow-Origin` for the configured origins; a script may
-/// send `Idempotency-Key`, and read `Link` (next page), `Retry-After` and `Idempotent-Replayed`.
+/// send `Idempotency-Key` and `traceparent`, and read `Link` (next page), `Retry-After` and `Idempotent-Replayed`.
 fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
     use axum::http::{header, HeaderValue, Method};
     use tower_http::cors::{AllowOrigin, CorsLayer};

@@ -57,6 +57,9 @@ pub fn document() -> Value {
                         // accepted, is left to the description).
                         "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES,
                             "pattern": "^[!#-~]([ -~]*[!-~])?$"}},
+                    {"name": "traceparent", "in": "header", "required": false,
+                        "description": "Optional W3C Trace Context: the event's Kafka record carries the same trace id, and both functions log it beside the eventId. An unreadable value starts a new trace; it never fails the request.",
+                        "schema": {"type": "string", "pattern": "^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"}},
                 ],
                 "requestBody": {"required": true, "content": {"application/json": {"schema": request}}},
                 "responses": {

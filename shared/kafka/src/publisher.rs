@@ -106,7 +106,7 @@ impl EventPublisher for KafkaPublisher {
 
     fn flush(&self, timeout: Duration) {
         if let Err(e) = self.producer.flush(Timeout::After(timeout)) {
-            tracing::warn!(error = %e, "producer flush incomplete at shutdown");
+            tracing::warn!(error = "kafka_flush_incomplete", cause = %e, "producer flush incomplete at shutdown");
         }
     }
 }

@@ -131,14 +131,15 @@ async fn publish_for_key<S: EventStore, P: EventPublisher>(
             // Not recorded as completed, the key stays leased and a retry publishes the same
             // event again once the lease ends: still one stored event.
             if let Err(e) = app.store.complete_key(claim).await {
-                warn!(error = %e, "idempotency key not marked completed");
+                warn!(error = "store_unavailable", cause = %e, "idempotency key not marked completed");
             }
             Ok(response)
         }
         Err(e) => {
             let now_ms = chrono::Utc::now().timestamp_millis();
             if let Err(release) = app.store.release_key(claim, now_ms).await {
-                warn!(error = %release, "idempotency key not released; it frees when its lease ends");
+                warn!(error = "store_unavailable", cause = %release,
+                    "idempotency key not released; it frees when its lease ends");
             }
             Err(e)
         }

@@ -26,7 +26,13 @@ pub(crate) async fn health<S: EventStore, P: EventPublisher>(
     // The details stay in the log: an unauthenticated caller learns only ok or failing.
     let log = |name: &str, report: &Result<(u64, String), (u64, String)>| match report {
         Ok((ms, details)) => debug!(dependency = name, latency_ms = ms, details, "health: ok"),
-        Err((ms, error)) => warn!(dependency = name, latency_ms = ms, error, "health: failing"),
+        Err((ms, cause)) => warn!(
+            error = "dependency_unavailable",
+            dependency = name,
+            latency_ms = ms,
+            cause,
+            "health: failing"
+        ),
     };
     log("kafka", &kafka);
     log("store", &store);
