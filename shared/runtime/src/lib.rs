@@ -49,20 +49,38 @@ pub fn init_tracing() {
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
         .map(|v| v.eq_ignore_ascii_case("json"))
         .unwrap_or(false);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false);
     // A second initialisation (tests) keeps the first subscriber.
     let _ = if json {
-        builder
-            .json()
-            .with_current_span(false)
-            .flatten_event(true)
-            .try_init()
+        tracing::subscriber::set_global_default(json_logs(filter, std::io::stderr))
     } else {
-        builder.with_ansi(false).try_init()
+        let text = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(false)
+            .finish();
+        tracing::subscriber::set_global_default(text)
     };
+}
+
+/// The JSON log format: one object per line, the event's fields at the top level beside
+/// `timestamp`, `level` and `message` (what Lambda's JSON log format expects of a custom
+/// runtime). Public so that the benchmarks measure the very format the functions write.
+pub fn json_logs<W>(
+    filter: tracing_subscriber::EnvFilter,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_target(false)
+        .json()
+        .with_current_span(false)
+        .flatten_event(true)
+        .finish()
 }
 
 /// Resolves when the process is asked to stop (SIGTERM, as Lambda and containers send, or Ctrl-C).

@@ -93,8 +93,34 @@ pub async fn processor(records: usize) {
     })
     .await;
 
+    // The same with the logs Lambda would receive at INFO (a JSON line per stored record and
+    // one per batch), written to a sink.
+    let logged = median_of(|i| {
+        let store = SqliteStore::open(dir.path().join(format!("logged-{i}.db"))).expect("sqlite");
+        let p = Processor::new(store, MemoryDeadLetters::default());
+        let e = event.clone();
+        async move {
+            tokio::time::sleep(SETTLE).await;
+            measure(|| async {
+                let filter = tracing_subscriber::EnvFilter::new("info");
+                let logs = pipeline_runtime::json_logs(filter, std::io::sink);
+                let _on = tracing::subscriber::set_default(logs);
+                p.invoke(e, "bench").await.expect("batch");
+            })
+            .await
+        }
+    })
+    .await;
+
     let rate = |m: &Measured| n / m.wall.as_secs_f64();
     let cpu_us = |m: &Measured| m.cpu.as_secs_f64() * 1e6 / n;
+    row(
+        "processor → SQLite with its INFO logs (JSON), CPU µs/record",
+        cpu_us(&logged),
+        "µs",
+        "processor → SQLite, no subscriber",
+        cpu_us(&handler),
+    );
     row(
         "processor → SQLite, records/s",
         rate(&handler),
