@@ -118,7 +118,7 @@ where
                 request_id, status, "request refused"),
         }
     }
-    doc.property("traceId", trace_id);
+    doc.property("traceId", &trace_id);
     if let Some(id) = &trace.request_id {
         doc.property("requestId", id.as_str());
     }

@@ -257,11 +257,11 @@ struct Measured {
 
 /// The invocation's metrics documents: one for the batch, one more per dead-letter reason (a
 /// document has one value per dimension).
-fn measure(
-    metrics: &Metrics,
+fn measure<'m>(
+    metrics: &'m Metrics,
     result: &Result<BatchSummary, ProcessError>,
     measured: &Measured,
-) -> Vec<Document> {
+) -> Vec<Document<'m>> {
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     let mut doc = metrics.document();
     match result {

@@ -13,7 +13,6 @@
 
 use crate::env::{self, Source};
 use crate::ConfigError;
-use serde_json::{Map, Value};
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -127,18 +126,13 @@ impl Metrics {
     }
 
     /// The document of one invocation; the first of the process records a cold start.
-    pub fn document(&self) -> Document {
+    pub fn document(&self) -> Document<'_> {
         let mut doc = Document {
-            enabled: self.config.enabled,
-            namespace: self.config.namespace.clone(),
-            members: Map::new(),
+            metrics: self,
+            members: Vec::new(),
             directives: Vec::new(),
         };
-        if !doc.enabled {
-            return doc;
-        }
-        doc.members.insert(SERVICE.to_owned(), self.service.into());
-        if self.cold.swap(false, Ordering::Relaxed) {
+        if self.config.enabled && self.cold.swap(false, Ordering::Relaxed) {
             doc.count(COLD_START, 1, None);
         }
         doc
@@ -148,11 +142,19 @@ impl Metrics {
 /// One invocation's metrics and the properties that help find its logs (request id, trace id).
 /// Written by [`Document::emit`]; a document without metrics writes nothing.
 #[derive(Debug)]
-pub struct Document {
-    enabled: bool,
-    namespace: String,
-    members: Map<String, Value>,
+pub struct Document<'a> {
+    metrics: &'a Metrics,
+    /// Top-level members besides `_aws` and `Service`, in the order they were first set.
+    members: Vec<(&'static str, Member)>,
     directives: Vec<Directive>,
+}
+
+/// A top-level member's value.
+#[derive(Debug, Clone, PartialEq)]
+enum Member {
+    Text(String),
+    Count(u64),
+    Millis(f64),
 }
 
 /// Metrics that share their dimensions: the service alone, or also one more dimension.
@@ -162,22 +164,40 @@ struct Directive {
     metrics: Vec<(&'static str, Unit)>,
 }
 
-impl Document {
+impl Document<'_> {
     /// Adds `n` to the count `name`, also split by `by` = its value when given.
     pub fn count(&mut self, name: &'static str, n: u64, by: Option<(&'static str, &str)>) {
-        self.put(name, Unit::Count, n.into(), by);
+        let total = match self.get(name) {
+            Some(Member::Count(previous)) => previous + n,
+            _ => n,
+        };
+        self.put(name, Unit::Count, Member::Count(total), by);
     }
 
     /// Records the duration `name` in milliseconds (to the microsecond).
     pub fn millis(&mut self, name: &'static str, d: Duration, by: Option<(&'static str, &str)>) {
         let ms = (d.as_secs_f64() * 1e6).round() / 1e3;
-        self.put(name, Unit::Milliseconds, ms.into(), by);
+        self.put(name, Unit::Milliseconds, Member::Millis(ms), by);
     }
 
     /// Adds a property: searchable in the logs, not a metric or a dimension.
-    pub fn property(&mut self, name: &str, value: impl Into<Value>) {
-        if self.enabled {
-            self.members.insert(name.to_owned(), value.into());
+    pub fn property(&mut self, name: &'static str, value: &str) {
+        if self.metrics.config.enabled {
+            self.set(name, Member::Text(value.to_owned()));
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&Member> {
+        self.members
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, m)| m)
+    }
+
+    fn set(&mut self, name: &'static str, value: Member) {
+        match self.members.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, m)) => *m = value,
+            None => self.members.push((name, value)),
         }
     }
 
@@ -185,27 +205,21 @@ impl Document {
         &mut self,
         name: &'static str,
         unit: Unit,
-        value: Value,
+        value: Member,
         by: Option<(&'static str, &str)>,
     ) {
-        if !self.enabled {
+        if !self.metrics.config.enabled {
             return;
         }
         let dimension = match by {
             Some((key, v)) if !v.is_empty() => {
                 let v: String = v.chars().take(MAX_DIMENSION_VALUE).collect();
-                self.members.insert(key.to_owned(), v.into());
+                self.set(key, Member::Text(v));
                 Some(key)
             }
             _ => None,
         };
-        // A count given twice adds up; any other metric keeps its last value.
-        let previous = self.members.get(name).and_then(Value::as_u64);
-        let value = match (unit, previous, value.as_u64()) {
-            (Unit::Count, Some(a), Some(b)) => Value::from(a + b),
-            _ => value,
-        };
-        self.members.insert(name.to_owned(), value);
+        self.set(name, value);
         match self.directives.iter_mut().find(|d| d.by == dimension) {
             Some(d) if d.metrics.iter().any(|(n, _)| *n == name) => {}
             Some(d) => d.metrics.push((name, unit)),
@@ -216,38 +230,62 @@ impl Document {
         }
     }
 
-    /// The document as one line of JSON, `None` when there is nothing to write.
+    /// The document as one line of JSON, `None` when there is nothing to write. Written
+    /// directly, without building a tree: one document per request is on the hot path.
     pub fn to_line(&self, timestamp_ms: i64) -> Option<String> {
-        if !self.enabled || self.directives.is_empty() {
+        if !self.metrics.config.enabled || self.directives.is_empty() {
             return None;
         }
-        let directives: Vec<Value> = self
-            .directives
-            .iter()
-            .map(|d| {
-                let mut sets = vec![Value::from(vec![SERVICE])];
-                if let Some(by) = d.by {
-                    sets.push(Value::from(vec![SERVICE, by]));
+        let namespace = &self.metrics.config.namespace;
+        let mut out = String::with_capacity(256 + 96 * self.directives.len());
+        out.push_str("{\"_aws\":{\"Timestamp\":");
+        out.push_str(&timestamp_ms.to_string());
+        out.push_str(",\"CloudWatchMetrics\":[");
+        for (i, d) in self.directives.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"Namespace\":");
+            push_str(&mut out, namespace);
+            out.push_str(",\"Dimensions\":[[\"");
+            out.push_str(SERVICE);
+            out.push_str("\"]");
+            if let Some(by) = d.by {
+                out.push_str(",[\"");
+                out.push_str(SERVICE);
+                out.push_str("\",");
+                push_str(&mut out, by);
+                out.push(']');
+            }
+            out.push_str("],\"Metrics\":[");
+            for (j, (name, unit)) in d.metrics.iter().enumerate() {
+                if j > 0 {
+                    out.push(',');
                 }
-                let definitions: Vec<Value> = d
-                    .metrics
-                    .iter()
-                    .map(|(name, unit)| serde_json::json!({"Name": name, "Unit": unit.as_str()}))
-                    .collect();
-                serde_json::json!({
-                    "Namespace": self.namespace,
-                    "Dimensions": sets,
-                    "Metrics": definitions,
-                })
-            })
-            .collect();
-        let mut root = Map::new();
-        root.insert(
-            "_aws".to_owned(),
-            serde_json::json!({"Timestamp": timestamp_ms, "CloudWatchMetrics": directives}),
-        );
-        root.extend(self.members.clone());
-        Some(Value::Object(root).to_string())
+                out.push_str("{\"Name\":");
+                push_str(&mut out, name);
+                out.push_str(",\"Unit\":\"");
+                out.push_str(unit.as_str());
+                out.push_str("\"}");
+            }
+            out.push_str("]}");
+        }
+        out.push_str("]},");
+        push_str(&mut out, SERVICE);
+        out.push(':');
+        push_str(&mut out, self.metrics.service);
+        for (name, value) in &self.members {
+            out.push(',');
+            push_str(&mut out, name);
+            out.push(':');
+            match value {
+                Member::Text(t) => push_str(&mut out, t),
+                Member::Count(n) => out.push_str(&n.to_string()),
+                Member::Millis(ms) => out.push_str(&ms.to_string()),
+            }
+        }
+        out.push('}');
+        Some(out)
     }
 
     /// Writes the document to stdout as one line (nothing when empty or metrics are off).
@@ -264,9 +302,27 @@ impl Document {
     }
 }
 
+/// `s` as a JSON string.
+fn push_str(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn parse(doc: &Document) -> Value {
         serde_json::from_str(&doc.to_line(1_700_000_000_000).expect("a line")).expect("json")
@@ -309,7 +365,8 @@ mod tests {
 
     #[test]
     fn off_writes_nothing_and_neither_does_an_empty_document() {
-        let mut doc = Metrics::off("p").document();
+        let off = Metrics::off("p");
+        let mut doc = off.document();
         doc.count("Accepted", 1, None);
         assert_eq!(doc.to_line(0), None);
         let metrics = Metrics::new(MetricsConfig::default(), "p");
@@ -327,6 +384,18 @@ mod tests {
         doc.property("traceId", "4bf92f3577b34da6a3ce929d0e0e4736");
         let line = doc.to_line(1_700_000_000_000).expect("a line");
         testkit::emf::check(&line).expect("conforms");
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let metrics = Metrics::new(MetricsConfig::default(), "p");
+        let mut doc = metrics.document();
+        let odd = "a\"b\\c\nd\u{1}é\u{2028}";
+        doc.count("Rejected", 1, Some(("ErrorCode", odd)));
+        doc.property("requestId", odd);
+        let v = parse(&doc);
+        assert_eq!(v["ErrorCode"], odd);
+        assert_eq!(v["requestId"], odd);
     }
 
     #[test]

@@ -85,8 +85,11 @@ impl TraceParent {
 
     /// A new trace (sampled: this process decided to record it).
     pub fn new_root() -> Self {
+        let mut trace_id = [0; 16];
+        trace_id[..8].copy_from_slice(&span_id());
+        trace_id[8..].copy_from_slice(&random().to_be_bytes());
         Self {
-            trace_id: *uuid::Uuid::new_v4().as_bytes(),
+            trace_id,
             parent_id: span_id(),
             sampled: true,
         }
@@ -118,20 +121,44 @@ impl fmt::Display for TraceParent {
     }
 }
 
-/// A random span id (never all zero: a v4 UUID's version nibble is 4).
+/// A random span id, never all zero.
 fn span_id() -> [u8; 8] {
-    let bytes = uuid::Uuid::new_v4().into_bytes();
-    let mut id = [0; 8];
-    id.copy_from_slice(&bytes[..8]);
-    id
+    loop {
+        let id = random();
+        if id != 0 {
+            return id.to_be_bytes();
+        }
+    }
+}
+
+/// 64 random bits from a per-thread SplitMix64 generator seeded by the operating system once:
+/// ids need to be unpredictable enough not to collide, not secret, and a system call per id cost
+/// a request more than the rest of its trace handling.
+fn random() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new(u64::from_le_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..8].try_into().unwrap_or_default(),
+        ));
+    }
+    STATE.with(|state| {
+        let next = state.get().wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(next);
+        let mut z = next;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
 }
 
 fn to_hex(bytes: &[u8]) -> String {
-    use fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
+    }
+    s
 }
 
 /// Exactly `2 * N` lowercase hex digits.
@@ -201,10 +228,14 @@ mod tests {
     }
 
     #[test]
-    fn new_traces_differ() {
-        assert_ne!(
-            TraceParent::new_root().trace_id,
-            TraceParent::new_root().trace_id
-        );
+    fn new_traces_differ_and_are_valid() {
+        let ids: std::collections::BTreeSet<String> = (0..10_000)
+            .map(|_| {
+                let t = TraceParent::new_root();
+                assert_eq!(TraceParent::parse(&t.to_string()), Some(t));
+                t.trace_id()
+            })
+            .collect();
+        assert_eq!(ids.len(), 10_000);
     }
 }
