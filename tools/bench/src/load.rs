@@ -283,3 +283,52 @@ pub async fn generate(
     }
     publisher.flush(Duration::from_secs(5));
 }
+
+/// What a request's observability costs: POST /events/generate at `concurrency` on `observed`
+/// (its log line and metrics document, as on AWS) beside `quiet` (the same binary with
+/// `METRICS=off` and warnings only), in alternating rounds so that both see the same machine.
+/// Each server is `(base URL, pid)`.
+pub async fn observability_cost(
+    observed: (&str, u32),
+    quiet: (&str, u32),
+    concurrency: usize,
+    length: Duration,
+) {
+    const ROUNDS: usize = 3;
+    let warmup = (length / 5).max(Duration::from_millis(200));
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..1000).map(batch::request_body).collect());
+    let mut cpu = [Vec::new(), Vec::new()];
+    for _ in 0..ROUNDS {
+        for (side, (base_url, pid)) in [observed, quiet].into_iter().enumerate() {
+            let client = reqwest::Client::builder()
+                .pool_max_idle_per_host(concurrency)
+                .build()
+                .expect("http client");
+            let url = format!("{base_url}/events/generate");
+            let b = Arc::clone(&bodies);
+            let run = closed_loop(concurrency, warmup, length, Some(pid), move |i| {
+                let (b, cl, url) = (Arc::clone(&b), client.clone(), url.clone());
+                async move {
+                    let sent = cl
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(b[i % b.len()].clone())
+                        .send()
+                        .await;
+                    matches!(sent, Ok(r) if r.status() == 201)
+                }
+            })
+            .await;
+            assert!(run.ok > 0, "no request succeeded on {base_url}");
+            cpu[side].push(run.cpu_us_per_call());
+        }
+    }
+    let [observed_cpu, quiet_cpu] = cpu.map(crate::report::median);
+    row(
+        &format!("events-api CPU per POST /events/generate c={concurrency}, with its log line and metrics document (median of {ROUNDS})"),
+        observed_cpu,
+        "µs",
+        "the same with METRICS=off and warnings only",
+        quiet_cpu,
+    );
+}

@@ -186,6 +186,27 @@ async fn generate(f: Flags) {
         Duration::from_secs_f64(seconds),
     )
     .await;
+    // The same binary without its per-request log line and metrics document.
+    let quiet = testkit::process::Server::start(
+        &api,
+        &[
+            ("KAFKA_BROKERS", brokers.as_str()),
+            ("KAFKA_TOPIC", topic.as_str()),
+            ("STORE_URL", store.as_str()),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("METRICS", "off"),
+        ],
+    );
+    let level = levels.iter().copied().max().unwrap_or(1).min(16);
+    load::observability_cost(
+        (&server.base_url, server.pid()),
+        (&quiet.base_url, quiet.pid()),
+        level,
+        Duration::from_secs_f64(seconds),
+    )
+    .await;
+    quiet.terminate();
     server.terminate();
 }
 
