@@ -1,7 +1,7 @@
 //! Start-up: build the clients once, then serve the router as a Lambda or a plain server.
 
 use crate::{router_with_cors, App, Config, KeyPolicy, Mode, SERVICE};
-use event_kafka::{EventPublisher, KafkaPublisher, PublishError};
+use event_kafka::{EventPublisher, KafkaPublisher};
 use event_store::{EventStore, StoreError};
 use pipeline_runtime::metrics::Metrics;
 use pipeline_runtime::shutdown_signal;
@@ -18,7 +18,7 @@ pub enum StartError {
     Store(#[from] StoreError),
     /// The Kafka producer could not be created.
     #[error("kafka: {0}")]
-    Kafka(#[from] PublishError),
+    Kafka(#[from] event_kafka::Error),
     /// The listen address could not be bound.
     #[error("cannot listen: {0}")]
     Io(#[from] std::io::Error),

@@ -19,7 +19,7 @@ pub use config::Config;
 pub use decode::{decode, Decoded};
 
 use aws_lambda_events::event::kafka::KafkaEvent;
-use event_kafka::{DeadLetterSink, PublishError};
+use event_kafka::DeadLetterSink;
 use event_store::{EventStore, InsertOutcome, StoreError};
 use pipeline_runtime::metrics::{Document, Metrics};
 use pipeline_runtime::trace::TraceParent;
@@ -91,7 +91,7 @@ pub enum ProcessError {
     Store(#[from] StoreError),
     /// The dead-letter topic did not acknowledge a poison record.
     #[error("dead-letter topic unavailable, batch will be redelivered: {0}")]
-    DeadLetter(#[from] PublishError),
+    DeadLetter(#[from] event_kafka::Error),
 }
 
 impl ProcessError {

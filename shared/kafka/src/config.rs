@@ -1,7 +1,8 @@
-//! `KAFKA_*` settings and the librdkafka configuration they produce.
+//! `KAFKA_*` settings and the librdkafka configuration they produce. Finding the brokers of an
+//! MSK cluster and signing IAM tokens is `msk`'s.
 
-use crate::auth::{AuthContext, IamSigner, KafkaAuth};
-use crate::PublishError;
+use crate::auth::{AuthContext, KafkaAuth};
+use crate::{msk, Error};
 use pipeline_runtime::env::{self, Source};
 use pipeline_runtime::ConfigError;
 use rdkafka::ClientConfig;
@@ -13,6 +14,10 @@ pub const DEFAULT_BROKERS: &str = "127.0.0.1:9092";
 pub const DEFAULT_TOPIC: &str = "user-activity-events";
 /// Default dead-letter topic.
 pub const DEFAULT_DLQ_TOPIC: &str = "user-activity-events.dlq";
+/// `KAFKA_PRODUCE_TIMEOUT_MS` unless set.
+const DEFAULT_PRODUCE_TIMEOUT_MS: u64 = 5000;
+/// `KAFKA_HEALTH_TIMEOUT_MS` unless set (also its largest value: `GET /health` answers within it).
+const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 2000;
 
 /// Connection and topic settings shared by every Kafka client of the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +28,9 @@ pub struct KafkaConfig {
     pub topic: String,
     /// `KAFKA_DLQ_TOPIC`: where the processor puts records it cannot use.
     pub dlq_topic: String,
-    /// `KAFKA_PRODUCE_TIMEOUT_MS`: longest wait for an acknowledgement (default 5000).
+    /// `KAFKA_PRODUCE_TIMEOUT_MS`: longest wait for an acknowledgement.
     pub produce_timeout: Duration,
-    /// `KAFKA_HEALTH_TIMEOUT_MS`: deadline of the health check (default 2000, at most 2000).
+    /// `KAFKA_HEALTH_TIMEOUT_MS`: deadline of the health check.
     pub health_timeout: Duration,
     /// `KAFKA_AUTH`: `plaintext` (default), `tls` or `iam`.
     pub auth: KafkaAuth,
@@ -42,25 +47,12 @@ impl Default for KafkaConfig {
             brokers: DEFAULT_BROKERS.to_owned(),
             topic: DEFAULT_TOPIC.to_owned(),
             dlq_topic: DEFAULT_DLQ_TOPIC.to_owned(),
-            produce_timeout: Duration::from_millis(5000),
-            health_timeout: Duration::from_millis(2000),
+            produce_timeout: Duration::from_millis(DEFAULT_PRODUCE_TIMEOUT_MS),
+            health_timeout: Duration::from_millis(DEFAULT_HEALTH_TIMEOUT_MS),
             auth: KafkaAuth::Plaintext,
             msk_cluster_arn: None,
             region: None,
         }
-    }
-}
-
-/// The region of an MSK cluster ARN (`arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID`).
-fn arn_region(arn: &str) -> Option<&str> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    match parts.as_slice() {
-        ["arn", _, "kafka", region, _, resource]
-            if !region.is_empty() && resource.starts_with("cluster/") =>
-        {
-            Some(region)
-        }
-        _ => None,
     }
 }
 
@@ -72,7 +64,7 @@ impl KafkaConfig {
     pub fn from_source(src: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {
         let msk_cluster_arn = src.get("MSK_CLUSTER_ARN");
         if let Some(arn) = &msk_cluster_arn {
-            if arn_region(arn).is_none() {
+            if msk::arn_region(arn).is_none() {
                 return Err(ConfigError::new(
                     "MSK_CLUSTER_ARN",
                     format!("expected arn:aws:kafka:REGION:ACCOUNT:cluster/NAME/UUID, got {arn:?}"),
@@ -104,7 +96,7 @@ impl KafkaConfig {
             .or_else(|| {
                 msk_cluster_arn
                     .as_deref()
-                    .and_then(arn_region)
+                    .and_then(msk::arn_region)
                     .map(str::to_owned)
             });
         if auth == KafkaAuth::Iam && region.is_none() {
@@ -117,8 +109,18 @@ impl KafkaConfig {
             brokers,
             topic: env::string(src, "KAFKA_TOPIC", DEFAULT_TOPIC),
             dlq_topic: env::string(src, "KAFKA_DLQ_TOPIC", DEFAULT_DLQ_TOPIC),
-            produce_timeout: env::millis(src, "KAFKA_PRODUCE_TIMEOUT_MS", 5000, 100..=300_000)?,
-            health_timeout: env::millis(src, "KAFKA_HEALTH_TIMEOUT_MS", 2000, 100..=2000)?,
+            produce_timeout: env::millis(
+                src,
+                "KAFKA_PRODUCE_TIMEOUT_MS",
+                DEFAULT_PRODUCE_TIMEOUT_MS,
+                100..=300_000,
+            )?,
+            health_timeout: env::millis(
+                src,
+                "KAFKA_HEALTH_TIMEOUT_MS",
+                DEFAULT_HEALTH_TIMEOUT_MS,
+                100..=DEFAULT_HEALTH_TIMEOUT_MS,
+            )?,
             auth,
             msk_cluster_arn,
             region,
@@ -127,55 +129,9 @@ impl KafkaConfig {
 
     /// Fills in the brokers from `MSK_CLUSTER_ARN` (`GetBootstrapBrokers`, the listener that
     /// matches `KAFKA_AUTH`) when `KAFKA_BROKERS` was not given, and builds the client context
-    /// (the IAM token signer for `iam`). Call once per cold start.
-    pub async fn resolve(mut self) -> Result<(Self, AuthContext), PublishError> {
-        let needs_aws = self.brokers.is_empty() || self.auth == KafkaAuth::Iam;
-        if !needs_aws {
-            return Ok((self, AuthContext::default()));
-        }
-        let aws = pipeline_runtime::aws::sdk_config(self.region.as_deref(), None).await;
-        if self.brokers.is_empty() {
-            let arn = self.msk_cluster_arn.clone().unwrap_or_default();
-            let out = aws_sdk_kafka::Client::new(&aws)
-                .get_bootstrap_brokers()
-                .cluster_arn(&arn)
-                .send()
-                .await
-                .map_err(|e| {
-                    PublishError::Bootstrap(format!(
-                        "GetBootstrapBrokers({arn}): {}",
-                        aws_sdk_kafka::error::DisplayErrorContext(&e)
-                    ))
-                })?;
-            let brokers = match self.auth {
-                KafkaAuth::Iam => out.bootstrap_broker_string_sasl_iam(),
-                KafkaAuth::Tls => out.bootstrap_broker_string_tls(),
-                KafkaAuth::Plaintext => out.bootstrap_broker_string(),
-            };
-            self.brokers = brokers
-                .filter(|b| !b.is_empty())
-                .ok_or_else(|| {
-                    PublishError::Bootstrap(format!(
-                        "cluster {arn} has no listener for KAFKA_AUTH={:?}",
-                        self.auth
-                    ))
-                })?
-                .to_owned();
-            tracing::info!(brokers = %self.brokers, "resolved MSK bootstrap brokers");
-        }
-        let signer = match (self.auth, aws.credentials_provider()) {
-            (KafkaAuth::Iam, Some(provider)) => Some(IamSigner::new(
-                self.region.as_deref().unwrap_or_default(),
-                provider,
-            )),
-            (KafkaAuth::Iam, None) => {
-                return Err(PublishError::Bootstrap(
-                    "KAFKA_AUTH=iam but no AWS credentials are available".to_owned(),
-                ))
-            }
-            _ => None,
-        };
-        Ok((self, AuthContext::new(signer)))
+    /// (the IAM token signer for `iam`). Call once per cold start. See [`crate::msk`].
+    pub async fn resolve(self) -> Result<(Self, AuthContext), Error> {
+        crate::msk::resolve(self).await
     }
 
     /// Settings every client needs (bootstrap servers, client id).

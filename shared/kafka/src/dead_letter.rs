@@ -6,7 +6,7 @@
 //! truncated copy of the value with its original size and SHA-256 instead (the original stays
 //! in the source topic, at the offset the headers name).
 
-use crate::PublishError;
+use crate::Error;
 use sha2::{Digest, Sha256};
 use std::future::Future;
 
@@ -178,10 +178,7 @@ impl DeadLetter {
 pub trait DeadLetterSink: Send + Sync + 'static {
     /// Writes every letter and resolves once all are acknowledged; any failure fails the call
     /// (the caller then fails its batch so that nothing is lost).
-    fn send_all(
-        &self,
-        letters: &[DeadLetter],
-    ) -> impl Future<Output = Result<(), PublishError>> + Send;
+    fn send_all(&self, letters: &[DeadLetter]) -> impl Future<Output = Result<(), Error>> + Send;
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //! [`DeadLetter::encode`](crate::DeadLetter::encode).
 
 use crate::dead_letter::MAX_LETTER_BYTES;
-use crate::{AuthContext, DeadLetter, DeadLetterSink, KafkaConfig, PublishError};
+use crate::send::acknowledged;
+use crate::{AuthContext, DeadLetter, DeadLetterSink, Error, KafkaConfig};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::util::Timeout;
 
 /// Dead letters to `KAFKA_DLQ_TOPIC`, acknowledged by all in-sync replicas.
 #[derive(Clone)]
@@ -17,11 +17,7 @@ pub struct KafkaDeadLetters {
 
 impl KafkaDeadLetters {
     /// Builds the producer for a resolved configuration (once per cold start).
-    pub fn new(
-        config: KafkaConfig,
-        context: AuthContext,
-        client_id: &str,
-    ) -> Result<Self, PublishError> {
+    pub fn new(config: KafkaConfig, context: AuthContext, client_id: &str) -> Result<Self, Error> {
         Ok(Self {
             producer: config
                 .dead_letter_config(client_id)
@@ -32,14 +28,14 @@ impl KafkaDeadLetters {
     }
 
     /// Resolves the configuration (MSK brokers, IAM signer) and builds the producer.
-    pub async fn connect(config: KafkaConfig, client_id: &str) -> Result<Self, PublishError> {
+    pub async fn connect(config: KafkaConfig, client_id: &str) -> Result<Self, Error> {
         let (config, context) = config.resolve().await?;
         Self::new(config, context, client_id)
     }
 }
 
 impl DeadLetterSink for KafkaDeadLetters {
-    async fn send_all(&self, letters: &[DeadLetter]) -> Result<(), PublishError> {
+    async fn send_all(&self, letters: &[DeadLetter]) -> Result<(), Error> {
         let sends = letters.iter().map(|l| {
             let letter = l.encode(MAX_LETTER_BYTES);
             let mut headers = OwnedHeaders::new_with_capacity(letter.headers.len());
@@ -57,18 +53,7 @@ impl DeadLetterSink for KafkaDeadLetters {
             if let Some(v) = letter.value {
                 record = record.payload(v);
             }
-            let timeout = self.config.produce_timeout;
-            let producer = &self.producer;
-            async move {
-                let sent = producer.send(record, Timeout::After(timeout));
-                match tokio::time::timeout(timeout + std::time::Duration::from_millis(500), sent)
-                    .await
-                {
-                    Err(_) => Err(PublishError::Timeout(timeout)),
-                    Ok(Err((e, _))) => Err(PublishError::Kafka(e)),
-                    Ok(Ok(_)) => Ok(()),
-                }
-            }
+            acknowledged(&self.producer, record, self.config.produce_timeout)
         });
         for result in futures::future::join_all(sends).await {
             result?;

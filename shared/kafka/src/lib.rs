@@ -21,7 +21,11 @@ mod dead_letter;
 mod dead_letter_producer;
 mod memory;
 #[cfg(feature = "client")]
+mod msk;
+#[cfg(feature = "client")]
 mod publisher;
+#[cfg(feature = "client")]
+mod send;
 
 #[cfg(feature = "client")]
 pub use auth::{AuthContext, IamSigner, KafkaAuth};
@@ -73,9 +77,10 @@ pub struct KafkaHealth {
     pub partitions: usize,
 }
 
-/// Why an event was not acknowledged. None of these means the event was stored.
+/// What can go wrong talking to Kafka: a record not acknowledged (none of these means it was
+/// written), a missing topic, or a client that could not be set up.
 #[derive(Debug, thiserror::Error)]
-pub enum PublishError {
+pub enum Error {
     /// No acknowledgement within the produce timeout (broker down or unreachable).
     #[error("no acknowledgement from Kafka within {0:?}")]
     Timeout(Duration),
@@ -106,10 +111,10 @@ pub trait EventPublisher: Send + Sync + 'static {
         &self,
         event: &UserEvent,
         traceparent: Option<&str>,
-    ) -> impl Future<Output = Result<Delivered, PublishError>> + Send;
+    ) -> impl Future<Output = Result<Delivered, Error>> + Send;
 
     /// Checks the broker and topic, within the configured health deadline.
-    fn health(&self) -> impl Future<Output = Result<KafkaHealth, PublishError>> + Send;
+    fn health(&self) -> impl Future<Output = Result<KafkaHealth, Error>> + Send;
 
     /// Sends whatever is still queued, waiting at most `timeout` (called on shutdown).
     fn flush(&self, timeout: Duration) {

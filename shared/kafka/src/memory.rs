@@ -1,6 +1,6 @@
 //! A publisher for handler unit tests: records what it was given and can be told to fail.
 
-use crate::{DeadLetter, DeadLetterSink, Delivered, EventPublisher, KafkaHealth, PublishError};
+use crate::{DeadLetter, DeadLetterSink, Delivered, Error, EventPublisher, KafkaHealth};
 use event_schema::UserEvent;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -36,9 +36,9 @@ impl EventPublisher for MemoryPublisher {
         &self,
         event: &UserEvent,
         traceparent: Option<&str>,
-    ) -> Result<Delivered, PublishError> {
+    ) -> Result<Delivered, Error> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(PublishError::Timeout(Duration::from_millis(1)));
+            return Err(Error::Timeout(Duration::from_millis(1)));
         }
         let value = serde_json::to_vec(event)?;
         let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
@@ -53,9 +53,9 @@ impl EventPublisher for MemoryPublisher {
         })
     }
 
-    async fn health(&self) -> Result<KafkaHealth, PublishError> {
+    async fn health(&self) -> Result<KafkaHealth, Error> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(PublishError::Timeout(Duration::from_millis(1)));
+            return Err(Error::Timeout(Duration::from_millis(1)));
         }
         Ok(KafkaHealth {
             brokers: 1,
@@ -85,9 +85,9 @@ impl MemoryDeadLetters {
 }
 
 impl DeadLetterSink for MemoryDeadLetters {
-    async fn send_all(&self, letters: &[DeadLetter]) -> Result<(), PublishError> {
+    async fn send_all(&self, letters: &[DeadLetter]) -> Result<(), Error> {
         if self.down.load(Ordering::SeqCst) {
-            return Err(PublishError::Timeout(Duration::from_millis(1)));
+            return Err(Error::Timeout(Duration::from_millis(1)));
         }
         self.letters
             .lock()

@@ -1,8 +1,7 @@
 //! The rdkafka publisher.
 
-use crate::{
-    headers, AuthContext, Delivered, EventPublisher, KafkaConfig, KafkaHealth, PublishError,
-};
+use crate::send::acknowledged;
+use crate::{headers, AuthContext, Delivered, Error, EventPublisher, KafkaConfig, KafkaHealth};
 use event_schema::{UserEvent, SCHEMA_VERSION};
 use rdkafka::client::Client;
 use rdkafka::message::{Header, OwnedHeaders};
@@ -22,11 +21,7 @@ pub struct KafkaPublisher {
 impl KafkaPublisher {
     /// Builds the producer for a resolved configuration (see [`KafkaConfig::resolve`]).
     /// Connecting happens in the background; nothing blocks here.
-    pub fn new(
-        config: KafkaConfig,
-        context: AuthContext,
-        client_id: &str,
-    ) -> Result<Self, PublishError> {
+    pub fn new(config: KafkaConfig, context: AuthContext, client_id: &str) -> Result<Self, Error> {
         let producer: FutureProducer<AuthContext> = config
             .producer_config(client_id)
             .create_with_context(context)?;
@@ -35,7 +30,7 @@ impl KafkaPublisher {
     }
 
     /// Resolves the configuration (MSK brokers, IAM signer) and builds the producer.
-    pub async fn connect(config: KafkaConfig, client_id: &str) -> Result<Self, PublishError> {
+    pub async fn connect(config: KafkaConfig, client_id: &str) -> Result<Self, Error> {
         let (config, context) = config.resolve().await?;
         Self::new(config, context, client_id)
     }
@@ -46,7 +41,7 @@ impl EventPublisher for KafkaPublisher {
         &self,
         event: &UserEvent,
         traceparent: Option<&str>,
-    ) -> Result<Delivered, PublishError> {
+    ) -> Result<Delivered, Error> {
         let value = serde_json::to_vec(event)?;
         let mut record_headers = OwnedHeaders::new_with_capacity(4)
             .insert(Header {
@@ -71,33 +66,17 @@ impl EventPublisher for KafkaPublisher {
             .key(event.user_id.as_str())
             .payload(&value)
             .headers(record_headers);
-        // librdkafka fails the delivery itself at `message.timeout.ms` (= the produce timeout);
-        // the outer deadline only guards against a lost callback.
-        let deadline = self.config.produce_timeout + Duration::from_millis(500);
-        let send = self
-            .producer
-            .send(record, Timeout::After(self.config.produce_timeout));
-        match tokio::time::timeout(deadline, send).await {
-            Err(_) => Err(PublishError::Timeout(self.config.produce_timeout)),
-            Ok(Err((
-                rdkafka::error::KafkaError::MessageProduction(
-                    rdkafka::types::RDKafkaErrorCode::MessageTimedOut,
-                ),
-                _,
-            ))) => Err(PublishError::Timeout(self.config.produce_timeout)),
-            Ok(Err((e, _))) => Err(PublishError::Kafka(e)),
-            Ok(Ok(d)) => {
-                debug!(event_id = %event.event_id, partition = d.partition, offset = d.offset, "acknowledged");
-                Ok(Delivered {
-                    partition: d.partition,
-                    offset: d.offset,
-                    value,
-                })
-            }
-        }
+        let (partition, offset) =
+            acknowledged(&self.producer, record, self.config.produce_timeout).await?;
+        debug!(event_id = %event.event_id, partition, offset, "acknowledged");
+        Ok(Delivered {
+            partition,
+            offset,
+            value,
+        })
     }
 
-    async fn health(&self) -> Result<KafkaHealth, PublishError> {
+    async fn health(&self) -> Result<KafkaHealth, Error> {
         let client = self.producer.clone();
         let topic = self.config.topic.clone();
         let timeout = self.config.health_timeout;
@@ -145,14 +124,14 @@ pub fn health<C: rdkafka::ClientContext>(
     client: &Client<C>,
     topic: &str,
     timeout: Duration,
-) -> Result<KafkaHealth, PublishError> {
+) -> Result<KafkaHealth, Error> {
     let metadata = client.fetch_metadata(Some(topic), Timeout::After(timeout))?;
     let t = metadata
         .topics()
         .iter()
         .find(|t| t.name() == topic)
         .filter(|t| t.error().is_none() && !t.partitions().is_empty())
-        .ok_or_else(|| PublishError::MissingTopic(topic.to_owned()))?;
+        .ok_or_else(|| Error::MissingTopic(topic.to_owned()))?;
     Ok(KafkaHealth {
         brokers: metadata.brokers().len(),
         topic: topic.to_owned(),

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use event_kafka::{EventPublisher, PublishError};
+use event_kafka::EventPublisher;
 use event_schema::{validate_request, ErrorCode, FieldError, UserEvent, MAX_BODY_BYTES};
 use event_store::{EventStore, KeyClaim, KeyRecord, KeyTimes, KeyedEvent};
 use sha2::{Digest, Sha256};
@@ -157,7 +157,7 @@ async fn publish<S: EventStore, P: EventPublisher>(
         .publish(event, Some(traceparent))
         .await
         .map_err(|e| match e {
-            PublishError::Encode(_) | PublishError::Task(_) => {
+            event_kafka::Error::Encode(_) | event_kafka::Error::Task(_) => {
                 ApiError::KafkaUnavailable(format!("internal error: {e}"))
             }
             other => ApiError::KafkaUnavailable(other.to_string()),
