@@ -10,9 +10,11 @@
 //!
 //! Layout: [`config`] (settings named after the mapping's properties), [`batch`] (records and the
 //! event JSON), [`invoke`] (the Invoke API client), [`deliver`] (retries, bisecting, skipping to
-//! the on-failure topic), [`run`] (the loop), [`summary`] (the line `make dev` shows).
+//! the on-failure topic), [`run`] (the loop), [`summary`] (the line `make dev` shows), and
+//! `assignment` (the local broker's rejoin workaround).
 #![warn(missing_docs)]
 
+mod assignment;
 pub mod batch;
 pub mod config;
 pub mod deliver;

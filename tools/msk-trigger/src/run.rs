@@ -1,13 +1,14 @@
 //! The consume → batch → invoke → commit loop.
 
+use crate::assignment::{topic_partitions, AssignmentWatch};
 use crate::batch::{Batch, MskRecord};
-use crate::config::{AssignmentCheck, Config, StartingPosition};
+use crate::config::{Config, StartingPosition};
 use crate::deliver::{Deliverer, Delivery};
 use crate::invoke::{InvokeError, Invoker};
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, ClientContext};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
@@ -179,77 +180,6 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
             return Ok(());
         }
         carry = None;
-    }
-}
-
-/// Partition count of the consumed topic (0 when unknown: then only an empty assignment counts).
-fn topic_partitions(consumer: &Trigger, config: &Config) -> usize {
-    consumer
-        .fetch_metadata(Some(&config.kafka.topic), Duration::from_secs(5))
-        .map(|m| {
-            m.topics()
-                .iter()
-                .filter(|t| t.name() == config.kafka.topic)
-                .map(|t| t.partitions().len())
-                .sum()
-        })
-        .unwrap_or(0)
-}
-
-/// Watches the consumer's assignment. The local broker sometimes gives a member that joins
-/// while a crashed member's session is still open an empty or partial assignment, and never
-/// corrects it; leaving and joining again does. Checked at most once a second.
-struct AssignmentWatch {
-    partitions: usize,
-    short_since: Option<Instant>,
-    last_check: Instant,
-}
-
-impl AssignmentWatch {
-    fn new(partitions: usize) -> Self {
-        Self {
-            partitions,
-            short_since: None,
-            last_check: Instant::now(),
-        }
-    }
-
-    /// True when the assignment has been short of what it should be for longer than the
-    /// assignment timeout: the consumer should leave the group and join again.
-    fn stuck(&mut self, consumer: &Trigger, config: &Config) -> bool {
-        if config.assignment_timeout.is_zero() || config.assignment_check == AssignmentCheck::Off {
-            return false;
-        }
-        if self.last_check.elapsed() < Duration::from_secs(1) && self.short_since.is_some() {
-            return self.overdue(config);
-        }
-        self.last_check = Instant::now();
-        let assigned = consumer.assignment().map(|a| a.count()).unwrap_or(0);
-        let expected = match config.assignment_check {
-            AssignmentCheck::All => self.partitions.max(1),
-            _ => 1,
-        };
-        if assigned >= expected {
-            self.short_since = None;
-            return false;
-        }
-        self.short_since.get_or_insert_with(Instant::now);
-        self.overdue(config)
-    }
-
-    fn overdue(&self, config: &Config) -> bool {
-        let Some(since) = self.short_since else {
-            return false;
-        };
-        if since.elapsed() < config.assignment_timeout {
-            return false;
-        }
-        warn!(
-            waited_ms = since.elapsed().as_millis() as u64,
-            partitions = self.partitions,
-            "assignment incomplete; leaving and rejoining the consumer group"
-        );
-        true
     }
 }
 
