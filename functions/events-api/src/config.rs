@@ -17,7 +17,8 @@ pub enum Mode {
     Server(SocketAddr),
 }
 
-/// The HTTP function's settings. Names match `template.yaml`, `.env.example` and the README.
+/// The HTTP function's settings. Each field names its variable; what each means and its default
+/// are in the README's Configuration section, which a test holds to this code's defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `KAFKA_*`.
@@ -26,8 +27,7 @@ pub struct Config {
     pub store_url: String,
     /// Lambda or plain server.
     pub mode: Mode,
-    /// `CORS_ALLOWED_ORIGINS`: browser origins allowed to call the API (comma-separated, `*` for
-    /// any); empty answers no CORS at all. On AWS the Function URL's own CORS settings apply.
+    /// `CORS_ALLOWED_ORIGINS` (none: no CORS answers).
     pub cors_allowed_origins: Vec<String>,
     /// `IDEMPOTENCY_TTL_SECONDS`: how long an `Idempotency-Key` is remembered.
     pub idempotency_ttl: std::time::Duration,

@@ -5,7 +5,8 @@ use pipeline_runtime::env::{self, ProcessEnv, Source};
 use pipeline_runtime::metrics::MetricsConfig;
 use pipeline_runtime::ConfigError;
 
-/// The processor's settings. Names match `template.yaml`, `.env.example` and the README.
+/// The processor's settings. Each field names its variable; what each means and its default are
+/// in the README's Configuration section, which a test holds to this code's defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `KAFKA_*` (the dead-letter producer uses `KAFKA_BROKERS`, `KAFKA_DLQ_TOPIC` and
@@ -13,7 +14,7 @@ pub struct Config {
     pub kafka: KafkaConfig,
     /// `STORE_URL`.
     pub store_url: String,
-    /// `EVENT_TTL_DAYS`: DynamoDB items expire this many days after processing (0 = never).
+    /// `EVENT_TTL_DAYS` (0: never).
     pub event_ttl_days: u32,
     /// `METRICS_NAMESPACE`, `METRICS`.
     pub metrics: MetricsConfig,

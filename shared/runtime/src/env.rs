@@ -29,6 +29,11 @@ impl ConfigError {
 pub trait Source {
     /// The raw value, `None` when unset or empty.
     fn get(&self, name: &str) -> Option<String>;
+
+    /// Told the default that applies when `name` is unset (only [`Recording`] keeps it).
+    fn default_of(&self, name: &str, default: &str) {
+        let _ = (name, default);
+    }
 }
 
 /// The process environment.
@@ -54,6 +59,7 @@ impl Source for [(&str, &str)] {
 pub struct Recording<'a, S: Source + ?Sized> {
     inner: &'a S,
     asked: std::cell::RefCell<Vec<String>>,
+    defaults: std::cell::RefCell<std::collections::BTreeMap<String, String>>,
 }
 
 impl<'a, S: Source + ?Sized> Recording<'a, S> {
@@ -62,7 +68,14 @@ impl<'a, S: Source + ?Sized> Recording<'a, S> {
         Self {
             inner,
             asked: std::cell::RefCell::default(),
+            defaults: std::cell::RefCell::default(),
         }
+    }
+
+    /// The default of each setting read with one, as the code writes it (`""` for none), so
+    /// that the README's defaults can be checked against it.
+    pub fn defaults(&self) -> std::collections::BTreeMap<String, String> {
+        self.defaults.borrow().clone()
     }
 
     /// Every name asked for, once each, sorted.
@@ -79,10 +92,17 @@ impl<S: Source + ?Sized> Source for Recording<'_, S> {
         self.asked.borrow_mut().push(name.to_owned());
         self.inner.get(name)
     }
+
+    fn default_of(&self, name: &str, default: &str) {
+        self.defaults
+            .borrow_mut()
+            .insert(name.to_owned(), default.to_owned());
+    }
 }
 
 /// A string setting with a default.
 pub fn string(src: &(impl Source + ?Sized), name: &str, default: &str) -> String {
+    src.default_of(name, default);
     src.get(name).unwrap_or_else(|| default.to_owned())
 }
 
@@ -94,9 +114,10 @@ pub fn parse<T>(
     expected: &str,
 ) -> Result<T, ConfigError>
 where
-    T: FromStr,
+    T: FromStr + Display,
     T::Err: Display,
 {
+    src.default_of(name, &default.to_string());
     match src.get(name) {
         None => Ok(default),
         Some(raw) => raw

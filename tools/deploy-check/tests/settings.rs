@@ -1,6 +1,6 @@
 //! Each setting is described in the README's tables and in `.env.example`; the code that reads it
-//! is the source. This fails when a program reads a variable neither lists, or when either lists
-//! one no program reads.
+//! is the source. This fails when a program reads a variable neither lists, when either lists
+//! one no program reads, or when the README's default differs from the code's.
 
 use pipeline_runtime::env::Recording;
 use std::collections::BTreeSet;
@@ -14,7 +14,13 @@ const READ_BY_LOGGING: &[&str] = &["RUST_LOG", "AWS_LAMBDA_LOG_FORMAT"];
 /// Every variable a `Config` of the functions or the trigger asks for, under Lambda and as a
 /// plain server (the branches that read different names).
 fn read_by_code() -> BTreeSet<String> {
+    code_settings().0
+}
+
+/// The names every `Config` reads, and the default of each one read with a default.
+fn code_settings() -> (BTreeSet<String>, std::collections::BTreeMap<String, String>) {
     let mut names = BTreeSet::new();
+    let mut defaults = std::collections::BTreeMap::new();
     let sources: [&[(&str, &str)]; 2] = [
         &[],
         &[
@@ -31,10 +37,64 @@ fn read_by_code() -> BTreeSet<String> {
         let _ = msk_trigger::config::Config::from_source(&trigger);
         for r in [&api, &processor, &trigger] {
             names.extend(r.asked());
+            defaults.extend(r.defaults());
         }
     }
     names.retain(|n| !SET_BY_LAMBDA.contains(&n.as_str()));
-    names
+    (names, defaults)
+}
+
+/// The README's rows as (names, defaults): `| `A` / `B` | `1` / `2` | … |` gives both pairs.
+fn readme_defaults() -> Vec<(String, String)> {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split("\n## Configuration\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for line in section.lines() {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        if cells.len() < 3 || !line.starts_with("| `") {
+            continue;
+        }
+        let names: Vec<&str> = cells[0].trim_start_matches("| ").split(" / ").collect();
+        let values: Vec<&str> = cells[1].split(" / ").collect();
+        if names.len() != values.len() {
+            continue;
+        }
+        for (name, value) in names.into_iter().zip(values) {
+            let name = name.trim().trim_matches('`');
+            let value = value.trim();
+            let value = if value == "–" {
+                String::new()
+            } else {
+                value.trim_matches('`').to_owned()
+            };
+            if is_name(name) {
+                out.push((name.to_owned(), value));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_readme_gives_each_setting_the_default_the_code_applies() {
+    let (_, defaults) = code_settings();
+    let mut checked = 0;
+    for (name, readme) in readme_defaults() {
+        let Some(code) = defaults.get(&name) else {
+            // Read without a default (a value or nothing), or by the logging set-up.
+            continue;
+        };
+        assert_eq!(
+            &readme, code,
+            "README.md says {name} defaults to {readme:?}, the code to {code:?}"
+        );
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} defaults checked");
 }
 
 fn is_name(s: &str) -> bool {

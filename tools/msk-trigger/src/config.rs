@@ -30,60 +30,53 @@ pub enum AssignmentCheck {
     Off,
 }
 
-/// Settings of the local event source mapping.
+/// Settings of the local event source mapping. Each field names its variable (and the mapping's
+/// property it mirrors); what each means, its default and its range are in the README's
+/// Configuration section, which a test holds to this code's defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `KAFKA_BROKERS` and `KAFKA_TOPIC` (the topic consumed).
     pub kafka: KafkaConfig,
-    /// `TRIGGER_GROUP_ID` (default `user-activity-consumer-group`, as `ConsumerGroupId`).
+    /// `TRIGGER_GROUP_ID` (`ConsumerGroupId`).
     pub group_id: String,
-    /// `TRIGGER_FUNCTION_NAME` (default `events-processor`).
+    /// `TRIGGER_FUNCTION_NAME`: the function invoked.
     pub function_name: String,
-    /// `LAMBDA_ENDPOINT`: the Lambda Invoke API (default `http://127.0.0.1:9000`, cargo lambda watch).
+    /// `LAMBDA_ENDPOINT`: the Lambda Invoke API.
     pub endpoint: String,
-    /// `TRIGGER_BATCH_SIZE`: most records per invocation (`BatchSize`, 1–10000, default 100).
+    /// `TRIGGER_BATCH_SIZE` (`BatchSize`).
     pub batch_size: usize,
-    /// `TRIGGER_BATCH_WINDOW_MS`: longest wait to fill a batch (`MaximumBatchingWindowInSeconds`,
-    /// default 500 ms, at most 300 s).
+    /// `TRIGGER_BATCH_WINDOW_MS` (`MaximumBatchingWindowInSeconds`).
     pub batch_window: Duration,
-    /// `TRIGGER_FETCH_WAIT_MS`: longest time the broker may hold an empty fetch (default 500 ms,
-    /// librdkafka's). Kafka answers a waiting fetch as soon as records arrive; brokers that only
+    /// `TRIGGER_FETCH_WAIT_MS`: longest time the broker may hold an empty fetch. Kafka answers a waiting fetch as soon as records arrive; brokers that only
     /// answer when the wait ends (tansu) add up to this much to every record's latency. Lower is
     /// faster against tansu, but at 100 ms cargo lambda watch 1.9.2 more often answers a function
     /// URL request with a stray 500 while the processor is being invoked (see README).
     pub fetch_wait: Duration,
-    /// `TRIGGER_MAX_PAYLOAD_BYTES`: invocation payload cap (default and most
-    /// [`MAX_INVOKE_PAYLOAD_BYTES`], Lambda's limit).
+    /// `TRIGGER_MAX_PAYLOAD_BYTES`: at most [`MAX_INVOKE_PAYLOAD_BYTES`].
     pub max_payload_bytes: usize,
-    /// `TRIGGER_MAX_RETRY_ATTEMPTS` (`MaximumRetryAttempts`): retries of a failing batch before
-    /// it is skipped to the on-failure topic; -1 (default) retries until it succeeds. See
-    /// [`Config::max_retry_attempts`].
+    /// `TRIGGER_MAX_RETRY_ATTEMPTS` (`MaximumRetryAttempts`); see [`Config::max_retry_attempts`].
     pub retry_attempts: i32,
-    /// `TRIGGER_MAX_RECORD_AGE_S` (`MaximumRecordAgeInSeconds`, 60 to 604800; -1, the default,
-    /// means none): a failing batch whose oldest record is older is skipped.
+    /// `TRIGGER_MAX_RECORD_AGE_S` (`MaximumRecordAgeInSeconds`); `None` for -1.
     pub max_record_age: Option<Duration>,
-    /// `TRIGGER_BISECT_ON_ERROR` (`BisectBatchOnFunctionError`): split a failing batch in two.
+    /// `TRIGGER_BISECT_ON_ERROR` (`BisectBatchOnFunctionError`).
     pub bisect_on_error: bool,
-    /// `TRIGGER_ON_FAILURE_TOPIC` (`DestinationConfig.OnFailure` with a `kafka://` topic): where
-    /// the records of a skipped batch go, whole. Skipping needs it.
+    /// `TRIGGER_ON_FAILURE_TOPIC` (`DestinationConfig.OnFailure` with a `kafka://` topic).
     pub on_failure_topic: Option<String>,
-    /// `TRIGGER_RETRY_BASE_MS` / `TRIGGER_RETRY_MAX_MS`: exponential backoff bounds (200 ms, 30 s).
+    /// `TRIGGER_RETRY_BASE_MS`: the first backoff.
     pub retry_base: Duration,
-    /// Upper bound of the backoff.
+    /// `TRIGGER_RETRY_MAX_MS`: the longest backoff.
     pub retry_max: Duration,
-    /// `TRIGGER_INVOKE_TIMEOUT_MS`: longest wait for one invocation (default 15 min, Lambda's maximum;
-    /// the first invocation under cargo lambda watch also compiles the function).
+    /// `TRIGGER_INVOKE_TIMEOUT_MS`.
     pub invoke_timeout: Duration,
-    /// `TRIGGER_STARTING_POSITION`: `TRIM_HORIZON` (default) or `LATEST`.
+    /// `TRIGGER_STARTING_POSITION`.
     pub starting_position: StartingPosition,
-    /// `TRIGGER_SESSION_TIMEOUT_MS`: consumer session timeout (default 10 s).
+    /// `TRIGGER_SESSION_TIMEOUT_MS`.
     pub session_timeout: Duration,
-    /// `TRIGGER_ASSIGNMENT_TIMEOUT_MS`: leave and rejoin the group when no partition is assigned
-    /// for this long (default 15 s; 0 disables).
+    /// `TRIGGER_ASSIGNMENT_TIMEOUT_MS` (see `assignment`).
     pub assignment_timeout: Duration,
-    /// `TRIGGER_ASSIGNMENT_CHECK`: `all` (default), `any` or `off`.
+    /// `TRIGGER_ASSIGNMENT_CHECK`.
     pub assignment_check: AssignmentCheck,
-    /// `TRIGGER_EVENT_SOURCE_ARN`: the `eventSourceArn` put in each event.
+    /// `TRIGGER_EVENT_SOURCE_ARN`.
     pub event_source_arn: String,
 }
 
