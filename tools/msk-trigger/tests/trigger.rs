@@ -233,8 +233,17 @@ async fn by_default_a_batch_that_keeps_failing_is_never_skipped() {
     while failing.received.lock().expect("lock").len() < 4 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    // Asked to stop while it backs off: an interruption, not a failure, and nothing committed.
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(stopped.success());
+    let status = child.wait().expect("the trigger exits");
+    assert!(
+        status.success(),
+        "stopping during a retry exits 0, got {status}"
+    );
     let first = offsets(&failing.received.lock().expect("lock")[0].0);
     assert!(
         failing
