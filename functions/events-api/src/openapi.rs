@@ -52,11 +52,15 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "Idempotency-Key", "in": "header", "required": false,
                         "description": format!("Optional, chosen by the client (a UUID is a good key): 1 to {MAX_IDEMPOTENCY_KEY_BYTES} printable ASCII characters, bare or as a structured-field string (`\"…\"`), scoped to the body's `userId` and remembered for `IDEMPOTENCY_TTL_SECONDS` (24 h). A retry with the same key and body never creates a second event: it gets the first answer again (`Idempotent-Replayed: true`), or, when the first attempt ended in 503 or never answered, the same event is published again and stored once."),
-                        // The bare form: printable ASCII without a space at either end (which HTTP
-                        // would trim) and not starting with a quote (the quoted form, also
-                        // accepted, is left to the description).
-                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES,
-                            "pattern": "^[!#-~]([ -~]*[!-~])?$"}},
+                        // Exactly what the server accepts: the bare form (printable ASCII, no space
+                        // at either end, which HTTP would trim, and no quote first), or the quoted
+                        // form; either holds 1 to MAX_IDEMPOTENCY_KEY_BYTES characters.
+                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES + 2,
+                            "pattern": format!(
+                                "^([!#-~]([ -~]{{0,{}}}[!-~])?|\"[ -~]{{1,{}}}\")$",
+                                MAX_IDEMPOTENCY_KEY_BYTES - 2,
+                                MAX_IDEMPOTENCY_KEY_BYTES
+                            )}},
                     {"name": "traceparent", "in": "header", "required": false,
                         "description": "Optional W3C Trace Context (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`): the event's Kafka record carries the same trace id, and both functions log it beside the eventId. Any other value starts a new trace, as the specification asks; it never fails the request, so the schema does not constrain it.",
                         "schema": {"type": "string"}},

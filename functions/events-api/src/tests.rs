@@ -366,7 +366,15 @@ async fn a_key_still_in_flight_is_409_with_retry_after() {
 async fn malformed_keys_are_400_naming_the_header() {
     let (app, router) = app();
     let long = "k".repeat(256);
-    for key in ["", "\"\"", long.as_str(), "caf\u{e9}", "tab\there"] {
+    for key in [
+        "",
+        "\"\"",
+        "\"open",
+        "\"",
+        long.as_str(),
+        "caf\u{e9}",
+        "tab\there",
+    ] {
         let request = Request::post("/events/generate")
             .header(header::CONTENT_TYPE, "application/json")
             .header(

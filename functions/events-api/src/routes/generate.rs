@@ -207,6 +207,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let raw = value.as_bytes().trim_ascii();
     let key = match raw {
         [b'"', inner @ .., b'"'] => inner,
+        [b'"', ..] => return problem(
+            ErrorCode::InvalidFormat,
+            "an Idempotency-Key that starts with a quote is a quoted string and must end with one"
+                .to_owned(),
+        ),
         _ => raw,
     };
     if key.is_empty() {
