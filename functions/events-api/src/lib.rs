@@ -110,7 +110,8 @@ pub const CORS_ALLOW_HEADERS: [&str; 3] = [
 pub const CORS_EXPOSE_HEADERS: [&str; 3] = ["link", "retry-after", routes::IDEMPOTENT_REPLAYED];
 
 /// Preflight answers and `Access-Control-Allow-Origin` for the configured origins; a script may
-/// send `Idempotency-Key` and `traceparent`, and read `Link` (next page), `Retry-After` and `Idempotent-Replayed`.
+/// send `Idempotency-Key` and `traceparent`, and read `Link` (next page), `Retry-After` and
+/// `Idempotent-Replayed`.
 fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
     use axum::http::{header, HeaderValue, Method};
     use tower_http::cors::{AllowOrigin, CorsLayer};

@@ -11,7 +11,6 @@
 
 use crate::App;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 use pipeline_runtime::metrics::Document;
@@ -92,10 +91,10 @@ where
     let mut doc = app.metrics.document();
     let trace_id = trace.parent.trace_id();
     let request_id = trace.request_id.as_deref().unwrap_or("");
-    let status = response.status();
+    let server_error = response.status().is_server_error();
     if let Some(outcome) = response.extensions().get::<Outcome>() {
-        measure(&mut doc, outcome, status);
-        let status = status.as_u16();
+        measure(&mut doc, outcome, server_error);
+        let status = response.status().as_u16();
         match outcome {
             Outcome::Accepted {
                 event_id,
@@ -111,7 +110,7 @@ where
                 event_type,
             } => info!(%event_id, event_type, trace_id, request_id, status,
                 "event replayed for its idempotency key"),
-            Outcome::Failed { code, cause } if status >= 500 => warn!(error = code,
+            Outcome::Failed { code, cause } if server_error => warn!(error = code,
                 cause = cause.as_deref().unwrap_or(""), %method, path, trace_id, request_id,
                 status, "request failed"),
             Outcome::Failed { code, .. } => info!(error = code, %method, path, trace_id,
@@ -126,8 +125,9 @@ where
     response
 }
 
-/// Adds what `outcome` means to the request's metrics document.
-pub(crate) fn measure(doc: &mut Document, outcome: &Outcome, status: StatusCode) {
+/// Adds what `outcome` means to the request's metrics document: a failure answered with a 5xx
+/// is `Unavailable`, any other `Rejected`.
+pub(crate) fn measure(doc: &mut Document, outcome: &Outcome, server_error: bool) {
     match outcome {
         Outcome::Accepted {
             event_type,
@@ -138,7 +138,7 @@ pub(crate) fn measure(doc: &mut Document, outcome: &Outcome, status: StatusCode)
             doc.millis(names::PRODUCE_LATENCY, *produce, None);
         }
         Outcome::Replayed { .. } => doc.count(names::REPLAYED, 1, None),
-        Outcome::Failed { code, .. } if status.is_server_error() => {
+        Outcome::Failed { code, .. } if server_error => {
             doc.count(names::UNAVAILABLE, 1, Some((ERROR_CODE, code)));
         }
         Outcome::Failed { code, .. } => doc.count(names::REJECTED, 1, Some((ERROR_CODE, code))),

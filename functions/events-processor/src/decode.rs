@@ -29,7 +29,7 @@ pub fn decode(key: &str, record: &KafkaRecord) -> Decoded {
             .headers
             .iter()
             .flat_map(|h| h.iter())
-            .map(|(k, v)| (k.clone(), v.iter().map(|b| *b as u8).collect()))
+            .map(|(k, v)| (k.clone(), header_bytes(v)))
             .collect();
         let key = record
             .key
@@ -70,4 +70,9 @@ pub fn decode(key: &str, record: &KafkaRecord) -> Decoded {
             poison(reason, errors.to_string(), Some(bytes))
         }
     }
+}
+
+/// A header value as the MSK event carries it (signed bytes) back to its bytes.
+pub fn header_bytes(value: &[i8]) -> Vec<u8> {
+    value.iter().map(|b| *b as u8).collect()
 }

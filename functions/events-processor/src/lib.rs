@@ -22,7 +22,6 @@ use aws_lambda_events::event::kafka::KafkaEvent;
 use event_kafka::DeadLetterSink;
 use event_store::{EventStore, InsertOutcome, StoreError};
 use pipeline_runtime::metrics::{Document, Metrics};
-use pipeline_runtime::trace::TraceParent;
 use serde::Serialize;
 use tracing::{error, info, instrument, warn};
 
@@ -171,7 +170,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
         request_id: &str,
         measured: &mut Measured,
     ) -> Result<BatchSummary, ProcessError> {
-        let now_ms = now_ms();
+        let now_ms = pipeline_runtime::unix_millis();
         let mut lags = Vec::new();
         let mut partitions: Vec<_> = event.records.into_iter().collect();
         partitions.sort_by(|a, b| a.0.cmp(&b.0));
@@ -187,7 +186,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                 );
                 match decode(&key, &record) {
                     Decoded::Event(e) => {
-                        let trace = trace_of(&record);
+                        let trace = trace_id(&record);
                         info!(event_id = %e.event_id, event_type = e.event_type.as_str(),
                             trace_id = trace.as_deref().unwrap_or(""), request_id,
                             partition = record.partition, offset = record.offset, "record");
@@ -290,6 +289,18 @@ fn measure<'m>(
     docs
 }
 
+/// The trace id of the record's `traceparent` header (written by `events-api`), when it has a
+/// valid one.
+fn trace_id(record: &aws_lambda_events::event::kafka::KafkaRecord) -> Option<String> {
+    let value = record
+        .headers
+        .iter()
+        .find_map(|h| h.get(pipeline_runtime::trace::TRACEPARENT))?;
+    let bytes = decode::header_bytes(value);
+    let text = std::str::from_utf8(&bytes).ok()?;
+    pipeline_runtime::trace::TraceParent::parse(text).map(|t| t.trace_id())
+}
+
 /// The largest and the median of `values` (0 and 0 when empty).
 fn max_and_median(values: &mut [u64]) -> (u64, u64) {
     if values.is_empty() {
@@ -299,24 +310,6 @@ fn max_and_median(values: &mut [u64]) -> (u64, u64) {
     let mid = values.len() / 2;
     let (_, median, _) = values.select_nth_unstable(mid);
     (max, *median)
-}
-
-/// The trace id of the record's `traceparent` header, when it has a valid one.
-fn trace_of(record: &aws_lambda_events::event::kafka::KafkaRecord) -> Option<String> {
-    let value = record
-        .headers
-        .iter()
-        .find_map(|h| h.get(pipeline_runtime::trace::TRACEPARENT))?;
-    let bytes: Vec<u8> = value.iter().map(|b| *b as u8).collect();
-    let text = std::str::from_utf8(&bytes).ok()?;
-    TraceParent::parse(text).map(|t| t.trace_id())
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -9,20 +9,24 @@ use std::time::Duration;
 /// Keeps published events in memory. `set_down(true)` makes every call time out.
 #[derive(Default)]
 pub struct MemoryPublisher {
-    events: Mutex<Vec<UserEvent>>,
-    traces: Mutex<Vec<Option<String>>>,
+    /// Each published event with its `traceparent`.
+    published: Mutex<Vec<(UserEvent, Option<String>)>>,
     down: AtomicBool,
 }
 
 impl MemoryPublisher {
     /// Everything published so far.
     pub fn published(&self) -> Vec<UserEvent> {
-        self.events.lock().map(|e| e.clone()).unwrap_or_default()
+        self.lock().iter().map(|(e, _)| e.clone()).collect()
     }
 
     /// The `traceparent` of each published event, in order.
     pub fn traces(&self) -> Vec<Option<String>> {
-        self.traces.lock().map(|t| t.clone()).unwrap_or_default()
+        self.lock().iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(UserEvent, Option<String>)>> {
+        self.published.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Simulates a broker outage.
@@ -41,14 +45,11 @@ impl EventPublisher for MemoryPublisher {
             return Err(Error::Timeout(Duration::from_millis(1)));
         }
         let value = serde_json::to_vec(event)?;
-        let mut events = self.events.lock().unwrap_or_else(|p| p.into_inner());
-        events.push(event.clone());
-        if let Ok(mut traces) = self.traces.lock() {
-            traces.push(traceparent.map(str::to_owned));
-        }
+        let mut published = self.lock();
+        published.push((event.clone(), traceparent.map(str::to_owned)));
         Ok(Delivered {
             partition: 0,
-            offset: i64::try_from(events.len()).unwrap_or(i64::MAX) - 1,
+            offset: i64::try_from(published.len()).unwrap_or(i64::MAX) - 1,
             value,
         })
     }

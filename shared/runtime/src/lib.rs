@@ -83,6 +83,15 @@ where
         .finish()
 }
 
+/// Milliseconds since the Unix epoch (0 if the clock is before it): the unit of Kafka record
+/// timestamps and of EMF documents.
+pub fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
 /// Resolves when the process is asked to stop (SIGTERM, as Lambda and containers send, or Ctrl-C).
 pub async fn shutdown_signal() {
     let ctrl_c = async {

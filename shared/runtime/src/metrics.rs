@@ -290,11 +290,7 @@ impl Document<'_> {
 
     /// Writes the document to stdout as one line (nothing when empty or metrics are off).
     pub fn emit(self) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-            .unwrap_or(0);
-        if let Some(mut line) = self.to_line(now) {
+        if let Some(mut line) = self.to_line(crate::unix_millis()) {
             line.push('\n');
             // One write of the whole line, so that concurrent documents do not interleave.
             let _ = std::io::stdout().lock().write_all(line.as_bytes());

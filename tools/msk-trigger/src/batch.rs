@@ -155,10 +155,7 @@ impl Batch {
 
     /// How old the oldest record is (by its Kafka timestamp).
     pub fn oldest_age(&self) -> std::time::Duration {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now = pipeline_runtime::unix_millis();
         let oldest = self
             .records
             .iter()

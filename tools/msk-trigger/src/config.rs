@@ -47,8 +47,9 @@ pub struct Config {
     pub batch_size: usize,
     /// `TRIGGER_BATCH_WINDOW_MS` (`MaximumBatchingWindowInSeconds`).
     pub batch_window: Duration,
-    /// `TRIGGER_FETCH_WAIT_MS`: longest time the broker may hold an empty fetch. Kafka answers a waiting fetch as soon as records arrive; brokers that only
-    /// answer when the wait ends (tansu) add up to this much to every record's latency. Lower is
+    /// `TRIGGER_FETCH_WAIT_MS`: longest time the broker may hold an empty fetch. Kafka answers a
+    /// waiting fetch as soon as records arrive; brokers that only answer when the wait ends
+    /// (tansu) add up to this much to every record's latency. Lower is
     /// faster against tansu, but at 100 ms cargo lambda watch 1.9.2 more often answers a function
     /// URL request with a stray 500 while the processor is being invoked (see README).
     pub fetch_wait: Duration,

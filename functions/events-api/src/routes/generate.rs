@@ -32,9 +32,6 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    // The record carries this function's span of the caller's trace.
-    let traceparent = trace.parent.child().to_string();
-    let traceparent = traceparent.as_str();
     require_json(&headers)?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
@@ -47,6 +44,9 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
     let key = idempotency_key(&headers)?;
     let bytes = read_limited(body).await?;
     let request = validate_request(&bytes)?;
+    // The record carries this function's span of the caller's trace.
+    let traceparent = trace.parent.child().to_string();
+    let traceparent = traceparent.as_str();
     let Some(key) = key else {
         return publish(&app, &request.into_event(), traceparent).await;
     };
