@@ -156,8 +156,15 @@ impl fmt::Display for FieldError {
 pub struct ValidationErrors(Vec<FieldError>);
 
 impl ValidationErrors {
-    /// Wraps a non-empty list of problems (capped, see the type); `None` when there are none.
-    pub fn from_vec(mut errors: Vec<FieldError>) -> Option<Self> {
+    /// Wraps a non-empty list of a body's problems (capped, see the type); `None` when there
+    /// are none.
+    pub fn from_vec(errors: Vec<FieldError>) -> Option<Self> {
+        Self::capped(errors, "body")
+    }
+
+    /// [`Self::from_vec`] for problems of another whole (`query`): the `too_many_errors`
+    /// entry names it.
+    pub fn capped(mut errors: Vec<FieldError>, whole: &str) -> Option<Self> {
         if errors.is_empty() {
             return None;
         }
@@ -166,7 +173,7 @@ impl ValidationErrors {
             let more = errors.len() - cap;
             errors.truncate(cap);
             errors.push(FieldError::new(
-                "body",
+                whole,
                 ErrorCode::TooManyErrors,
                 format!("{more} more problems not shown; fix the ones above and send it again"),
             ));

@@ -30,6 +30,25 @@ const EDGE_SPACE: &[(char, char)] = &[
 /// Characters a user id may not contain anywhere: the C0 and C1 controls (Unicode's Cc).
 const CONTROL: &[(char, char)] = &[('\u{0}', '\u{1F}'), ('\u{7F}', '\u{9F}')];
 
+/// Invisible format characters a user id may not contain anywhere, so that two ids that look
+/// the same are the same: soft hyphen, Arabic letter mark, Mongolian vowel separator, the zero
+/// widths (space, non-joiner, joiner), the direction marks, embeddings and overrides
+/// (U+202A–U+202E) and isolates (U+2066–U+2069), word joiner and invisible operators
+/// (U+2060–U+2064), the deprecated format controls (U+206A–U+206F), U+FEFF and the interlinear
+/// annotation controls. All are in the Basic Multilingual Plane, so the JSON Schema pattern
+/// can name them with `\uXXXX` escapes every regex engine reads alike.
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{AD}', '\u{AD}'),
+    ('\u{61C}', '\u{61C}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+    ('\u{FFF9}', '\u{FFFB}'),
+];
+
 fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
     ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
 }
@@ -55,8 +74,8 @@ pub fn user_id_pattern() -> String {
         out.push(']');
         out
     }
-    let edge = class(&[EDGE_SPACE, CONTROL]);
-    let inner = class(&[CONTROL]);
+    let edge = class(&[EDGE_SPACE, CONTROL, INVISIBLE]);
+    let inner = class(&[CONTROL, INVISIBLE]);
     format!("^{edge}(?:{inner}*{edge})?$")
 }
 
@@ -145,6 +164,20 @@ pub fn check_user_id(value: &str) -> Option<(ErrorCode, String)> {
             ErrorCode::InvalidFormat,
             format!(
                 "userId must not contain control characters (found U+{:04X} at position {})",
+                u32::from(c),
+                i + 1
+            ),
+        ));
+    }
+    if let Some((i, c)) = value
+        .chars()
+        .enumerate()
+        .find(|(_, c)| in_ranges(*c, INVISIBLE))
+    {
+        return Some((
+            ErrorCode::InvalidFormat,
+            format!(
+                "userId must not contain invisible formatting characters (found U+{:04X} at position {})",
                 u32::from(c),
                 i + 1
             ),
