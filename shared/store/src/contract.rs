@@ -29,7 +29,9 @@ macro_rules! event_store_contract {
             few_events_far_apart_in_time_page_in_order,
             an_idempotency_key_goes_through_every_state,
             keys_are_scoped_to_users_and_forgotten_after_their_time,
+            keys_are_scoped_to_callers,
             concurrent_claims_of_one_key_record_it_once,
+            a_byte_budget_ends_pages_early_and_they_still_cover_everything,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -184,7 +186,7 @@ pub async fn filters_by_user_and_type_and_pages_within_them<S: EventStore>(store
             limit: 2,
             user_id: Some("bob".into()),
             event_type: Some(EventType::Logout),
-            cursor: None,
+            ..ListQuery::default()
         },
     )
     .await;
@@ -316,7 +318,7 @@ pub async fn a_rare_type_among_many_others_pages_in_order<S: EventStore>(store: 
             limit: 2,
             user_id: Some("u1".into()),
             event_type: Some(EventType::Logout),
-            cursor: None,
+            ..ListQuery::default()
         },
     )
     .await;
@@ -348,6 +350,7 @@ pub async fn few_events_far_apart_in_time_page_in_order<S: EventStore>(store: S)
 
 fn key_claim(user: &str, key: &str, body: u8) -> KeyRecord {
     KeyRecord {
+        caller: String::new(),
         user_id: user.to_owned(),
         key: key.to_owned(),
         fingerprint: [body; 32],
@@ -467,4 +470,94 @@ pub async fn concurrent_claims_of_one_key_record_it_once<S: EventStore>(store: S
         }
     }
     assert_eq!(recorded, 1);
+}
+
+/// One caller's key neither answers nor blocks another caller's, for the same user and key.
+pub async fn keys_are_scoped_to_callers<S: EventStore>(store: S) {
+    let t0 = 1_000_000;
+    let mine = KeyRecord {
+        caller: "jwt:u".into(),
+        ..key_claim("u", "k", 1)
+    };
+    let theirs = KeyRecord {
+        caller: "iam:arn:aws:iam::1:role/r".into(),
+        ..key_claim("u", "k", 2)
+    };
+    let anonymous = key_claim("u", "k", 3);
+    for c in [&mine, &theirs, &anonymous] {
+        assert_eq!(
+            store.claim_key(c, times(t0)).await.expect("claim"),
+            KeyClaim::Recorded,
+            "{:?}",
+            c.caller
+        );
+    }
+    store.complete_key(&mine).await.expect("complete");
+    assert_eq!(
+        store.claim_key(&mine, times(t0 + 1)).await.expect("claim"),
+        KeyClaim::Completed(mine.event)
+    );
+    assert!(matches!(
+        store
+            .claim_key(&theirs, times(t0 + 1))
+            .await
+            .expect("claim"),
+        KeyClaim::InFlight { .. }
+    ));
+}
+
+/// A page stops once its events reach `max_bytes` (keeping at least one) and continues after
+/// its last event: small budgets page through everything, in order, once.
+pub async fn a_byte_budget_ends_pages_early_and_they_still_cover_everything<S: EventStore>(
+    store: S,
+) {
+    let big = |user: &str, ms: i64| {
+        let mut e = event(user, EventType::ProductView, ms);
+        e.payload = Some(
+            json!({"pad": "x".repeat(4000), "n": ms})
+                .as_object()
+                .cloned()
+                .unwrap_or_default()
+                .into(),
+        );
+        e
+    };
+    let mut events: Vec<UserEvent> = (0..30)
+        .map(|i| big(if i % 3 == 0 { "a" } else { "b" }, i * 1000))
+        .collect();
+    store.insert_batch(&events).await.expect("insert");
+    events.sort_by_key(|e| std::cmp::Reverse((e.timestamp, e.event_id)));
+    let budget = ListQuery {
+        limit: 1000,
+        max_bytes: Some(10_000),
+        ..ListQuery::default()
+    };
+    let first = store.list(budget.clone()).await.expect("list");
+    assert!(
+        !first.events.is_empty() && first.events.len() <= 4,
+        "{} events of 4 KB within 10 KB",
+        first.events.len()
+    );
+    assert!(first.next.is_some(), "a page cut by its budget continues");
+    assert_eq!(list_everything(&store, budget.clone()).await, events);
+    let tiny = ListQuery {
+        max_bytes: Some(1),
+        ..budget.clone()
+    };
+    let pages = store.list(tiny.clone()).await.expect("list");
+    assert_eq!(
+        pages.events.len(),
+        1,
+        "at least one event, even over budget"
+    );
+    let mine = ListQuery {
+        user_id: Some("a".into()),
+        ..budget
+    };
+    let a: Vec<UserEvent> = events
+        .iter()
+        .filter(|e| e.user_id == "a")
+        .cloned()
+        .collect();
+    assert_eq!(list_everything(&store, mine).await, a);
 }

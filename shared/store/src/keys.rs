@@ -1,7 +1,8 @@
 //! Idempotency keys: what `POST /events/generate` records before it publishes, so that a client
 //! retrying with the same key gets the same event, never a second one.
 //!
-//! A key is scoped to its user. Its record holds a fingerprint of the request, the event the key
+//! A key is scoped to its caller and its user: one caller can neither replay nor block another's
+//! key, even for the same user id. Its record holds a fingerprint of the request, the event the key
 //! stands for (id and time), whether that event was published, and a lease: the time until which
 //! the request that holds the key may still be publishing. A retry that finds the lease over and
 //! the event unpublished (the earlier attempt answered 503, or crashed) takes the lease and
@@ -13,6 +14,8 @@ use uuid::Uuid;
 /// A request's claim on a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyRecord {
+    /// Who sent the request (`event_auth::Caller::key_scope`; empty for an anonymous caller).
+    pub caller: String,
     /// The user the key is scoped to.
     pub user_id: String,
     /// The client's key.
@@ -145,6 +148,7 @@ mod tests {
 
     fn claim(fp: u8) -> KeyRecord {
         KeyRecord {
+            caller: String::new(),
             user_id: "u".into(),
             key: "k".into(),
             fingerprint: [fp; 32],

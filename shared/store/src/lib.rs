@@ -59,6 +59,10 @@ pub struct ListQuery {
     pub event_type: Option<EventType>,
     /// Continue after this position (from a previous [`Page::next`]).
     pub cursor: Option<Cursor>,
+    /// Stop reading once the events read reach this many bytes (at least one event is still
+    /// returned): a page ends early, and its `next` continues after its last event. The API
+    /// sets its response limit here, so that no adapter reads what would be cut anyway.
+    pub max_bytes: Option<usize>,
 }
 
 /// One page of events, newest first.
@@ -277,6 +281,56 @@ pub(crate) fn finish_page(mut events: Vec<UserEvent>, limit: usize) -> Page {
         None
     };
     Page { events, next }
+}
+
+/// A page that ended early because its byte budget was spent: the next one continues after
+/// its last event.
+pub(crate) fn cut_page(events: Vec<UserEvent>) -> Page {
+    let next = events.last().map(Cursor::after);
+    Page { events, next }
+}
+
+/// Bytes an event counts for against [`ListQuery::max_bytes`]: about its size as JSON.
+pub(crate) fn event_bytes(e: &UserEvent) -> usize {
+    // eventId, eventType, timestamp and the JSON around them.
+    const FIXED: usize = 120;
+    FIXED + e.user_id.len() + e.payload.as_ref().map_or(0, |p| p.as_json().len())
+}
+
+/// Collects a newest-first run of events into a page for `query`, saying when to stop reading:
+/// at `limit + 1` events, or once the events kept reach the byte budget.
+pub(crate) struct PageBuilder {
+    events: Vec<UserEvent>,
+    limit: usize,
+    left: Option<usize>,
+}
+
+impl PageBuilder {
+    pub(crate) fn new(query: &ListQuery) -> Self {
+        let limit = page_size(query.limit);
+        Self {
+            events: Vec::with_capacity((limit + 1).min(256)),
+            limit,
+            left: query.max_bytes,
+        }
+    }
+
+    /// Adds the next event; `false` once the page needs no more.
+    pub(crate) fn push(&mut self, event: UserEvent) -> bool {
+        if let Some(left) = &mut self.left {
+            *left = left.saturating_sub(event_bytes(&event));
+        }
+        self.events.push(event);
+        self.events.len() <= self.limit && self.left != Some(0)
+    }
+
+    pub(crate) fn finish(self) -> Page {
+        if self.left == Some(0) && self.events.len() <= self.limit {
+            cut_page(self.events)
+        } else {
+            finish_page(self.events, self.limit)
+        }
+    }
 }
 
 /// The page size actually served.

@@ -3,8 +3,8 @@
 
 use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, StoredKey};
 use crate::{
-    after_cursor, finish_page, matches, page_size, EventStore, InsertOutcome, ListQuery, Page,
-    StoreError, StoreHealth,
+    after_cursor, matches, EventStore, InsertOutcome, ListQuery, Page, PageBuilder, StoreError,
+    StoreHealth,
 };
 use event_schema::UserEvent;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -21,7 +21,7 @@ pub struct MemoryStore {
 struct Inner {
     ids: HashSet<Uuid>,
     by_time: BTreeMap<(i64, String), UserEvent>,
-    keys: HashMap<(String, String), StoredKey>,
+    keys: HashMap<(String, String, String), StoredKey>,
 }
 
 impl MemoryStore {
@@ -58,18 +58,20 @@ impl EventStore for MemoryStore {
     }
 
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
-        let limit = page_size(query.limit);
         let inner = self.lock();
-        let events: Vec<UserEvent> = inner
+        let mut page = PageBuilder::new(&query);
+        let matching = inner
             .by_time
             .values()
             .rev()
             .filter(|e| query.cursor.as_ref().is_none_or(|c| after_cursor(e, c)))
-            .filter(|e| matches(e, &query))
-            .take(limit + 1)
-            .cloned()
-            .collect();
-        Ok(finish_page(events, limit))
+            .filter(|e| matches(e, &query));
+        for event in matching {
+            if !page.push(event.clone()) {
+                break;
+            }
+        }
+        Ok(page.finish())
     }
 
     async fn health(&self) -> Result<StoreHealth, StoreError> {
@@ -81,7 +83,11 @@ impl EventStore for MemoryStore {
 
     async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
         let mut inner = self.lock();
-        let id = (claim.user_id.clone(), claim.key.clone());
+        let id = (
+            claim.caller.clone(),
+            claim.user_id.clone(),
+            claim.key.clone(),
+        );
         Ok(match decide(inner.keys.get(&id), claim, times) {
             Decision::Record => {
                 inner.keys.insert(id, StoredKey::new(claim, times));
@@ -102,7 +108,11 @@ impl EventStore for MemoryStore {
     }
 
     async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
-        let id = (claim.user_id.clone(), claim.key.clone());
+        let id = (
+            claim.caller.clone(),
+            claim.user_id.clone(),
+            claim.key.clone(),
+        );
         if let Some(stored) = self.lock().keys.get_mut(&id) {
             stored.completed = true;
         }
@@ -110,7 +120,11 @@ impl EventStore for MemoryStore {
     }
 
     async fn release_key(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
-        let id = (claim.user_id.clone(), claim.key.clone());
+        let id = (
+            claim.caller.clone(),
+            claim.user_id.clone(),
+            claim.key.clone(),
+        );
         if let Some(stored) = self.lock().keys.get_mut(&id).filter(|s| !s.completed) {
             stored.lease_until_ms = now_ms;
         }

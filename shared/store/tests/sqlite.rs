@@ -107,3 +107,65 @@ async fn a_reader_process_works_beside_a_writer_process() {
     assert_eq!(total, expected);
     assert!(reads > 1, "the reader ran while the writer wrote");
 }
+
+/// A file whose keys were recorded before callers were told apart: its keys move to the
+/// anonymous caller, so that a retry without credentials (`AUTH_MODE=none`, as then) still
+/// replays, and a caller with an identity does not see them.
+#[tokio::test]
+async fn keys_of_the_first_layout_stay_an_anonymous_callers() {
+    use event_store::{KeyClaim, KeyRecord, KeyTimes, KeyedEvent};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let event = KeyedEvent {
+        event_id: uuid::Uuid::new_v4(),
+        timestamp_ms: 1_795_000_000_000,
+    };
+    {
+        let old = rusqlite::Connection::open(&path).expect("open");
+        old.execute_batch(
+            "CREATE TABLE idempotency_keys (
+                user_id TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL,
+                event_id BLOB NOT NULL, ts_ms INTEGER NOT NULL, completed INTEGER NOT NULL,
+                lease_until INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+                PRIMARY KEY (user_id, key)) WITHOUT ROWID;",
+        )
+        .expect("old layout");
+        old.execute(
+            "INSERT INTO idempotency_keys VALUES ('u', 'k', ?1, ?2, ?3, 1, 0, ?4)",
+            rusqlite::params![
+                [9u8; 32].to_vec(),
+                event.event_id.as_bytes().to_vec(),
+                event.timestamp_ms,
+                i64::MAX
+            ],
+        )
+        .expect("old key");
+    }
+    let store = SqliteStore::open(&path).expect("opens and moves the keys");
+    let claim = |caller: &str| KeyRecord {
+        caller: caller.to_owned(),
+        user_id: "u".into(),
+        key: "k".into(),
+        fingerprint: [9; 32],
+        event: KeyedEvent {
+            event_id: uuid::Uuid::new_v4(),
+            timestamp_ms: 1,
+        },
+    };
+    let times = KeyTimes {
+        now_ms: 1_795_000_001_000,
+        lease_ms: 7_000,
+        ttl_ms: 86_400_000,
+    };
+    assert_eq!(
+        store.claim_key(&claim(""), times).await.expect("claim"),
+        KeyClaim::Completed(event)
+    );
+    assert_eq!(
+        store
+            .claim_key(&claim("jwt:u"), times)
+            .await
+            .expect("claim"),
+        KeyClaim::Recorded
+    );
+}

@@ -1,6 +1,8 @@
-//! Idempotency keys in the events table: one item per user and key, under an `eventId` that no
-//! event can have (`key#<length of the user id>#<user id>#<key>`, unambiguous whatever the two
-//! hold). The item has none of the index attributes, so no listing ever sees it, and it carries
+//! Idempotency keys in the events table: one item per caller, user and key, under an `eventId`
+//! that no event can have (`key#c<length of the caller>#<caller>#<length of the user id>#<user
+//! id>#<key>`, unambiguous whatever they hold; an anonymous caller's keep the first layout,
+//! `key#<length of the user id>#<user id>#<key>`, so that keys recorded before callers were told
+//! apart still answer). The item has none of the index attributes, so no listing ever sees it, and it carries
 //! the table's TTL attribute, so DynamoDB deletes it once it is forgotten.
 
 use super::{applied, backend, DynamoStore, Item, LAYOUT};
@@ -16,12 +18,12 @@ use uuid::Uuid;
 const RACES: usize = 3;
 
 fn item_id(claim: &KeyRecord) -> AttributeValue {
-    AttributeValue::S(format!(
-        "key#{}#{}#{}",
-        claim.user_id.len(),
-        claim.user_id,
-        claim.key
-    ))
+    let user = format!("{}#{}#{}", claim.user_id.len(), claim.user_id, claim.key);
+    AttributeValue::S(if claim.caller.is_empty() {
+        format!("key#{user}")
+    } else {
+        format!("key#c{}#{}#{user}", claim.caller.len(), claim.caller)
+    })
 }
 
 fn number(n: i64) -> AttributeValue {

@@ -7,20 +7,70 @@
 //! has used up what it sent. So a page costs at most one registry query plus a bounded number of
 //! shard queries, whatever the table holds; a page that ends on a day boundary before it is full
 //! says where to continue.
+//!
+//! With a byte budget ([`ListQuery::max_bytes`]), no query asks for more items than the largest
+//! possible items could fit in what is left of it ([`Budget`]), and once it is spent no query is
+//! made: the page ends with what the merge can still order, and continues after its last event.
 
 use super::layout::{
     day, day_list, day_start_ms, shard_partition, sort_key, BY_TIME_INDEX, BY_TYPE_INDEX,
     BY_USER_INDEX, BY_USER_TYPE_INDEX, DAYS_INDEX, SHARDS,
 };
 use super::{backend, event_from, DynamoStore, Item};
-use crate::{finish_page, page_size, Cursor, ListQuery, Page, StoreError};
+use crate::{cut_page, finish_page, page_size, Cursor, ListQuery, Page, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use event_schema::{MAX_PAYLOAD_BYTES, MAX_USER_ID_CHARS};
 use std::collections::{HashMap, VecDeque};
 
 /// Days a page without a user filter reads at most.
 pub const DAYS_PER_PAGE: usize = 3;
 /// Fewest items asked of one shard at a time.
 const MIN_SHARD_FETCH: usize = 4;
+
+/// Largest item an event can be in an index: its payload, its user id twice (`userId`,
+/// `userType`) at four bytes a character, and the other attributes with their names.
+const MAX_ITEM_BYTES: usize = MAX_PAYLOAD_BYTES + 2 * 4 * MAX_USER_ID_CHARS + 512;
+
+/// The size DynamoDB gives an item: each attribute's name and value.
+pub(super) fn item_bytes(item: &Item) -> usize {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    V::S(s) | V::N(s) => s.len(),
+                    V::B(b) => b.as_ref().len(),
+                    _ => 1,
+                }
+        })
+        .sum()
+}
+
+/// What a page may still read, in bytes.
+struct Budget {
+    left: Option<usize>,
+}
+
+impl Budget {
+    /// How many items a query may ask for when it wants `want`: fewer when even the largest
+    /// items must fit in what is left, and always at least one.
+    fn items(&self, want: usize) -> usize {
+        match self.left {
+            None => want,
+            Some(left) => want.min((left / MAX_ITEM_BYTES).max(1)),
+        }
+    }
+
+    fn spend(&mut self, items: &[Item]) {
+        if let Some(left) = &mut self.left {
+            *left = left.saturating_sub(items.iter().map(item_bytes).sum());
+        }
+    }
+
+    fn spent(&self) -> bool {
+        self.left == Some(0)
+    }
+}
 
 /// One index partition, read newest first from an optional upper bound.
 struct Partition<'a> {
@@ -59,23 +109,29 @@ impl DynamoStore {
             .send()
             .await
             .map_err(backend)?;
+        self.count_read(out.items().iter().map(item_bytes).sum());
         Ok((out.items().to_vec(), out.last_evaluated_key().cloned()))
     }
 
-    /// Up to `want` items of one partition, newest first.
+    /// Up to `want` items of one partition, newest first, and whether the budget cut them
+    /// short.
     async fn read_partition(
         &self,
         p: &Partition<'_>,
         want: usize,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::with_capacity(want);
+        budget: &mut Budget,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
+        let mut items = Vec::with_capacity(want.min(256));
         let mut start = None;
         loop {
-            let (got, next) = self.query(p, want - items.len(), start).await?;
+            let ask = budget.items(want - items.len());
+            let (got, next) = self.query(p, ask, start).await?;
+            budget.spend(&got);
             items.extend(got);
             match next {
+                Some(_) if items.len() < want && budget.spent() => return Ok((items, true)),
                 Some(k) if items.len() < want => start = Some(k),
-                _ => return Ok(items),
+                _ => return Ok((items, false)),
             }
         }
     }
@@ -107,7 +163,9 @@ impl DynamoStore {
             .collect())
     }
 
-    /// Up to `want` items of one day, newest first, merged from its shards.
+    /// Up to `want` items of one day, newest first, merged from its shards, and whether the
+    /// budget cut them short.
+    #[allow(clippy::too_many_arguments)]
     async fn read_day(
         &self,
         index: &str,
@@ -116,7 +174,8 @@ impl DynamoStore {
         day: &str,
         below: Option<&str>,
         want: usize,
-    ) -> Result<Vec<Item>, StoreError> {
+        budget: &mut Budget,
+    ) -> Result<(Vec<Item>, bool), StoreError> {
         struct Stream<'a> {
             partition: Partition<'a>,
             buffer: VecDeque<Item>,
@@ -124,6 +183,7 @@ impl DynamoStore {
             done: bool,
         }
         let share = (want * 2 / usize::from(SHARDS) + 1).clamp(MIN_SHARD_FETCH.min(want), want);
+        let share = share.min((budget.items(usize::MAX) / usize::from(SHARDS)).max(1));
         let mut streams: Vec<Stream> = (0..SHARDS)
             .map(|s| Stream {
                 partition: Partition {
@@ -145,20 +205,27 @@ impl DynamoStore {
         .await;
         for (stream, result) in streams.iter_mut().zip(first) {
             let (items, next) = result?;
+            budget.spend(&items);
             stream.buffer.extend(items);
             stream.done = next.is_none();
             stream.next = next;
         }
-        let mut out = Vec::with_capacity(want);
+        let mut out = Vec::with_capacity(want.min(256));
         while out.len() < want {
             for stream in streams
                 .iter_mut()
                 .filter(|s| s.buffer.is_empty() && !s.done)
             {
-                let more = (want - out.len()).max(MIN_SHARD_FETCH);
+                // A shard that needs reading again when nothing is left to read with: the
+                // items merged so far are in order, and the page ends with them.
+                if budget.spent() && !out.is_empty() {
+                    return Ok((out, true));
+                }
+                let more = budget.items((want - out.len()).max(MIN_SHARD_FETCH));
                 let (items, next) = self
                     .query(&stream.partition, more, stream.next.take())
                     .await?;
+                budget.spend(&items);
                 stream.buffer.extend(items);
                 stream.done = next.is_none();
                 stream.next = next;
@@ -172,7 +239,7 @@ impl DynamoStore {
                 None => break,
             }
         }
-        Ok(out)
+        Ok((out, false))
     }
 }
 
@@ -186,6 +253,9 @@ fn sort_key_of(item: Option<&Item>) -> &str {
 /// A page for `query` (see the module docs).
 pub(super) async fn list(store: &DynamoStore, query: &ListQuery) -> Result<Page, StoreError> {
     let limit = page_size(query.limit);
+    let mut budget = Budget {
+        left: query.max_bytes,
+    };
     let below = query
         .cursor
         .as_ref()
@@ -206,12 +276,18 @@ pub(super) async fn list(store: &DynamoStore, query: &ListQuery) -> Result<Page,
                 below: below.as_deref(),
             },
         };
-        let items = store.read_partition(&partition, limit + 1).await?;
+        let (items, cut) = store
+            .read_partition(&partition, limit + 1, &mut budget)
+            .await?;
         let events = items
             .iter()
             .map(event_from)
             .collect::<Result<Vec<_>, _>>()?;
-        return Ok(finish_page(events, limit));
+        return Ok(if cut {
+            cut_page(events)
+        } else {
+            finish_page(events, limit)
+        });
     }
 
     let (index, key, prefix) = match type_name {
@@ -228,14 +304,17 @@ pub(super) async fn list(store: &DynamoStore, query: &ListQuery) -> Result<Page,
     let mut events = Vec::with_capacity(limit + 1);
     for d in &days {
         let want = limit + 1 - events.len();
-        let items = store
-            .read_day(index, key, &prefix, d, below.as_deref(), want)
+        let (items, cut) = store
+            .read_day(index, key, &prefix, d, below.as_deref(), want, &mut budget)
             .await?;
         for item in &items {
             events.push(event_from(item)?);
         }
         if events.len() > limit {
             return Ok(finish_page(events, limit));
+        }
+        if cut || (budget.spent() && !events.is_empty()) {
+            return Ok(cut_page(events));
         }
     }
     // Every day read was read whole. If the registry may hold older days, continue before the

@@ -47,6 +47,8 @@ pub struct DynamoStore {
     table: String,
     ttl: Option<Duration>,
     requests: Arc<AtomicU64>,
+    /// Bytes of the items listings read.
+    read_bytes: Arc<AtomicU64>,
     /// Registry entries this process has written (or found) already.
     registered: Arc<Mutex<HashSet<String>>>,
 }
@@ -87,6 +89,7 @@ impl DynamoStore {
             table: table.to_owned(),
             ttl: None,
             requests: Arc::default(),
+            read_bytes: Arc::default(),
             registered: Arc::default(),
         }
     }
@@ -130,6 +133,16 @@ impl DynamoStore {
 
     fn count_request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bytes of the items listings have read so far, by DynamoDB's measure (the tests hold a
+    /// page to its budget with it).
+    pub fn read_bytes(&self) -> u64 {
+        self.read_bytes.load(Ordering::Relaxed)
+    }
+
+    fn count_read(&self, bytes: usize) {
+        self.read_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Creates the table with [`LAYOUT`], as `template.yaml` deploys it (local servers, tests).

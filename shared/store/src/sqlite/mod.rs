@@ -13,7 +13,7 @@ mod schema;
 
 use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, StoredKey};
 use crate::{
-    after_cursor, finish_page, page_size, EventStore, InsertOutcome, ListQuery, Page, StoreError,
+    after_cursor, page_size, EventStore, InsertOutcome, ListQuery, Page, PageBuilder, StoreError,
     StoreHealth,
 };
 use event_schema::{EventType, Payload, UserEvent};
@@ -219,9 +219,9 @@ impl EventStore for SqliteStore {
             let stored = tx
                 .prepare_cached(
                     "SELECT fingerprint, event_id, ts_ms, completed, lease_until, expires_at
-                     FROM idempotency_keys WHERE user_id = ?1 AND key = ?2",
+                     FROM idempotency_keys WHERE caller = ?1 AND user_id = ?2 AND key = ?3",
                 )?
-                .query_row(params![claim.user_id, claim.key], |r| {
+                .query_row(params![claim.caller, claim.user_id, claim.key], |r| {
                     let id: Vec<u8> = r.get(1)?;
                     let event_id = Uuid::from_slice(&id).map_err(|e| {
                         rusqlite::Error::FromSqlConversionFailure(
@@ -246,11 +246,12 @@ impl EventStore for SqliteStore {
                 Decision::Record => {
                     let new = StoredKey::new(&claim, times);
                     tx.prepare_cached(
-                        "INSERT OR REPLACE INTO idempotency_keys (user_id, key, fingerprint,
-                         event_id, ts_ms, completed, lease_until, expires_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7)",
+                        "INSERT OR REPLACE INTO idempotency_keys (caller, user_id, key,
+                         fingerprint, event_id, ts_ms, completed, lease_until, expires_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)",
                     )?
                     .execute(params![
+                        claim.caller,
                         claim.user_id,
                         claim.key,
                         new.fingerprint,
@@ -269,11 +270,12 @@ impl EventStore for SqliteStore {
                 } => {
                     let moved = tx
                         .prepare_cached(
-                            "UPDATE idempotency_keys SET lease_until = ?3
-                             WHERE user_id = ?1 AND key = ?2 AND lease_until = ?4
-                             AND completed = 0",
+                            "UPDATE idempotency_keys SET lease_until = ?4
+                             WHERE caller = ?1 AND user_id = ?2 AND key = ?3
+                             AND lease_until = ?5 AND completed = 0",
                         )?
                         .execute(params![
+                            claim.caller,
                             claim.user_id,
                             claim.key,
                             lease_until_ms,
@@ -296,7 +298,11 @@ impl EventStore for SqliteStore {
     }
 
     async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
-        let (user, key) = (claim.user_id.clone(), claim.key.clone());
+        let (caller, user, key) = (
+            claim.caller.clone(),
+            claim.user_id.clone(),
+            claim.key.clone(),
+        );
         self.write(move |conn| {
             // Not synced to disk: a completion lost to a power cut leaves the key leased, and
             // the retry after the lease publishes the same event again, which is stored once.
@@ -304,9 +310,10 @@ impl EventStore for SqliteStore {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             let done = conn
                 .prepare_cached(
-                    "UPDATE idempotency_keys SET completed = 1 WHERE user_id = ?1 AND key = ?2",
+                    "UPDATE idempotency_keys SET completed = 1
+                     WHERE caller = ?1 AND user_id = ?2 AND key = ?3",
                 )
-                .and_then(|mut s| s.execute(params![user, key]));
+                .and_then(|mut s| s.execute(params![caller, user, key]));
             conn.pragma_update(None, "synchronous", "FULL")?;
             done?;
             Ok(())
@@ -315,12 +322,16 @@ impl EventStore for SqliteStore {
     }
 
     async fn release_key(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
-        let (user, key) = (claim.user_id.clone(), claim.key.clone());
+        let (caller, user, key) = (
+            claim.caller.clone(),
+            claim.user_id.clone(),
+            claim.key.clone(),
+        );
         self.write(move |conn| {
             conn.execute(
-                "UPDATE idempotency_keys SET lease_until = ?3
-                 WHERE user_id = ?1 AND key = ?2 AND completed = 0",
-                params![user, key, now_ms],
+                "UPDATE idempotency_keys SET lease_until = ?4
+                 WHERE caller = ?1 AND user_id = ?2 AND key = ?3 AND completed = 0",
+                params![caller, user, key, now_ms],
             )?;
             Ok(())
         })
@@ -358,7 +369,6 @@ fn list_sql(query: &ListQuery) -> (String, Vec<rusqlite::types::Value>) {
 }
 
 fn list_blocking(conn: &Connection, query: &ListQuery) -> Result<Page, StoreError> {
-    let limit = page_size(query.limit);
     let (sql, args) = list_sql(query);
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
@@ -370,16 +380,18 @@ fn list_blocking(conn: &Connection, query: &ListQuery) -> Result<Page, StoreErro
             payload: r.get(4)?,
         })
     })?;
-    let mut events = Vec::with_capacity(limit + 1);
+    let mut page = PageBuilder::new(query);
     for row in rows {
-        events.push(row?.into_event()?);
+        let event = row?.into_event()?;
+        debug_assert!(query
+            .cursor
+            .as_ref()
+            .is_none_or(|c| after_cursor(&event, c)));
+        if !page.push(event) {
+            break;
+        }
     }
-
-    debug_assert!(query
-        .cursor
-        .as_ref()
-        .is_none_or(|c| events.iter().all(|e| after_cursor(e, c))));
-    Ok(finish_page(events, limit))
+    Ok(page.finish())
 }
 
 /// An event as stored: the id as 16 bytes, the timestamp as Unix milliseconds (exact,
@@ -474,6 +486,7 @@ mod tests {
                         user_id: user.clone(),
                         event_type,
                         cursor,
+                        max_bytes: None,
                     };
                     let plan = store.plan(query.clone()).await.expect("plan");
                     let index = schema::index_for(user.is_some(), event_type.is_some());

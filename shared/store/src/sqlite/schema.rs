@@ -30,10 +30,12 @@ CREATE INDEX IF NOT EXISTS events_by_user ON events (user_id, ts_ms DESC, event_
 CREATE INDEX IF NOT EXISTS events_by_type ON events (event_type, ts_ms DESC, event_id DESC);
 ";
 
-/// Idempotency keys (`crate::keys`), one row per user and key. It needs no migration: it is
-/// created where missing, whatever the file's layout version.
+/// Idempotency keys (`crate::keys`), one row per caller, user and key. It is created where
+/// missing, whatever the file's layout version, and a table of the first key layout (no
+/// caller) is moved to it by [`KEYS_V1_TO_V2`].
 const KEYS_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS idempotency_keys (
+    caller      TEXT NOT NULL,
     user_id     TEXT NOT NULL,
     key         TEXT NOT NULL,
     fingerprint BLOB NOT NULL,
@@ -42,10 +44,46 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     completed   INTEGER NOT NULL,
     lease_until INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL,
-    PRIMARY KEY (user_id, key)
+    PRIMARY KEY (caller, user_id, key)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
 ";
+
+/// Keys recorded before callers were told apart were anonymous ones: they move to the empty
+/// caller, which is what `AUTH_MODE=none` scopes by, so their retries still replay.
+const KEYS_V1_TO_V2: &str = "
+ALTER TABLE idempotency_keys RENAME TO idempotency_keys_v1;
+DROP INDEX IF EXISTS idempotency_keys_expiry;
+";
+const KEYS_V1_COPY: &str = "
+INSERT INTO idempotency_keys (caller, user_id, key, fingerprint, event_id, ts_ms, completed,
+    lease_until, expires_at)
+SELECT '', user_id, key, fingerprint, event_id, ts_ms, completed, lease_until, expires_at
+FROM idempotency_keys_v1;
+DROP TABLE idempotency_keys_v1;
+";
+
+/// Creates the keys table, or moves one without callers to the current layout.
+fn ensure_keys(conn: &mut Connection) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let (exists, has_caller): (i64, i64) = tx.query_row(
+        "SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table'
+                 AND name = 'idempotency_keys'),
+                (SELECT count(*) FROM pragma_table_info('idempotency_keys')
+                 WHERE name = 'caller')",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let old = exists > 0 && has_caller == 0;
+    if old {
+        tx.execute_batch(KEYS_V1_TO_V2)?;
+    }
+    tx.execute_batch(KEYS_TABLE)?;
+    if old {
+        tx.execute_batch(KEYS_V1_COPY)?;
+    }
+    tx.commit()
+}
 
 /// The index that serves a listing with these filters. A user and a type together read the
 /// user's events and skip the other types: bounded by that user's events, never the table's.
@@ -61,7 +99,7 @@ pub(super) fn index_for(user: bool, event_type: bool) -> &'static str {
 
 /// Creates the layout, or moves a file of the first layout (text ids, rows keyed by id) to it.
 pub(super) fn ensure(conn: &mut Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(KEYS_TABLE)?;
+    ensure_keys(conn)?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version >= VERSION {
         return Ok(());
