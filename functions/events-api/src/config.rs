@@ -1,5 +1,6 @@
 //! Every setting of the HTTP function, read once at start-up.
 
+use event_auth::AuthConfig;
 use event_kafka::KafkaConfig;
 use pipeline_runtime::env::{self, ProcessEnv, Source};
 use pipeline_runtime::metrics::MetricsConfig;
@@ -33,6 +34,8 @@ pub struct Config {
     pub idempotency_ttl: std::time::Duration,
     /// `METRICS_NAMESPACE`, `METRICS`.
     pub metrics: MetricsConfig,
+    /// `AUTH_MODE` and `JWT_*`: who callers are.
+    pub auth: AuthConfig,
 }
 
 impl Config {
@@ -44,13 +47,29 @@ impl Config {
 
     /// Reads settings from any source (tests pass a fixed list).
     pub fn from_parts(src: &(impl Source + ?Sized), args: &[String]) -> Result<Self, ConfigError> {
+        let kafka = KafkaConfig::from_source(src)?;
+        let store_url = env::string(src, "STORE_URL", DEFAULT_STORE_URL);
+        let mode = mode(src, args)?;
+        let cors_allowed_origins = cors_origins(src)?;
+        let idempotency_ttl = idempotency_ttl(src)?;
+        let metrics = MetricsConfig::from_source(src)?;
+        // Read last: with the default mode, a missing JWT_ISSUER stops here.
+        let auth = AuthConfig::from_source(src)?;
+        if auth == AuthConfig::Iam && matches!(mode, Mode::Server(_)) {
+            return Err(ConfigError::new(
+                "AUTH_MODE",
+                "iam needs a Lambda Function URL with AuthType AWS_IAM, which checks the \
+                 signature; a plain server cannot know who signed (use jwt or none)",
+            ));
+        }
         Ok(Self {
-            kafka: KafkaConfig::from_source(src)?,
-            store_url: env::string(src, "STORE_URL", DEFAULT_STORE_URL),
-            mode: mode(src, args)?,
-            cors_allowed_origins: cors_origins(src)?,
-            idempotency_ttl: idempotency_ttl(src)?,
-            metrics: MetricsConfig::from_source(src)?,
+            kafka,
+            store_url,
+            mode,
+            cors_allowed_origins,
+            idempotency_ttl,
+            metrics,
+            auth,
         })
     }
 }
@@ -145,6 +164,7 @@ mod tests {
         let src: &[(&str, &str)] = &[
             ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
             ("PORT", "8080"),
+            ("AUTH_MODE", "none"),
         ];
         let c = Config::from_parts(src, &args(&["--listen", "127.0.0.1:0"])).expect("config");
         assert_eq!(c.mode, Mode::Server("127.0.0.1:0".parse().expect("addr")));
@@ -154,7 +174,7 @@ mod tests {
 
     #[test]
     fn port_listens_on_all_interfaces_and_defaults_apply() {
-        let src: &[(&str, &str)] = &[("PORT", "8080")];
+        let src: &[(&str, &str)] = &[("PORT", "8080"), ("AUTH_MODE", "none")];
         let c = Config::from_parts(src, &[]).expect("config");
         assert_eq!(c.mode, Mode::Server("0.0.0.0:8080".parse().expect("addr")));
         assert_eq!(c.store_url, DEFAULT_STORE_URL);
@@ -163,10 +183,13 @@ mod tests {
 
     #[test]
     fn cors_origins_are_a_checked_list() {
-        let src: &[(&str, &str)] = &[(
-            "CORS_ALLOWED_ORIGINS",
-            "http://127.0.0.1:8080, https://app.example.com/",
-        )];
+        let src: &[(&str, &str)] = &[
+            (
+                "CORS_ALLOWED_ORIGINS",
+                "http://127.0.0.1:8080, https://app.example.com/",
+            ),
+            ("AUTH_MODE", "none"),
+        ];
         let c = Config::from_parts(src, &[]).expect("config");
         assert_eq!(
             c.cors_allowed_origins,
@@ -176,6 +199,28 @@ mod tests {
         assert_eq!(
             Config::from_parts(src, &[]).expect_err("bad").var,
             "CORS_ALLOWED_ORIGINS"
+        );
+    }
+
+    #[test]
+    fn jwt_is_the_default_and_iam_needs_a_lambda_function_url() {
+        let empty: &[(&str, &str)] = &[];
+        assert_eq!(
+            Config::from_parts(empty, &[]).expect_err("no issuer").var,
+            "JWT_ISSUER"
+        );
+        let src: &[(&str, &str)] = &[("AUTH_MODE", "iam")];
+        assert_eq!(
+            Config::from_parts(src, &[]).expect_err("plain server").var,
+            "AUTH_MODE"
+        );
+        let src: &[(&str, &str)] = &[
+            ("AUTH_MODE", "iam"),
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ];
+        assert_eq!(
+            Config::from_parts(src, &[]).map(|c| c.auth),
+            Ok(AuthConfig::Iam)
         );
     }
 

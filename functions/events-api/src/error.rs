@@ -8,6 +8,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use event_auth::{AuthError, Denied};
 use event_schema::{FieldError, ValidationErrors};
 use serde::Serialize;
 
@@ -26,6 +27,9 @@ pub enum ApiError {
     /// The body could not be read from the connection.
     #[error("the body could not be read: {0}")]
     BadBody(String),
+    /// The body did not arrive in time.
+    #[error("the body did not arrive within {0} s")]
+    BodyTimeout(u64),
     /// The body or query breaks the rules.
     #[error("{}", summary(.0))]
     Validation(Vec<FieldError>),
@@ -43,6 +47,16 @@ pub enum ApiError {
     /// A request with the same `Idempotency-Key` is still being published.
     #[error("a request with this Idempotency-Key is still in progress; retry after {0} s")]
     IdempotencyInProgress(u64),
+    /// The request did not prove who sent it (`AUTH_MODE` jwt or iam).
+    #[error("{0}")]
+    Unauthorized(AuthError),
+    /// The caller may not do this.
+    #[error("{0}")]
+    Forbidden(Denied),
+    /// The identity provider's keys could not be fetched to check a token. Holds the cause, for
+    /// the log only.
+    #[error("the identity provider could not be reached to check the token; retry later")]
+    IdentityUnavailable(String),
     /// No route matches the path.
     #[error("no resource at {0}; see GET /health, POST /events/generate, GET /events/processed")]
     NotFound(String),
@@ -64,11 +78,31 @@ impl From<ValidationErrors> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::KeysUnavailable(cause) => Self::IdentityUnavailable(cause),
+            other => Self::Unauthorized(other),
+        }
+    }
+}
+
+impl From<Denied> for ApiError {
+    fn from(e: Denied) -> Self {
+        Self::Forbidden(e)
+    }
+}
+
+/// The realm of every `WWW-Authenticate` challenge.
+const REALM: &str = "events-api";
+
 impl ApiError {
     /// What the log says about the failure beyond the body's sentence (a dependency's error).
     pub fn cause(&self) -> Option<&str> {
         match self {
-            Self::KafkaUnavailable(cause) | Self::StoreUnavailable(cause) => Some(cause),
+            Self::KafkaUnavailable(cause)
+            | Self::StoreUnavailable(cause)
+            | Self::IdentityUnavailable(cause) => Some(cause),
             _ => None,
         }
     }
@@ -81,6 +115,7 @@ impl ApiError {
             }
             Self::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::BadBody(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Self::BodyTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
             Self::KafkaUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "kafka_unavailable"),
             Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
@@ -88,6 +123,12 @@ impl ApiError {
                 (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
             }
             Self::IdempotencyInProgress(_) => (StatusCode::CONFLICT, "idempotency_in_progress"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::IdentityUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "identity_provider_unavailable",
+            ),
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         }
@@ -135,6 +176,26 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        if let Self::Unauthorized(e) = &self {
+            if let Ok(challenge) = HeaderValue::from_str(&challenge(e)) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, challenge);
+            }
+        }
         response
+    }
+}
+
+/// The `WWW-Authenticate` challenge of a 401: RFC 6750's bearer challenge, with
+/// `error="invalid_token"` when a token (or another credential) was sent; SigV4's scheme when
+/// the Function URL should have checked a signature.
+fn challenge(e: &AuthError) -> String {
+    match e {
+        AuthError::NoIamIdentity => "AWS4-HMAC-SHA256".to_owned(),
+        e if e.credentials_sent() => {
+            format!("Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{e}\"")
+        }
+        _ => format!("Bearer realm=\"{REALM}\""),
     }
 }

@@ -4,10 +4,12 @@
 //! One axum [`router`] serves every route, whether the process runs under a Lambda runtime
 //! (Function URL, `cargo lambda watch`) or as a plain HTTP server (`--listen`, `PORT`) for
 //! containers and benchmarks; [`run`] picks the mode from [`Config`]. Handlers live in `routes`
-//! (one module per route), the status mapping in [`error`], start-up in `serve`, and what every
-//! request leaves behind (its trace, its log line, its metrics) in [`observe`].
+//! (one module per route), who is calling in `auth` (the rules themselves are `event_auth`'s),
+//! the status mapping in [`error`], start-up in `serve`, and what every request leaves behind
+//! (its trace, its log line, its metrics) in [`observe`].
 #![warn(missing_docs)]
 
+mod auth;
 pub mod config;
 pub mod error;
 pub mod observe;
@@ -21,6 +23,7 @@ pub use serve::{run, run_until, serve, StartError};
 
 use axum::routing::{get, post};
 use axum::Router;
+use event_auth::Authenticator;
 use event_kafka::EventPublisher;
 use event_store::EventStore;
 use pipeline_runtime::metrics::Metrics;
@@ -36,19 +39,26 @@ pub struct App<S, P> {
     pub keys: KeyPolicy,
     /// Where each request's metrics go.
     pub metrics: Metrics,
+    /// Who is calling (`AUTH_MODE`).
+    pub auth: Authenticator,
+    /// The last `GET /health` result, answered again for a second.
+    health: routes::HealthCache,
 }
 
 /// The program's name: the `Service` dimension of its metrics, its Kafka client id.
 pub const SERVICE: &str = "events-api";
 
 impl<S, P> App<S, P> {
-    /// An app with the default [`KeyPolicy`] and no metrics.
+    /// An app with the default [`KeyPolicy`], no metrics, and no caller identification
+    /// (`AUTH_MODE=none`).
     pub fn new(store: S, publisher: P) -> Self {
         Self {
             store,
             publisher,
             keys: KeyPolicy::default(),
             metrics: Metrics::off(SERVICE),
+            auth: Authenticator::none(),
+            health: routes::HealthCache::default(),
         }
     }
 }
@@ -101,16 +111,22 @@ pub fn router_with_cors<S: EventStore, P: EventPublisher>(
 
 /// Request headers a browser script may send (besides the CORS-safelisted ones). On AWS the
 /// Function URL answers CORS; a test holds `template.yaml`'s lists to these.
-pub const CORS_ALLOW_HEADERS: [&str; 3] = [
+pub const CORS_ALLOW_HEADERS: [&str; 4] = [
     "content-type",
+    "authorization",
     routes::IDEMPOTENCY_KEY,
     pipeline_runtime::trace::TRACEPARENT,
 ];
 /// Response headers a browser script may read.
-pub const CORS_EXPOSE_HEADERS: [&str; 3] = ["link", "retry-after", routes::IDEMPOTENT_REPLAYED];
+pub const CORS_EXPOSE_HEADERS: [&str; 4] = [
+    "link",
+    "retry-after",
+    routes::IDEMPOTENT_REPLAYED,
+    "www-authenticate",
+];
 
 /// Preflight answers and `Access-Control-Allow-Origin` for the configured origins; a script may
-/// send `Idempotency-Key` and `traceparent`, and read `Link` (next page), `Retry-After` and
+/// send `Authorization` (its bearer token), `Idempotency-Key` and `traceparent`, and read `Link` (next page), `Retry-After` and
 /// `Idempotent-Replayed`.
 fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
     use axum::http::{header, HeaderValue, Method};
@@ -147,5 +163,7 @@ pub fn router<S: EventStore, P: EventPublisher>(app: Arc<App<S, P>>) -> Router {
         .with_state(app)
 }
 
+#[cfg(test)]
+mod auth_tests;
 #[cfg(test)]
 mod tests;

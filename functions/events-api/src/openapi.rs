@@ -4,7 +4,10 @@
 //! file and the code drift apart, and `make http-fuzz` drives the server from it.
 
 use crate::error::{ErrorBody, RETRY_AFTER_SECS};
-use crate::routes::{DEFAULT_LIMIT, LIST_DEADLINE, MAX_IDEMPOTENCY_KEY_BYTES, MAX_PAGE_BYTES};
+use crate::routes::{
+    BODY_READ_TIMEOUT, DEFAULT_LIMIT, HEALTH_MAX_AGE, LIST_DEADLINE, MAX_IDEMPOTENCY_KEY_BYTES,
+    MAX_PAGE_BYTES,
+};
 use event_schema::{EventRequest, EventType, UserEvent, MAX_BODY_BYTES};
 use event_store::MAX_PAGE_SIZE;
 use schemars::generate::SchemaSettings;
@@ -38,13 +41,23 @@ pub fn document() -> Value {
         r["headers"] = retry_after.clone();
         r
     };
+    let unauthorized = json!({
+        "description": "No credentials, or credentials the API refuses (`unauthorized`): with AUTH_MODE=jwt a missing, malformed, expired, wrongly signed token, or one for another issuer or audience; with AUTH_MODE=iam a request the Function URL did not sign-check.",
+        "headers": {"WWW-Authenticate": {
+            "description": "RFC 6750's challenge: `Bearer realm=\"events-api\"` when no token was sent, with `error=\"invalid_token\"` and an `error_description` when one was refused; `AWS4-HMAC-SHA256` with AUTH_MODE=iam.",
+            "schema": {"type": "string"}, "required": true,
+        }},
+        "content": {"application/json": {"schema": error}},
+    });
+    let identity_unavailable = " With AUTH_MODE=jwt, also when the issuer's keys could not be fetched to check a token that names a key not held yet (`identity_provider_unavailable`).";
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "User-activity events",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Accepts user-activity events into Kafka (201 only once the broker acknowledged the event), lists the events the processor stored, and reports the health of both dependencies. Every error body has `error` (a stable code) and `message`; validation errors add `details`, at most 20 problems plus one `too_many_errors` entry.",
+            "description": "Accepts user-activity events into Kafka (201 only once the broker acknowledged the event), lists the events the processor stored, and reports the health of both dependencies. Every error body has `error` (a stable code) and `message`; validation errors add `details`, at most 20 problems plus one `too_many_errors` entry.\n\nWho may call depends on the deployment's AUTH_MODE: `jwt` (an OpenID Connect bearer token; a user writes only its own events and lists only its own, unless its token has the read-all scope, `events:read:all` by default), `iam` (a SigV4-signed request through an AWS_IAM Function URL; the signer may write and read everything) or `none` (local development: anyone).",
         },
+        "security": [{"bearerAuth": []}, {"sigv4": []}, {}],
         "paths": {
             "/events/generate": {"post": {
                 "operationId": "generateEvent",
@@ -79,10 +92,13 @@ pub fn document() -> Value {
                         "headers": {"Retry-After": {"description": "Seconds until the earlier request's lease ends.", "schema": {"type": "integer", "minimum": 1}, "required": true}},
                         "content": {"application/json": {"schema": error}},
                     },
+                    "401": unauthorized.clone(),
+                    "403": problem("The caller may not send this event (`forbidden`): with AUTH_MODE=jwt, `userId` is not the token's user."),
+                    "408": problem(&format!("The body did not arrive within {} s of the headers (`request_timeout`; plain server only).", BODY_READ_TIMEOUT.as_secs())),
                     "422": problem("The Idempotency-Key was used before with another body (`idempotency_key_reused`)."),
                     "413": problem(&format!("The body is over {MAX_BODY_BYTES} bytes (`payload_too_large`).")),
                     "415": problem("Content-Type is not application/json (`unsupported_media_type`)."),
-                    "503": unavailable("Kafka did not acknowledge the event in time (`kafka_unavailable`): not accepted, though it may still be stored (retry with an Idempotency-Key to be sure of one event); or, with an Idempotency-Key, the store that records keys did not answer (`store_unavailable`): nothing was published."),
+                    "503": unavailable(&format!("Kafka did not acknowledge the event in time (`kafka_unavailable`): not accepted, though it may still be stored (retry with an Idempotency-Key to be sure of one event); or, with an Idempotency-Key, the store that records keys did not answer (`store_unavailable`): nothing was published.{identity_unavailable}")),
                 },
             }},
             "/events/processed": {"get": {
@@ -91,7 +107,7 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "limit", "in": "query", "description": "Page size.",
                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_LIMIT}},
-                    {"name": "userId", "in": "query", "description": "Only this user's events.",
+                    {"name": "userId", "in": "query", "description": "Only this user's events. With AUTH_MODE=jwt a token without the read-all scope lists only its own user's events, whether or not it gives userId, and may not give another.",
                         "schema": user_id},
                     {"name": "eventType", "in": "query", "description": "Only this type.", "schema": event_type},
                     {"name": "cursor", "in": "query", "description": "Continue after the previous page: take it from the Link header.",
@@ -107,12 +123,15 @@ pub fn document() -> Value {
                         "content": {"application/json": {"schema": {"type": "array", "items": event, "maxItems": MAX_PAGE_SIZE}}},
                     },
                     "400": problem("A query parameter is unknown, repeated or malformed (`validation_failed`, with `details`)."),
-                    "503": unavailable(&format!("The store did not answer within {} s (`store_unavailable`).", LIST_DEADLINE.as_secs())),
+                    "401": unauthorized,
+                    "403": problem("The caller may not list these events (`forbidden`): with AUTH_MODE=jwt, `userId` names another user and the token lacks the read-all scope."),
+                    "503": unavailable(&format!("The store did not answer within {} s (`store_unavailable`).{identity_unavailable}", LIST_DEADLINE.as_secs())),
                 },
             }},
             "/health": {"get": {
                 "operationId": "health",
-                "summary": "Each dependency checked, within 2 s.",
+                "summary": format!("Each dependency checked, within 2 s; a result is answered again for {} s. Open to anyone.", HEALTH_MAX_AGE.as_secs()),
+                "security": [],
                 "responses": {
                     "200": {"description": "Kafka and the store answer.",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}},
@@ -122,7 +141,15 @@ pub fn document() -> Value {
                 },
             }},
         },
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                    "description": "AUTH_MODE=jwt: an access or ID token from the OpenID Connect issuer JWT_ISSUER (Amazon Cognito or any other), signed RS256 or ES256, for audience JWT_AUDIENCE. The user is its JWT_USER_CLAIM (`sub`)."},
+                "sigv4": {"type": "apiKey", "in": "header", "name": "Authorization",
+                    "description": "AUTH_MODE=iam: a request signed with AWS Signature Version 4 for the `lambda` service, by a principal allowed lambda:InvokeFunctionUrl and lambda:InvokeFunction."},
+            },
+        },
     })
 }
 

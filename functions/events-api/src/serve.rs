@@ -1,6 +1,7 @@
 //! Start-up: build the clients once, then serve the router as a Lambda or a plain server.
 
 use crate::{router_with_cors, App, Config, KeyPolicy, Mode, SERVICE};
+use event_auth::{Authenticator, JwksPolicy};
 use event_kafka::{EventPublisher, KafkaPublisher};
 use event_store::{EventStore, StoreError};
 use pipeline_runtime::metrics::Metrics;
@@ -8,7 +9,8 @@ use pipeline_runtime::shutdown_signal;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::info;
+use tokio::sync::Semaphore;
+use tracing::{info, warn};
 
 /// Why the function could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +31,14 @@ pub enum StartError {
 
 /// How long a plain server's shutdown waits for records still queued.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a plain server waits for a request's headers, an idle keep-alive connection's
+/// next request included, before it closes the connection.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections a plain server serves at once; more wait in the listen backlog, so that a
+/// flood of slow clients holds sockets, not memory and tasks.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// How long a plain server's shutdown waits for the answers it is still writing.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Builds the producer and the store (once per cold start) and serves until SIGTERM or Ctrl-C.
 pub async fn run(config: Config) -> Result<(), StartError> {
@@ -51,7 +61,12 @@ pub async fn run_until(
     let mut app = App::new(store, publisher);
     app.keys = KeyPolicy::new(config.idempotency_ttl, config.kafka.produce_timeout);
     app.metrics = Metrics::new(config.metrics.clone(), SERVICE);
+    app.auth = Authenticator::new(config.auth.clone(), JwksPolicy::default());
+    info!(auth = app.auth.mode(), "callers identified");
     let app = Arc::new(app);
+    // Without inline keys, the issuer's are fetched while the first request is on its way.
+    let prefetch = Arc::clone(&app);
+    tokio::spawn(async move { prefetch.auth.prefetch().await });
     match config.mode {
         Mode::Lambda => {
             info!(topic = %config.kafka.topic, "serving as a Lambda function");
@@ -66,8 +81,13 @@ pub async fn run_until(
     }
 }
 
-/// The plain server: serves `app` on `listener` until `shutdown` resolves, then flushes the
-/// producer. Tests call this with a listener on port 0, so that they drive the production path.
+/// The plain server: serves `app` on `listener` until `shutdown` resolves, then finishes the
+/// answers under way and flushes the producer. Tests call this with a listener on port 0, so
+/// that they drive the production path.
+///
+/// It serves HTTP/1.1 with at most [`MAX_CONNECTIONS`] connections, each closed when its next
+/// request's headers take longer than [`HEADER_READ_TIMEOUT`] (a body has its own deadline in
+/// `generate`).
 pub async fn serve<S: EventStore, P: EventPublisher>(
     listener: tokio::net::TcpListener,
     app: Arc<App<S, P>>,
@@ -79,9 +99,48 @@ pub async fn serve<S: EventStore, P: EventPublisher>(
     println!("listening on http://{local}");
     info!(%local, "listening");
     let routes = router_with_cors(Arc::clone(&app), cors_allowed_origins);
-    axum::serve(listener, routes)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let stream = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let stream = match stream {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, or a connection reset before it was accepted: the
+                // listener itself is fine.
+                warn!(error = "accept_failed", cause = %e, "connection not accepted");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = hyper_util::service::TowerToHyperService::new(routes.clone());
+        let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!("connections still open after the drain timeout");
+    }
     app.publisher.flush(FLUSH_TIMEOUT);
     info!("stopped");
     Ok(())

@@ -336,6 +336,7 @@ async fn a_key_still_in_flight_is_409_with_retry_after() {
     let request = event_schema::validate_request(BODY.as_bytes()).expect("valid");
     let compact = serde_json::to_vec(&request).expect("json");
     let claim = KeyRecord {
+        caller: String::new(),
         user_id: "u1".into(),
         key: "k-4".into(),
         fingerprint: sha2::Sha256::digest(&compact).into(),

@@ -19,6 +19,7 @@ fn start(brokers: &str, topic: &str, dir: &tempfile::TempDir, produce_timeout_ms
             ("STORE_URL", &store),
             ("KAFKA_PRODUCE_TIMEOUT_MS", produce_timeout_ms),
             ("AWS_LAMBDA_RUNTIME_API", ""),
+            ("AUTH_MODE", "none"),
         ],
     )
 }

@@ -1,6 +1,7 @@
-//! What the fuzzers check, as plain functions: [`check_body`] feeds any bytes to both validators
-//! and [`check_record`] turns any bytes into an MSK record for the processor's decoding; each
-//! panics when an invariant breaks. The libFuzzer targets (`src/bin/fuzz-*.rs`) call them, and so
+//! What the fuzzers check, as plain functions: [`check_body`] feeds any bytes to both validators,
+//! [`check_record`] turns any bytes into an MSK record for the processor's decoding, and
+//! [`check_token`] hands any bytes to the API's credential checks; each panics when an
+//! invariant breaks. The libFuzzer targets (`src/bin/fuzz-*.rs`) call them, and so
 //! do the unit tests, on the shared vectors. [`verdict`] is the native verdict in the form the
 //! wasm comparison (`web/fuzz/compare.mjs`) reads.
 //!
@@ -171,6 +172,62 @@ pub fn check_record(data: &[u8]) {
     }
 }
 
+/// The key set [`check_token`] verifies against: a P-256 key made once per process (`k1`) and
+/// an RSA entry (`r1`), so that both signature paths run on whatever the input holds.
+fn token_keys() -> &'static event_auth::jwk::KeySet {
+    use event_auth::jwk::{KeySet, PublicKey};
+    use ring::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING as P256};
+    static KEYS: std::sync::OnceLock<KeySet> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&P256, &rng).expect("a P-256 key");
+        let pair = EcdsaKeyPair::from_pkcs8(&P256, pkcs8.as_ref(), &rng).expect("the key");
+        let mut n = vec![0xC5u8; 256];
+        n[255] |= 1;
+        KeySet::from_keys(vec![
+            PublicKey::p256(Some("k1".into()), pair.public_key().as_ref()).expect("a point"),
+            PublicKey::rsa(Some("r1".into()), n, vec![1, 0, 1]),
+        ])
+    })
+}
+
+/// Any bytes as an `Authorization` header value through what the API does with one in `jwt`
+/// mode (the bearer token, its header, its signature against published keys, its claims), and
+/// as the claims of a token whose signature checked out: never a panic, never a token accepted
+/// without the key's private half, and every refusal a message that fits an RFC 6750 challenge.
+pub fn check_token(data: &[u8]) {
+    use event_auth::token::{self, ClaimRules};
+    let rules = ClaimRules {
+        issuer: "https://issuer.example".into(),
+        audience: "app".into(),
+        user_claim: "sub".into(),
+    };
+    let now = 1_795_536_424;
+    let outcome = event_auth::bearer([data]).and_then(|t| {
+        let claims = token::parse(t)?.verify(token_keys())?;
+        token::check_claims(&claims, &rules, now)
+    });
+    match outcome {
+        Ok(identity) => panic!("a token nobody signed was accepted: {identity:?}"),
+        Err(e) => assert!(
+            event_auth::error::fits_challenge(&e.to_string()),
+            "{e:?} cannot go in a WWW-Authenticate header"
+        ),
+    }
+    match token::check_claims(data, &rules, now) {
+        Ok(identity) => {
+            let claims: serde_json::Value =
+                serde_json::from_slice(data).expect("accepted claims are JSON");
+            assert_eq!(claims["iss"], "https://issuer.example");
+            assert_eq!(claims["sub"].as_str(), Some(identity.user_id.as_str()));
+        }
+        Err(e) => assert!(
+            event_auth::error::fits_challenge(&e.to_string()),
+            "{e:?} cannot go in a WWW-Authenticate header"
+        ),
+    }
+}
+
 /// The native verdict on a request body, as one JSON line: `{"body", "ok", "errors": [[field,
 /// code], …]}` (the fields and codes the wasm build must report too).
 pub fn verdict(body: &str) -> String {
@@ -209,6 +266,39 @@ mod tests {
         let mut data = vec![2u8];
         data.extend(std::iter::repeat_n(b'x', 1_100_000));
         check_record(&data);
+    }
+
+    #[test]
+    fn credentials_of_every_shape_are_refused_with_a_safe_message() {
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let b64 = |v: serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+        let claims = serde_json::json!({"iss": "https://issuer.example", "aud": "app",
+            "sub": "alice", "exp": 1_795_536_500});
+        for header in [
+            serde_json::json!({"alg": "ES256", "kid": "k1"}),
+            serde_json::json!({"alg": "RS256", "kid": "r1"}),
+            serde_json::json!({"alg": "RS256"}),
+            serde_json::json!({"alg": "none"}),
+            serde_json::json!({"alg": "ES256", "kid": 7}),
+        ] {
+            for sig in [
+                "",
+                "AAAA",
+                &URL_SAFE_NO_PAD.encode([7u8; 64]),
+                &URL_SAFE_NO_PAD.encode([7u8; 256]),
+            ] {
+                let token = format!(
+                    "Bearer {}.{}.{sig}",
+                    b64(header.clone()),
+                    b64(claims.clone())
+                );
+                check_token(token.as_bytes());
+            }
+        }
+        for raw in ["", "Bearer", "Bearer \u{ff}", "bearer a.b.c", "Basic abc"] {
+            check_token(raw.as_bytes());
+        }
+        check_token(claims.to_string().as_bytes());
     }
 
     #[test]

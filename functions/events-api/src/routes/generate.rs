@@ -5,6 +5,7 @@
 //! the same event again, and a retry after a 503 or a crash publishes that same event again,
 //! which the processor stores once.
 
+use crate::auth::Authenticated;
 use crate::observe::{Outcome, RequestTrace};
 use crate::{ApiError, App};
 use axum::body::Body;
@@ -24,12 +25,16 @@ pub(crate) const IDEMPOTENCY_KEY: &str = "idempotency-key";
 pub(crate) const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 /// Longest key, in bytes (printable ASCII, so also in characters).
 pub(crate) const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+/// Longest wait for the whole body once the headers arrived (a plain server's slow client;
+/// under Lambda the body is already there).
+pub(crate) const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[instrument(name = "generate", skip_all)]
 pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
     State(app): State<Arc<App<S, P>>>,
     Extension(trace): Extension<RequestTrace>,
     headers: HeaderMap,
+    Authenticated(caller): Authenticated,
     body: Body,
 ) -> Result<Response, ApiError> {
     require_json(&headers)?;
@@ -42,8 +47,11 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
         return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
     }
     let key = idempotency_key(&headers)?;
-    let bytes = read_limited(body).await?;
+    let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, read_limited(body))
+        .await
+        .map_err(|_| ApiError::BodyTimeout(BODY_READ_TIMEOUT.as_secs()))??;
     let request = validate_request(&bytes)?;
+    caller.may_write_for(&request.user_id)?;
     // The record carries this function's span of the caller's trace.
     let traceparent = trace.parent.child().to_string();
     let traceparent = traceparent.as_str();
@@ -54,6 +62,7 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
     let compact = serde_json::to_vec(&request).unwrap_or_default();
     let event = request.into_event();
     let claim = KeyRecord {
+        caller: caller.key_scope(),
         user_id: event.user_id.clone(),
         key,
         fingerprint: Sha256::digest(&compact).into(),

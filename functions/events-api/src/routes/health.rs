@@ -1,5 +1,9 @@
 //! `GET /health`: both dependencies checked concurrently, each within its deadline. The body says
 //! only `ok` or `failing` for each; what they reported, or why they failed, goes to the log.
+//!
+//! A result is answered again for [`HEALTH_MAX_AGE`], and requests that arrive while a check
+//! runs wait for it: a flood of health checks costs the broker and the store one check a
+//! second, not one each.
 
 use crate::App;
 use axum::extract::State;
@@ -15,16 +19,41 @@ use tracing::{debug, warn};
 
 /// The store check gets the same deadline as Kafka's.
 const STORE_DEADLINE: Duration = Duration::from_secs(2);
+/// How long a result is answered again.
+pub(crate) const HEALTH_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// One dependency's check: its latency in ms with what it reported, or with why it failed.
+type Report = Result<(u64, String), (u64, String)>;
+
+/// The last result and when its check ended.
+#[derive(Default)]
+pub(crate) struct HealthCache(tokio::sync::Mutex<Option<(Instant, bool, bool)>>);
 
 pub(crate) async fn health<S: EventStore, P: EventPublisher>(
     State(app): State<Arc<App<S, P>>>,
 ) -> Response {
+    let (kafka, store) = {
+        let mut last = app.health.0.lock().await;
+        match *last {
+            Some((at, kafka, store)) if at.elapsed() < HEALTH_MAX_AGE => (kafka, store),
+            _ => {
+                let (kafka, store) = check_both(&app).await;
+                *last = Some((Instant::now(), kafka, store));
+                (kafka, store)
+            }
+        }
+    };
+    answer(kafka, store)
+}
+
+/// Checks both dependencies and logs what they said; whether each is ok.
+async fn check_both<S: EventStore, P: EventPublisher>(app: &App<S, P>) -> (bool, bool) {
     // The publisher bounds its own check; the outer bound covers a stuck client.
     let kafka = check(Duration::from_millis(2100), app.publisher.health());
     let store = check(STORE_DEADLINE, app.store.health());
     let (kafka, store) = tokio::join!(kafka, store);
     // The details stay in the log: an unauthenticated caller learns only ok or failing.
-    let log = |name: &str, report: &Result<(u64, String), (u64, String)>| match report {
+    let log = |name: &str, report: &Report| match report {
         Ok((ms, details)) => debug!(dependency = name, latency_ms = ms, details, "health: ok"),
         Err((ms, cause)) => warn!(
             error = "dependency_unavailable",
@@ -36,8 +65,12 @@ pub(crate) async fn health<S: EventStore, P: EventPublisher>(
     };
     log("kafka", &kafka);
     log("store", &store);
-    let verdict = |r: &Result<_, _>| if r.is_ok() { "ok" } else { "failing" };
-    let failing: Vec<&str> = [("kafka", kafka.is_ok()), ("store", store.is_ok())]
+    (kafka.is_ok(), store.is_ok())
+}
+
+fn answer(kafka: bool, store: bool) -> Response {
+    let verdict = |ok: bool| if ok { "ok" } else { "failing" };
+    let failing: Vec<&str> = [("kafka", kafka), ("store", store)]
         .into_iter()
         .filter(|(_, ok)| !ok)
         .map(|(name, _)| name)
@@ -56,8 +89,8 @@ pub(crate) async fn health<S: EventStore, P: EventPublisher>(
         body.insert("failing".into(), Value::from(failing));
         StatusCode::SERVICE_UNAVAILABLE
     };
-    body.insert("kafka".into(), Value::from(verdict(&kafka)));
-    body.insert("store".into(), Value::from(verdict(&store)));
+    body.insert("kafka".into(), Value::from(verdict(kafka)));
+    body.insert("store".into(), Value::from(verdict(store)));
     let mut response = (status, Json(body)).into_response();
     response
         .headers_mut()
@@ -71,12 +104,11 @@ pub(crate) async fn health<S: EventStore, P: EventPublisher>(
     response
 }
 
-/// Runs one dependency check within `deadline`: its latency in ms with what it reported, or
-/// with why it failed.
+/// Runs one dependency check within `deadline`.
 async fn check<T: std::fmt::Debug, E: std::fmt::Display>(
     deadline: Duration,
     probe: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<(u64, String), (u64, String)> {
+) -> Report {
     let started = Instant::now();
     let result = tokio::time::timeout(deadline, probe)
         .await

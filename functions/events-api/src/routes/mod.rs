@@ -5,9 +5,9 @@ mod health;
 mod processed;
 
 pub(crate) use generate::{
-    generate, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MAX_IDEMPOTENCY_KEY_BYTES,
+    generate, BODY_READ_TIMEOUT, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MAX_IDEMPOTENCY_KEY_BYTES,
 };
-pub(crate) use health::health;
+pub(crate) use health::{health, HealthCache, HEALTH_MAX_AGE};
 pub(crate) use processed::{processed, DEFAULT_LIMIT, LIST_DEADLINE, MAX_PAGE_BYTES};
 
 use crate::ApiError;

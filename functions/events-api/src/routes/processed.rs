@@ -1,12 +1,13 @@
 //! `GET /events/processed`: a page of stored events, newest first, with the next page in a
 //! `Link: <?…&cursor=…>; rel="next"` header.
 
+use crate::auth::Authenticated;
 use crate::{ApiError, App};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use event_kafka::EventPublisher;
-use event_schema::{check_event_type, check_user_id, ErrorCode, FieldError};
+use event_schema::{check_event_type, check_user_id, ErrorCode, FieldError, ValidationErrors};
 use event_store::{Cursor, EventStore, ListQuery, Page, MAX_PAGE_SIZE};
 use std::sync::Arc;
 
@@ -21,9 +22,13 @@ pub(crate) const LIST_DEADLINE: std::time::Duration = std::time::Duration::from_
 
 pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
     State(app): State<Arc<App<S, P>>>,
+    Authenticated(caller): Authenticated,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let query = parse_query(raw.as_deref().unwrap_or(""))?;
+    let mut query = parse_query(raw.as_deref().unwrap_or(""))?;
+    query.user_id = caller.listing_filter(query.user_id)?;
+    // The store stops reading where the answer would be cut anyway.
+    query.max_bytes = Some(MAX_PAGE_BYTES);
     // A store that cannot answer (locked, unreachable) gets a bounded wait, then 503.
     let page = tokio::time::timeout(LIST_DEADLINE, app.store.list(query.clone()))
         .await
@@ -80,7 +85,8 @@ fn bounded_page(page: Page, max_bytes: usize) -> Result<(String, Option<Cursor>)
     Ok((body, next))
 }
 
-/// Reads the query string, reporting every bad parameter at once.
+/// Reads the query string, reporting every bad parameter at once (at most
+/// `MAX_REPORTED_ERRORS`, as for a body, then how many more there were).
 pub(crate) fn parse_query(raw: &str) -> Result<ListQuery, ApiError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw).map_err(|e| {
         ApiError::Validation(vec![FieldError::new(
@@ -146,10 +152,9 @@ pub(crate) fn parse_query(raw: &str) -> Result<ListQuery, ApiError> {
             )),
         }
     }
-    if errors.is_empty() {
-        Ok(query)
-    } else {
-        Err(ApiError::Validation(errors))
+    match ValidationErrors::capped(errors, "query") {
+        None => Ok(query),
+        Some(errors) => Err(errors.into()),
     }
 }
 
@@ -241,5 +246,16 @@ mod tests {
         assert_eq!(codes("limit=1001")[0].1, ErrorCode::OutOfRange);
         assert_eq!(codes("limit=ten")[0].1, ErrorCode::InvalidFormat);
         assert_eq!(codes("limit=1&limit=2")[0].1, ErrorCode::DuplicateKey);
+    }
+
+    #[test]
+    fn query_problems_are_capped_like_a_bodys() {
+        let raw: Vec<String> = (0..500).map(|i| format!("p{i}=1")).collect();
+        let got = codes(&raw.join("&"));
+        assert_eq!(got.len(), event_schema::MAX_REPORTED_ERRORS + 1);
+        assert_eq!(
+            got.last(),
+            Some(&("query".to_owned(), ErrorCode::TooManyErrors))
+        );
     }
 }
