@@ -2,8 +2,9 @@
 //!
 //! [`transform`] runs the SAM transform (`scripts/sam_transform.py`, with aws-sam-cli's
 //! samtranslator) on `template.yaml`; [`deploy`] then does what CloudFormation does with given
-//! parameter values: defaults filled in, conditions evaluated, resources whose condition is false
-//! dropped, and `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`, `Fn::Select`, `Fn::Split`, `Fn::If`
+//! parameter values: defaults filled in, the template's `Rules` asserted (a failed assertion
+//! fails the deploy with its description, as CloudFormation refuses the stack), conditions
+//! evaluated, resources whose condition is false dropped, and `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`, `Fn::Select`, `Fn::Split`, `Fn::If`
 //! and `AWS::NoValue` resolved. A `Ref` or `Fn::GetAtt` to nothing is an error, as a deploy
 //! would be. A resource's `Ref` becomes `ref:Name` and an attribute `att:Name.Attr`.
 #![warn(missing_docs)]
@@ -124,6 +125,18 @@ pub fn deploy(template: &Value, overrides: &[(&str, &str)]) -> Result<Stack, Vec
     for name in overrides.iter().map(|(k, _)| *k) {
         if !r.params.contains_key(name) {
             r.errors.push(format!("no parameter {name}"));
+        }
+    }
+    for (name, rule) in template["Rules"].as_object().unwrap_or(&empty) {
+        let applies = rule.get("RuleCondition").is_none_or(|c| r.truth(c));
+        if !applies {
+            continue;
+        }
+        for assertion in rule["Assertions"].as_array().into_iter().flatten() {
+            if !r.truth(&assertion["Assert"]) {
+                let why = assertion["AssertDescription"].as_str().unwrap_or_default();
+                r.errors.push(format!("rule {name}: {why}"));
+            }
         }
     }
     let names: Vec<String> = r.raw_conditions.keys().cloned().collect();

@@ -26,9 +26,29 @@ fn stack(extra: &[(&str, &str)]) -> Stack {
     deploy(transformed(), &params).unwrap_or_else(|e| panic!("{extra:?} does not deploy: {e:#?}"))
 }
 
+/// The parameters of each `AuthMode`, the name starting with the mode.
+const AUTH_MODES: [(&str, &[(&str, &str)]); 3] = [
+    ("iam", &[("AuthMode", "iam")]),
+    (
+        "jwt",
+        &[
+            ("AuthMode", "jwt"),
+            (
+                "JwtIssuer",
+                "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Example",
+            ),
+            ("JwtAudience", "app-client-id"),
+        ],
+    ),
+    (
+        "none",
+        &[("AuthMode", "none"), ("AllowAnonymousAccess", "true")],
+    ),
+];
+
 fn combinations() -> Vec<(&'static str, Stack)> {
     let mut out = Vec::new();
-    for auth in ["NONE", "AWS_IAM"] {
+    for (auth, auth_params) in AUTH_MODES {
         for (dest, extra) in [
             ("no destination", vec![]),
             (
@@ -46,7 +66,8 @@ fn combinations() -> Vec<(&'static str, Stack)> {
                 ],
             ),
         ] {
-            let mut params = vec![("FunctionUrlAuthType", auth)];
+            let mut params = auth_params.to_vec();
+            params.push(("CorsAllowedOrigins", "https://app.example.com"));
             params.extend(extra);
             let name: &'static str = Box::leak(format!("{auth}, {dest}").into_boxed_str());
             out.push((name, stack(&params)));
@@ -105,7 +126,8 @@ fn a_public_url_is_granted_both_actions_and_an_iam_url_neither() {
             .map(|(_, r)| &r["Properties"])
             .filter(|p| p["Principal"] == "*" && p["FunctionName"] == "ref:EventsApiFunction")
             .collect();
-        if name.starts_with("NONE") {
+        let public_url = !name.starts_with("iam");
+        if public_url {
             assert!(
                 public
                     .iter()
@@ -129,10 +151,13 @@ fn a_public_url_is_granted_both_actions_and_an_iam_url_neither() {
             .next()
             .map(|(_, r)| &r["Properties"])
             .expect("a Function URL");
-        assert_eq!(
-            url["AuthType"],
-            name.split(',').next().unwrap_or_default(),
-            "{name}"
+        let want = if public_url { "NONE" } else { "AWS_IAM" };
+        assert_eq!(url["AuthType"], want, "{name}");
+        let mode = name.split(',').next().unwrap_or_default();
+        let env = function_env(&s, "EventsApiFunction");
+        assert!(
+            env.contains(&("AUTH_MODE".to_owned(), mode.to_owned())),
+            "{name}: {env:?}"
         );
     }
 }
@@ -174,13 +199,8 @@ fn cors_is_answered_once_and_lets_signed_requests_through() {
         for h in events_api::CORS_EXPOSE_HEADERS {
             assert!(exposed.contains(&h), "{name}: scripts cannot read {h}");
         }
-        if name.starts_with("AWS_IAM") {
-            for h in [
-                "authorization",
-                "x-amz-date",
-                "x-amz-security-token",
-                "x-amz-content-sha256",
-            ] {
+        if name.starts_with("iam") {
+            for h in ["x-amz-date", "x-amz-security-token", "x-amz-content-sha256"] {
                 assert!(headers.contains(&h), "{name}: preflight refuses {h}");
             }
         }
@@ -421,37 +441,44 @@ const NOT_FROM_THE_TEMPLATE: &[(&str, &str)] = &[
 #[ignore = "needs aws-sam-cli (make setup)"]
 fn each_function_gets_the_settings_its_code_reads_and_nothing_else() {
     use pipeline_runtime::env::Recording;
-    let s = stack(&[]);
     let lambda = [
         ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
         ("AWS_REGION", "eu-west-1"),
     ];
     for function in ["EventsApiFunction", "EventsProcessorFunction"] {
-        let env = function_env(&s, function);
-        let mut source: Vec<(&str, &str)> =
-            env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        source.extend(lambda);
-        let recording = Recording::new(source.as_slice());
-        let read = if function == "EventsApiFunction" {
-            events_api::Config::from_parts(&recording, &[]).map(drop)
-        } else {
-            events_processor::Config::from_source(&recording).map(drop)
-        };
-        read.unwrap_or_else(|e| {
-            panic!("{function} would not start with the template's settings: {e}")
-        });
-        let asked = recording.asked();
-        for (name, value) in &env {
-            assert!(
-                asked.contains(name),
-                "{function}: the template sets {name}={value}, which its code never reads"
-            );
+        // What the code reads in any mode (the JWT_* settings only in jwt mode).
+        let mut asked_in_any = std::collections::BTreeSet::new();
+        let mut set = Vec::new();
+        for (mode, params) in AUTH_MODES {
+            let s = stack(params);
+            let env = function_env(&s, function);
+            let mut source: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            source.extend(lambda);
+            let recording = Recording::new(source.as_slice());
+            let read = if function == "EventsApiFunction" {
+                events_api::Config::from_parts(&recording, &[]).map(drop)
+            } else {
+                events_processor::Config::from_source(&recording).map(drop)
+            };
+            read.unwrap_or_else(|e| {
+                panic!("{function} ({mode}) would not start with the template's settings: {e}")
+            });
+            let asked = recording.asked();
+            for name in &asked {
+                let reason = NOT_FROM_THE_TEMPLATE.iter().find(|(n, _)| n == name);
+                assert!(
+                    env.iter().any(|(k, _)| k == name) || reason.is_some(),
+                    "{function} ({mode}) reads {name}, which the template does not set"
+                );
+            }
+            asked_in_any.extend(asked);
+            set = env;
         }
-        for name in &asked {
-            let reason = NOT_FROM_THE_TEMPLATE.iter().find(|(n, _)| n == name);
+        for (name, value) in &set {
             assert!(
-                env.iter().any(|(k, _)| k == name) || reason.is_some(),
-                "{function} reads {name}, which the template does not set"
+                asked_in_any.contains(name),
+                "{function}: the template sets {name}={value}, which its code never reads"
             );
         }
     }
@@ -523,4 +550,74 @@ fn the_table_has_the_layout_the_store_uses() {
         .props("EventsTable")
         .get("TimeToLiveSpecification")
         .is_none());
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn an_open_url_without_sign_in_is_refused_unless_chosen_and_jwt_needs_its_issuer() {
+    let base = [
+        ("MskClusterArn", ARN),
+        ("SubnetIds", "subnet-1,subnet-2"),
+        ("SecurityGroupIds", "sg-1"),
+    ];
+    let refused = |extra: &[(&str, &str)], rule: &str| {
+        let mut params = base.to_vec();
+        params.extend_from_slice(extra);
+        let errors = deploy(transformed(), &params).err().unwrap_or_default();
+        assert!(
+            errors.iter().any(|e| e.contains(rule)),
+            "{extra:?} deployed, or failed otherwise: {errors:?}"
+        );
+    };
+    refused(&[("AuthMode", "none")], "AnonymousAccessIsChosen");
+    refused(
+        &[("AuthMode", "none"), ("AllowAnonymousAccess", "false")],
+        "AnonymousAccessIsChosen",
+    );
+    refused(&[("AuthMode", "jwt")], "JwtNeedsAnIssuer");
+    refused(
+        &[("AuthMode", "jwt"), ("JwtIssuer", "https://id.example")],
+        "JwtNeedsAnIssuer",
+    );
+    // The default is IAM: nothing public.
+    let s = stack(&[]);
+    assert_eq!(
+        s.of_type("AWS::Lambda::Url")
+            .next()
+            .map(|(_, u)| &u["Properties"]["AuthType"]),
+        Some(&Value::from("AWS_IAM"))
+    );
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn both_functions_have_reserved_concurrency_and_no_page_is_allowed_by_default() {
+    let s = stack(&[]);
+    let reserved = |s: &Stack, f: &str| s.props(f)["ReservedConcurrentExecutions"].clone();
+    let number = |v: Value| {
+        v.as_str()
+            .and_then(|n| n.parse::<u64>().ok())
+            .or(v.as_u64())
+    };
+    let api = number(reserved(&s, "EventsApiFunction")).expect("the API is capped");
+    let processor =
+        number(reserved(&s, "EventsProcessorFunction")).expect("the processor has its own");
+    // The processor runs one invocation per partition at a time (3 by default, up to 5 per
+    // poller with two pollers in provisioned mode): its reservation covers that.
+    assert!(processor >= 10, "processor reserves {processor}");
+    assert!(api >= 1, "{api}");
+    let unreserved = stack(&[
+        ("ApiReservedConcurrency", "-1"),
+        ("ProcessorReservedConcurrency", "-1"),
+    ]);
+    for f in ["EventsApiFunction", "EventsProcessorFunction"] {
+        assert!(reserved(&unreserved, f).is_null(), "{f}");
+    }
+    // CORS: no origin unless one is given.
+    let url = s
+        .of_type("AWS::Lambda::Url")
+        .next()
+        .map(|(_, r)| r["Properties"].clone())
+        .expect("URL");
+    assert!(url["Cors"].is_null(), "default CORS: {}", url["Cors"]);
 }
