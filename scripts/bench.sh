@@ -53,7 +53,7 @@ e2e() {
   (
     export KAFKA_TOPIC="$tag" KAFKA_DLQ_TOPIC="$tag.dlq" TRIGGER_GROUP_ID="$tag" \
       TRIGGER_BATCH_WINDOW_MS="$window" TRIGGER_FETCH_WAIT_MS="$fetch_wait" WATCH_PORT="$port" WEB_PORT=$((port + 1)) \
-      STORE_URL="sqlite://$work/$tag.db" RUST_LOG=warn
+      STORE_URL="sqlite://$work/$tag.db" RUST_LOG=warn AUTH_MODE=none
     exec scripts/dev.sh
   ) >"$work/dev-$window.log" 2>&1 &
   dev_pid=$!

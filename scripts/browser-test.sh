@@ -17,6 +17,14 @@ export TRIGGER_BATCH_WINDOW_MS=100 STORE_URL="sqlite://$run/events.db" CORS_ALLO
 scripts/kafka.sh topics
 
 cargo build --bins --locked --quiet
+# The page signs in against a local OpenID Connect issuer, and the API checks its tokens.
+target/debug/dev-issuer --listen 127.0.0.1:0 >"$run/issuer.out" 2>"$run/issuer.log" &
+issuer_pid=$!
+on_exit "kill -TERM $issuer_pid 2>/dev/null; wait $issuer_pid 2>/dev/null"
+issuer="$(first_line "$run/issuer.out" "issuer " "$issuer_pid")" ||
+  { log "the dev issuer did not start"; cat "$run/issuer.log" >&2; exit 1; }
+export AUTH_MODE=jwt JWT_ISSUER="$issuer" JWT_AUDIENCE=events-web
+
 target/debug/local-stack --run-dir "$run" >"$run/stack.out" &
 stack=$!
 on_exit "kill -TERM $stack 2>/dev/null; wait $stack 2>/dev/null"
@@ -24,7 +32,7 @@ endpoint="$(first_line "$run/stack.out" "ready " "$stack")" ||
   { log "the stack did not start"; tail -n 40 "$run"/*.log >&2; exit 1; }
 
 status=0
-(cd web && API_BASE="$endpoint/lambda-url/events-api" TEST_OUTPUT="$here/test-output" \
+(cd web && API_BASE="$endpoint/lambda-url/events-api" ISSUER="$issuer" TEST_OUTPUT="$here/test-output" \
   node --test tests/) || status=$?
 if ((status)); then
   log "browser tests failed; last lines of the stack's logs:"

@@ -4,16 +4,20 @@
 #   1. installs what is missing (cmake, cargo-lambda, the broker),
 #   2. starts the local broker unless KAFKA_BROKERS points at one (e.g. the docker compose Kafka),
 #      and creates the topics,
-#   3. runs the stack (tools/local-stack): cargo lambda watch's Lambda APIs on
+#   3. unless .env sets AUTH_MODE or JWT_ISSUER, starts a local OpenID Connect issuer
+#      (tools/dev-issuer) on 127.0.0.1:$DEV_ISSUER_PORT, so that the API checks bearer tokens as it
+#      does on AWS and the page signs in against it,
+#   4. runs the stack (tools/local-stack): cargo lambda watch's Lambda APIs on
 #      127.0.0.1:$WATCH_PORT, both functions behind them with the SQLite store, and the local MSK
 #      trigger feeding events-processor; every variable of .env (if present) reaches them all,
-#   4. builds the wasm package and serves the page (web/) on 127.0.0.1:$WEB_PORT,
-#   5. prints the URLs, then the trigger's summary line every few seconds while events flow
+#   5. builds the wasm package and serves the page (web/) on 127.0.0.1:$WEB_PORT,
+#   6. prints the URLs, then the trigger's summary line every few seconds while events flow
 #      (events/s in, stored/s, duplicates, dead-lettered, failed invocations, lag), and stops
 #      everything it started on Ctrl-C.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 WATCH_PORT="${WATCH_PORT:-9000}"
 WEB_PORT="${WEB_PORT:-8080}"
+DEV_ISSUER_PORT="${DEV_ISSUER_PORT:-9400}"
 RUN_DIR="$here/.run/dev"
 mkdir -p "$RUN_DIR"
 
@@ -49,6 +53,18 @@ stop_children() {
 on_exit stop_children
 trap 'exit 130' INT TERM
 
+# Sign-in: the API checks tokens (AUTH_MODE=jwt) from the local issuer unless .env chose another
+# issuer or mode.
+export AUTH_MODE="${AUTH_MODE:-jwt}"
+dev_issuer=""
+if [[ "$AUTH_MODE" == jwt && -z "${JWT_ISSUER:-}" ]]; then
+  target/debug/dev-issuer --listen "127.0.0.1:$DEV_ISSUER_PORT" >"$RUN_DIR/issuer.out" 2>"$RUN_DIR/issuer.log" &
+  pids+=($!)
+  dev_issuer="$(first_line "$RUN_DIR/issuer.out" "issuer " "${pids[-1]}")" ||
+    { log "the dev issuer did not start (port $DEV_ISSUER_PORT taken?); see $RUN_DIR/issuer.log"; exit 1; }
+  export JWT_ISSUER="$dev_issuer" JWT_AUDIENCE="${JWT_AUDIENCE:-events-web}"
+fi
+
 target/debug/local-stack --port "$WATCH_PORT" --run-dir "$RUN_DIR" &
 pids+=($!)
 python3 -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory web >"$RUN_DIR/web.log" 2>&1 &
@@ -59,15 +75,27 @@ for _ in $(seq 1 300); do
 done
 
 base="http://127.0.0.1:$WATCH_PORT/lambda-url/events-api"
+auth=""
+if [[ -n "$dev_issuer" ]]; then
+  auth=" -H \"authorization: Bearer \$TOKEN\""
+  cat <<MSG
+
+  Sign-in: the API checks bearer tokens (AUTH_MODE=jwt) from the local issuer at $dev_issuer,
+  where anyone signs in as any user. A token for alice, for curl:
+
+    TOKEN=\$(curl -s $dev_issuer/token -d grant_type=password -d username=alice -d client_id=$JWT_AUDIENCE \\
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+MSG
+fi
 cat <<MSG
 
-  The pipeline is up: Kafka at $KAFKA_BROKERS, store $STORE_URL.
+  The pipeline is up: Kafka at $KAFKA_BROKERS, store $STORE_URL, sign-in $AUTH_MODE.
   Logs: $RUN_DIR/functions.log, $RUN_DIR/trigger.log, $RUN_DIR/watch.log
 
-    curl -s -X POST $base/events/generate \\
+    curl -s -X POST $base/events/generate$auth \\
       -H 'content-type: application/json' \\
       -d '{"userId":"alice","eventType":"LOGIN","payload":{"page":"/home"}}'
-    curl -s $base/events/processed
+    curl -s $base/events/processed$auth
     curl -s $base/health
 
   The page (validates in the browser with the wasm package): http://127.0.0.1:$WEB_PORT/

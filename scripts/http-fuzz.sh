@@ -19,7 +19,7 @@ topic="http-fuzz-$$-$RANDOM"
 KAFKA_TOPIC="$topic" KAFKA_DLQ_TOPIC="$topic.dlq" scripts/kafka.sh topics
 
 cargo build -p events-api --bins --locked --quiet
-KAFKA_TOPIC="$topic" STORE_URL="sqlite://$run/events.db" RUST_LOG=warn \
+KAFKA_TOPIC="$topic" STORE_URL="sqlite://$run/events.db" RUST_LOG=warn AUTH_MODE=none \
   target/debug/events-api --listen 127.0.0.1:0 >"$run/server.out" 2>"$run/server.log" &
 server=$!
 on_exit "kill $server 2>/dev/null; wait $server 2>/dev/null"

@@ -1,8 +1,9 @@
 // The page in real headless Chromium: the wasm verdicts match the shared vectors, invalid input
 // is shown and never sent, and a valid event goes through the running local stack.
 //
-// Needs: web/pkg (make wasm), /usr/bin/chromium, and for the last test API_BASE pointing at a
-// running stack (scripts/browser-test.sh starts one).
+// Needs: web/pkg (make wasm), /usr/bin/chromium, and for the tests against the API, API_BASE
+// pointing at a running stack that checks tokens from the issuer at ISSUER
+// (scripts/browser-test.sh starts both).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
@@ -16,6 +17,9 @@ const webDir = fileURLToPath(new URL("..", import.meta.url));
 const repo = join(webDir, "..");
 const outDir = process.env.TEST_OUTPUT ?? join(repo, "test-output");
 const apiBase = process.env.API_BASE;
+const issuer = process.env.ISSUER;
+const CLIENT_ID = "events-web";
+const needsStack = { skip: apiBase && issuer ? false : "API_BASE and ISSUER are not set (scripts/browser-test.sh starts the stack)" };
 const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm",
   ".json": "application/json", ".ts": "text/plain" };
 
@@ -35,7 +39,8 @@ before(async () => {
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const api = apiBase ?? "http://127.0.0.1:9/unused";
-  pageUrl = `http://127.0.0.1:${server.address().port}/?api=${encodeURIComponent(api)}`;
+  const query = new URLSearchParams({ api, issuer: issuer ?? "http://127.0.0.1:9/unused", client_id: CLIENT_ID });
+  pageUrl = `http://127.0.0.1:${server.address().port}/?${query}`;
   browser = await launchChromium();
   await mkdir(outDir, { recursive: true });
 });
@@ -55,6 +60,26 @@ async function openPage() {
   await page.waitForSelector("body[data-ready=true]");
   page.assertNoErrors = () => assert.deepEqual(errors.map(String), [], "no script errors in the page");
   return { page, requests };
+}
+
+/** Signs in through the page, as a person would: the issuer's form, then back with a token. */
+async function signIn(page, user, { readAll = false } = {}) {
+  if (readAll) await page.check("#read-all");
+  await page.fill("#userId", user);
+  await Promise.all([page.waitForURL(/\/authorize\?/), page.click("#sign-in")]);
+  await page.fill("#username", user);
+  await Promise.all([page.waitForURL(/^http:\/\/127\.0\.0\.1:\d+\/(\?|$)/), page.click("#sign-in")]);
+  await page.waitForSelector("body[data-ready=true]");
+  await page.waitForSelector(`#who[data-user="${user}"]`, { timeout: 30_000 });
+}
+
+/** A token for `user` from the issuer's password grant (what curl uses under make dev). */
+async function tokenFor(user, scope = "") {
+  const res = await fetch(`${issuer}/token`, {
+    method: "POST",
+    body: new URLSearchParams({ grant_type: "password", username: user, client_id: CLIENT_ID, scope }),
+  });
+  return (await res.json()).access_token;
 }
 
 test("every shared request vector gets the native verdict from the wasm in the page", async () => {
@@ -107,11 +132,38 @@ test("invalid input shows each error beside its field and sends nothing", async 
   await page.close();
 });
 
-test("a valid event is created and appears in the list once processed",
-  { skip: apiBase ? false : "API_BASE is not set (scripts/browser-test.sh starts the stack)" },
+test("without a token the 401 is shown plainly, and another user's event is refused with 403",
+  needsStack,
+  async () => {
+    const { page } = await openPage();
+    await page.waitForSelector("#list-status[data-status='401']", { timeout: 30_000 });
+    assert.match(await page.textContent("#list-status"), /Not signed in/);
+    await page.fill("#userId", `browser-anonymous-${Date.now()}`);
+    await page.selectOption("#eventType", "LOGIN");
+    await page.waitForFunction(() => !document.getElementById("submit").disabled);
+    await page.click("#submit");
+    await page.waitForSelector("#result[data-status='401']", { timeout: 30_000 });
+    assert.match(await page.textContent("#result"), /Not signed in, or the token was refused/);
+
+    const user = `browser-who-${Date.now()}`;
+    await signIn(page, user);
+    await page.waitForSelector("#list-status:not([data-status])", { timeout: 30_000 });
+    await page.fill("#userId", `${user}-someone-else`);
+    await page.waitForFunction(() => !document.getElementById("submit").disabled);
+    await page.click("#submit");
+    await page.waitForSelector("#result[data-status='403']", { timeout: 30_000 });
+    assert.match(await page.textContent("#result"), /Not allowed for this sign-in/);
+    await page.screenshot({ path: join(outDir, "forbidden.png"), fullPage: true });
+    page.assertNoErrors();
+    await page.close();
+  });
+
+test("a signed-in user's event is created and appears in the list once processed",
+  needsStack,
   async () => {
     const { page } = await openPage();
     const user = `browser-${Date.now()}`;
+    await signIn(page, user);
     await page.fill("#userId", user);
     await page.selectOption("#eventType", "PRODUCT_VIEW");
     await page.fill("#payload", '{"sku": "A-1", "from": "browser test"}');
@@ -130,9 +182,11 @@ test("a valid event is created and appears in the list once processed",
   });
 
 test("a submit that got a 503 is retried with the same Idempotency-Key and stored once",
-  { skip: apiBase ? false : "API_BASE is not set (scripts/browser-test.sh starts the stack)" },
+  needsStack,
   async () => {
     const { page } = await openPage();
+    const user = `browser-retry-${Date.now()}`;
+    await signIn(page, user);
     // The first attempt reaches the API (which publishes the event) but its answer is replaced
     // by a 503, as when a response is lost; every later attempt goes through untouched.
     const keys = [];
@@ -148,7 +202,6 @@ test("a submit that got a 503 is retried with the same Idempotency-Key and store
         await route.fulfill({ response });
       }
     });
-    const user = `browser-retry-${Date.now()}`;
     await page.fill("#userId", user);
     await page.selectOption("#eventType", "LOGIN");
     await page.fill("#payload", "");
@@ -163,7 +216,8 @@ test("a submit that got a 503 is retried with the same Idempotency-Key and store
     assert.match(await page.textContent("#result"), /replayed/);
     const created = JSON.parse((await page.textContent("#result")).split("\n").slice(1).join("\n"));
     await page.waitForSelector(`#events li[data-event-id="${created.eventId}"]`, { timeout: 60_000 });
-    const res = await fetch(`${apiBase}/events/processed?userId=${encodeURIComponent(user)}`);
+    const res = await fetch(`${apiBase}/events/processed?userId=${encodeURIComponent(user)}`,
+      { headers: { authorization: `Bearer ${await tokenFor(user)}` } });
     const stored = await res.json();
     assert.equal(stored.length, 1, JSON.stringify(stored));
     // A new body starts over with a new key.

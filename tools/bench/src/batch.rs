@@ -7,7 +7,7 @@ use event_schema::{validate_event, EventType, Payload, UserEvent};
 use serde_json::json;
 use std::path::Path;
 
-fn event(i: usize) -> UserEvent {
+pub fn event(i: usize) -> UserEvent {
     let payload = match i % 4 {
         0 => None,
         1 => Some(json!({"page": format!("/products/{i}"), "referrer": "https://example.com/search?q=shoes"})),

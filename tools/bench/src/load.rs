@@ -284,51 +284,110 @@ pub async fn generate(
     publisher.flush(Duration::from_secs(5));
 }
 
-/// What a request's observability costs: POST /events/generate at `concurrency` on `observed`
-/// (its log line and metrics document, as on AWS) beside `quiet` (the same binary with
-/// `METRICS=off` and warnings only), in alternating rounds so that both see the same machine.
-/// Each server is `(base URL, pid)`.
-pub async fn observability_cost(
-    observed: (&str, u32),
-    quiet: (&str, u32),
+/// One side of an A/B comparison: a server (base URL, pid) and, when its requests carry one,
+/// the `Authorization` header of each request body (`batch::request_body(i)`, by `i`).
+pub struct Side<'a> {
+    pub base_url: &'a str,
+    pub pid: u32,
+    pub authorization: Option<Arc<Vec<String>>>,
+}
+
+/// The bodies every A/B comparison sends, in order.
+pub const AB_BODIES: usize = 1000;
+
+/// POST /events/generate at `concurrency` on `a` and on `b`, in alternating rounds so that both
+/// see the same machine: the median CPU per request (µs) and requests/s of each.
+async fn alternating(
+    a: &Side<'_>,
+    b: &Side<'_>,
     concurrency: usize,
     length: Duration,
-) {
+) -> [(f64, f64); 2] {
     const ROUNDS: usize = 3;
     let warmup = (length / 5).max(Duration::from_millis(200));
-    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..1000).map(batch::request_body).collect());
+    let bodies: Arc<Vec<Vec<u8>>> = Arc::new((0..AB_BODIES).map(batch::request_body).collect());
     let mut cpu = [Vec::new(), Vec::new()];
+    let mut rate = [Vec::new(), Vec::new()];
     for _ in 0..ROUNDS {
-        for (side, (base_url, pid)) in [observed, quiet].into_iter().enumerate() {
+        for (i, side) in [a, b].into_iter().enumerate() {
             let client = reqwest::Client::builder()
                 .pool_max_idle_per_host(concurrency)
                 .build()
                 .expect("http client");
-            let url = format!("{base_url}/events/generate");
-            let b = Arc::clone(&bodies);
-            let run = closed_loop(concurrency, warmup, length, Some(pid), move |i| {
-                let (b, cl, url) = (Arc::clone(&b), client.clone(), url.clone());
+            let url = format!("{}/events/generate", side.base_url);
+            let (bodies, auth) = (Arc::clone(&bodies), side.authorization.clone());
+            let run = closed_loop(concurrency, warmup, length, Some(side.pid), move |n| {
+                let (b, cl, url, auth) = (
+                    Arc::clone(&bodies),
+                    client.clone(),
+                    url.clone(),
+                    auth.clone(),
+                );
                 async move {
-                    let sent = cl
+                    let mut req = cl
                         .post(&url)
                         .header("content-type", "application/json")
-                        .body(b[i % b.len()].clone())
-                        .send()
-                        .await;
-                    matches!(sent, Ok(r) if r.status() == 201)
+                        .body(b[n % b.len()].clone());
+                    if let Some(a) = auth.as_ref().and_then(|a| a.get(n % a.len())) {
+                        req = req.header("authorization", a.as_str());
+                    }
+                    matches!(req.send().await, Ok(r) if r.status() == 201)
                 }
             })
             .await;
-            assert!(run.ok > 0, "no request succeeded on {base_url}");
-            cpu[side].push(run.cpu_us_per_call());
+            assert!(run.ok > 0, "no request succeeded on {}", side.base_url);
+            cpu[i].push(run.cpu_us_per_call());
+            rate[i].push(run.per_second());
         }
     }
-    let [observed_cpu, quiet_cpu] = cpu.map(crate::report::median);
+    let [ca, cb] = cpu.map(crate::report::median);
+    let [ra, rb] = rate.map(crate::report::median);
+    [(ca, ra), (cb, rb)]
+}
+
+/// What a request's observability costs: `observed` (its log line and metrics document, as on
+/// AWS) beside `quiet` (the same binary with `METRICS=off` and warnings only).
+pub async fn observability_cost(
+    observed: &Side<'_>,
+    quiet: &Side<'_>,
+    concurrency: usize,
+    length: Duration,
+) {
+    let [(observed_cpu, _), (quiet_cpu, _)] =
+        alternating(observed, quiet, concurrency, length).await;
     row(
-        &format!("events-api CPU per POST /events/generate c={concurrency}, with its log line and metrics document (median of {ROUNDS})"),
+        &format!("events-api CPU per POST /events/generate c={concurrency}, with its log line and metrics document (median of 3)"),
         observed_cpu,
         "µs",
         "the same with METRICS=off and warnings only",
         quiet_cpu,
+    );
+}
+
+/// What checking a bearer token costs: `checked` (AUTH_MODE=jwt, each request with a valid
+/// `alg` token) beside `open` (AUTH_MODE=none, no token).
+pub async fn auth_cost(
+    alg: &str,
+    checked: &Side<'_>,
+    open: &Side<'_>,
+    concurrency: usize,
+    length: Duration,
+) {
+    let [(jwt_cpu, jwt_rate), (open_cpu, open_rate)] =
+        alternating(checked, open, concurrency, length).await;
+    let baseline = "the same with AUTH_MODE=none";
+    row(
+        &format!("events-api CPU per POST /events/generate c={concurrency}, {alg} bearer token checked (median of 3)"),
+        jwt_cpu,
+        "µs",
+        baseline,
+        open_cpu,
+    );
+    row(
+        &format!("POST /events/generate c={concurrency}, {alg} bearer token checked, requests/s"),
+        jwt_rate,
+        "req/s",
+        baseline,
+        open_rate,
     );
 }

@@ -16,6 +16,7 @@
 //! `warn`).
 
 mod api;
+mod auth;
 mod batch;
 mod coldstart;
 mod e2e;
@@ -26,6 +27,7 @@ mod scale;
 
 use event_kafka::KafkaConfig;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 const USAGE: &str = "usage: pipeline-bench processor [RECORDS]
@@ -133,6 +135,7 @@ async fn e2e(f: Flags) {
             ("KAFKA_BROKERS", brokers.as_str()),
             ("STORE_URL", store.as_str()),
             ("RUST_LOG", "warn"),
+            ("AUTH_MODE", "none"),
         ],
     );
     e2e::created_to_listed(
@@ -160,6 +163,7 @@ async fn generate(f: Flags) {
             // Logging as template.yaml sets it on AWS, so its cost is in the CPU figure.
             ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
             ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AUTH_MODE", "none"),
         ],
     );
     let env = [
@@ -196,17 +200,50 @@ async fn generate(f: Flags) {
             ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
             ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
             ("METRICS", "off"),
+            ("AUTH_MODE", "none"),
         ],
     );
     let level = levels.iter().copied().max().unwrap_or(1).min(16);
-    load::observability_cost(
-        (&server.base_url, server.pid()),
-        (&quiet.base_url, quiet.pid()),
-        level,
-        Duration::from_secs_f64(seconds),
-    )
-    .await;
+    let length = Duration::from_secs_f64(seconds);
+    let observed = load::Side {
+        base_url: &server.base_url,
+        pid: server.pid(),
+        authorization: None,
+    };
+    let unobserved = load::Side {
+        base_url: &quiet.base_url,
+        pid: quiet.pid(),
+        authorization: None,
+    };
+    load::observability_cost(&observed, &unobserved, level, length).await;
     quiet.terminate();
+
+    // The same binary checking a bearer token on each request (keys inline, as with JWT_JWKS on
+    // AWS), one user per body, beside it without.
+    let auth = auth::Tokens::new();
+    let checking = testkit::process::Server::start(
+        &api,
+        &[
+            ("KAFKA_BROKERS", brokers.as_str()),
+            ("KAFKA_TOPIC", topic.as_str()),
+            ("STORE_URL", store.as_str()),
+            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AUTH_MODE", "jwt"),
+            ("JWT_ISSUER", auth::ISSUER),
+            ("JWT_AUDIENCE", auth::AUDIENCE),
+            ("JWT_JWKS", &auth.jwks()),
+        ],
+    );
+    for (alg, key) in auth.keys() {
+        let checked = load::Side {
+            base_url: &checking.base_url,
+            pid: checking.pid(),
+            authorization: Some(Arc::new(auth.per_body(key, load::AB_BODIES))),
+        };
+        load::auth_cost(alg, &checked, &observed, level, length).await;
+    }
+    checking.terminate();
     server.terminate();
 }
 
@@ -219,6 +256,7 @@ async fn cold_starts(f: Flags) {
         ("KAFKA_BROKERS", brokers()),
         ("KAFKA_TOPIC", topic),
         ("KAFKA_DLQ_TOPIC", dlq),
+        ("AUTH_MODE", "none".to_owned()),
     ];
 
     let hello = coldstart::summary(
@@ -265,6 +303,48 @@ async fn cold_starts(f: Flags) {
     )
     .await;
 
+    // The same request with a bearer token for its user, checked against keys given inline
+    // (JWT_JWKS): what a cold start with AUTH_MODE=jwt costs when it needs no fetch.
+    let tokens = auth::Tokens::new();
+    let (_, rs256) = tokens.keys()[0];
+    let mut signed: serde_json::Value = serde_json::from_str(generate).expect("fixture");
+    let user = serde_json::from_str::<serde_json::Value>(signed["body"].as_str().unwrap_or("{}"))
+        .ok()
+        .and_then(|b| b["userId"].as_str().map(str::to_owned))
+        .expect("the fixture's userId");
+    signed["headers"]["authorization"] = auth::Tokens::bearer(rs256, &user).into();
+    let mut jwt_env = env.to_vec();
+    jwt_env.retain(|(k, _)| *k != "AUTH_MODE");
+    jwt_env.extend([
+        ("AUTH_MODE", "jwt".to_owned()),
+        ("JWT_ISSUER", auth::ISSUER.to_owned()),
+        ("JWT_AUDIENCE", auth::AUDIENCE.to_owned()),
+        ("JWT_JWKS", tokens.jwks()),
+    ]);
+    let api_jwt = coldstart::summary(
+        &f.required("api"),
+        runs,
+        &signed.to_string(),
+        &jwt_env,
+        Some(dir.path()),
+        |answer| {
+            let status = serde_json::from_str::<serde_json::Value>(answer)
+                .ok()
+                .and_then(|v| v.get("statusCode").and_then(|s| s.as_u64()));
+            assert_eq!(
+                status,
+                Some(201),
+                "events-api's first answer with a token: {answer}"
+            );
+        },
+    )
+    .await;
+
     coldstart::report("events-api (POST /events/generate)", &api, &hello);
+    coldstart::report(
+        "events-api (POST /events/generate, AUTH_MODE=jwt, RS256 token, inline keys)",
+        &api_jwt,
+        &hello,
+    );
     coldstart::report("events-processor (100-record batch)", &processor, &hello);
 }

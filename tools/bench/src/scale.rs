@@ -71,6 +71,7 @@ fn cases(total: usize) -> Vec<(String, ListQuery)> {
                     user_id: user_id.clone(),
                     event_type,
                     cursor,
+                    max_bytes: None,
                 },
             ));
         }
@@ -81,7 +82,7 @@ fn cases(total: usize) -> Vec<(String, ListQuery)> {
             limit: 100,
             user_id: Some("user-absent".into()),
             event_type: Some(EventType::Logout),
-            cursor: None,
+            ..ListQuery::default()
         },
     ));
     out

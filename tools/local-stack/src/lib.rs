@@ -97,11 +97,14 @@ impl Options {
                 Some(dir.to_path_buf())
             })
             .unwrap_or_default();
+        // A local stack identifies nobody unless AUTH_MODE says otherwise (make dev and the
+        // browser tests run it with a local issuer).
+        let auth_mode = std::env::var("AUTH_MODE").unwrap_or_else(|_| "none".to_owned());
         Self {
             root: root.into(),
             run_dir: run_dir.into(),
             port: 0,
-            settings: Vec::new(),
+            settings: vec![("AUTH_MODE".to_owned(), auth_mode)],
             trigger: true,
             bin_dir,
             api_instances: 1,
