@@ -452,3 +452,31 @@ async fn inline_keys_need_no_fetch() {
     assert_eq!(status, 201, "{body}");
     assert_eq!(api.issuer.jwks_fetches() + issuer.jwks_fetches(), 0);
 }
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn an_unreachable_issuer_is_a_503_to_retry_not_a_refusal() {
+    // Nothing listens where the keys are said to be.
+    let api = api(
+        &[("JWT_JWKS_URL", "http://127.0.0.1:9/jwks.json")],
+        JwksPolicy::default(),
+    )
+    .await;
+    let token = api.token("alice", "");
+    for _ in 0..3 {
+        let res = api
+            .http
+            .post(format!("{}/events/generate", api.base))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(login("alice").to_string())
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(res.status(), 503);
+        assert!(res.headers().contains_key("retry-after"));
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["error"], "identity_provider_unavailable");
+    }
+    assert!(read_topic(&brokers(), &api.topic, Duration::from_secs(5)).is_empty());
+}
