@@ -97,12 +97,14 @@ impl From<Denied> for ApiError {
 const REALM: &str = "events-api";
 
 impl ApiError {
-    /// What the log says about the failure beyond the body's sentence (a dependency's error).
-    pub fn cause(&self) -> Option<&str> {
+    /// What the log says about the failure beyond the body's sentence: a dependency's error, or
+    /// why credentials were refused (never the credentials).
+    pub fn cause(&self) -> Option<String> {
         match self {
             Self::KafkaUnavailable(cause)
             | Self::StoreUnavailable(cause)
-            | Self::IdentityUnavailable(cause) => Some(cause),
+            | Self::IdentityUnavailable(cause) => Some(cause.clone()),
+            Self::Unauthorized(e) => Some(format!("{e:?}")),
             _ => None,
         }
     }
@@ -153,7 +155,7 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let outcome = crate::observe::Outcome::Failed {
             code,
-            cause: self.cause().map(str::to_owned),
+            cause: self.cause(),
         };
         let details = match &self {
             Self::Validation(d) => Some(d.as_slice()),

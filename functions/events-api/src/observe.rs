@@ -113,8 +113,9 @@ where
             Outcome::Failed { code, cause } if server_error => warn!(error = code,
                 cause = cause.as_deref().unwrap_or(""), %method, path, trace_id, request_id,
                 status, "request failed"),
-            Outcome::Failed { code, .. } => info!(error = code, %method, path, trace_id,
-                request_id, status, "request refused"),
+            // A refusal's cause (why credentials were refused) only where there is one.
+            Outcome::Failed { code, cause } => info!(error = code, cause = cause.as_deref(),
+                %method, path, trace_id, request_id, status, "request refused"),
         }
     }
     doc.property("traceId", &trace_id);
