@@ -159,29 +159,24 @@ pub fn check_user_id(value: &str) -> Option<(ErrorCode, String)> {
             format!("userId must be at most {MAX_USER_ID_CHARS} characters, got {chars}"),
         ));
     }
-    if let Some((i, c)) = value.chars().enumerate().find(|(_, c)| c.is_control()) {
-        return Some((
-            ErrorCode::InvalidFormat,
-            format!(
-                "userId must not contain control characters (found U+{:04X} at position {})",
-                u32::from(c),
-                i + 1
-            ),
-        ));
-    }
-    if let Some((i, c)) = value
-        .chars()
-        .enumerate()
-        .find(|(_, c)| in_ranges(*c, INVISIBLE))
-    {
-        return Some((
-            ErrorCode::InvalidFormat,
-            format!(
-                "userId must not contain invisible formatting characters (found U+{:04X} at position {})",
-                u32::from(c),
-                i + 1
-            ),
-        ));
+    for (what, ranges) in [
+        ("control characters", CONTROL),
+        ("invisible formatting characters", INVISIBLE),
+    ] {
+        if let Some((i, c)) = value
+            .chars()
+            .enumerate()
+            .find(|(_, c)| in_ranges(*c, ranges))
+        {
+            return Some((
+                ErrorCode::InvalidFormat,
+                format!(
+                    "userId must not contain {what} (found U+{:04X} at position {})",
+                    u32::from(c),
+                    i + 1
+                ),
+            ));
+        }
     }
     if value.starts_with(is_edge_space) || value.ends_with(is_edge_space) {
         return Some((

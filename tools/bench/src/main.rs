@@ -154,18 +154,22 @@ async fn generate(f: Flags) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = format!("sqlite://{}", dir.path().join("api.db").display());
     let (brokers, api) = (brokers(), f.required("api"));
-    let server = testkit::process::Server::start(
-        &api,
-        &[
+    // Every server of the figure: the same topic and store, logging as template.yaml sets it on
+    // AWS (so its cost is in the CPU figures), and what each one changes.
+    let start = |changes: &[(&str, &str)]| {
+        let mut env = vec![
             ("KAFKA_BROKERS", brokers.as_str()),
             ("KAFKA_TOPIC", topic.as_str()),
             ("STORE_URL", store.as_str()),
-            // Logging as template.yaml sets it on AWS, so its cost is in the CPU figure.
             ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
             ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
             ("AUTH_MODE", "none"),
-        ],
-    );
+        ];
+        env.retain(|(k, _)| !changes.iter().any(|(c, _)| c == k));
+        env.extend_from_slice(changes);
+        testkit::process::Server::start(&api, &env)
+    };
+    let server = start(&[]);
     let env = [
         ("KAFKA_BROKERS", brokers.as_str()),
         ("KAFKA_TOPIC", topic.as_str()),
@@ -191,18 +195,7 @@ async fn generate(f: Flags) {
     )
     .await;
     // The same binary without its per-request log line and metrics document.
-    let quiet = testkit::process::Server::start(
-        &api,
-        &[
-            ("KAFKA_BROKERS", brokers.as_str()),
-            ("KAFKA_TOPIC", topic.as_str()),
-            ("STORE_URL", store.as_str()),
-            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("METRICS", "off"),
-            ("AUTH_MODE", "none"),
-        ],
-    );
+    let quiet = start(&[("AWS_LAMBDA_LOG_LEVEL", "WARN"), ("METRICS", "off")]);
     let level = levels.iter().copied().max().unwrap_or(1).min(16);
     let length = Duration::from_secs_f64(seconds);
     let observed = load::Side {
@@ -221,20 +214,13 @@ async fn generate(f: Flags) {
     // The same binary checking a bearer token on each request (keys inline, as with JWT_JWKS on
     // AWS), one user per body, beside it without.
     let auth = auth::Tokens::new();
-    let checking = testkit::process::Server::start(
-        &api,
-        &[
-            ("KAFKA_BROKERS", brokers.as_str()),
-            ("KAFKA_TOPIC", topic.as_str()),
-            ("STORE_URL", store.as_str()),
-            ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
-            ("AUTH_MODE", "jwt"),
-            ("JWT_ISSUER", auth::ISSUER),
-            ("JWT_AUDIENCE", auth::AUDIENCE),
-            ("JWT_JWKS", &auth.jwks()),
-        ],
-    );
+    let jwks = auth.jwks();
+    let checking = start(&[
+        ("AUTH_MODE", "jwt"),
+        ("JWT_ISSUER", auth::ISSUER),
+        ("JWT_AUDIENCE", auth::AUDIENCE),
+        ("JWT_JWKS", &jwks),
+    ]);
     for (alg, key) in auth.keys() {
         let checked = load::Side {
             base_url: &checking.base_url,
