@@ -33,7 +33,8 @@ impl TraceParent {
         if version == 0xff || (version == 0 && rest.len() != 52) {
             return None;
         }
-        if rest.len() > 52 && !rest[52..].starts_with('-') {
+        // Byte 52 may fall inside a character of a hostile value: compare bytes, never slice.
+        if rest.len() > 52 && rest.as_bytes().get(52) != Some(&b'-') {
             return None;
         }
         let mut parts = rest.get(..52)?.split('-');
@@ -175,6 +176,33 @@ fn hex<const N: usize>(s: &str) -> Option<[u8; N]> {
 
 #[cfg(test)]
 mod tests {
+    /// Any text, of any length and any characters around the positions the reader looks at,
+    /// gives an answer and never a panic (a record's header once stopped the processor here).
+    #[test]
+    fn every_value_gets_an_answer() {
+        let pieces = ["", "-", "0", "00", "ff", "a", "é", "😀", "\u{0}", "--"];
+        let mut tried = 0;
+        for version in ["00", "01", "ff", "zz", "é"] {
+            for len in 40..60 {
+                for piece in pieces {
+                    for at in [0, 1, 50, 51, 52, 53] {
+                        let mut v = format!("{version}-{}", "a".repeat(len));
+                        let at = at.min(v.len());
+                        if v.is_char_boundary(at) {
+                            v.insert_str(at, piece);
+                        }
+                        let _ = super::TraceParent::parse(&v);
+                        let _ = super::TraceParent::from_xray(&v);
+                        tried += 1;
+                    }
+                }
+            }
+        }
+        let reported = format!("01-{}é-00", "a".repeat(51));
+        assert_eq!(super::TraceParent::parse(&reported), None);
+        assert!(tried > 5000);
+    }
+
     use super::*;
 
     const EXAMPLE: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
