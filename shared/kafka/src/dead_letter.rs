@@ -32,7 +32,11 @@ pub mod dlq_headers {
 
 /// Longest `dlq-reason` or `dlq-message` value (and source topic), in bytes.
 pub const MAX_REASON_BYTES: usize = 1024;
-/// Largest dead letter: key, value and every header name and value together. It is the
+/// What a header adds on the wire besides its name and value: the two lengths, each a varint
+/// of at most 5 bytes (Kafka's record format v2). A record with thousands of one-byte headers is
+/// mostly framing, and librdkafka counts it against `message.max.bytes`.
+pub const HEADER_FRAMING_BYTES: usize = 10;
+/// Largest dead letter: key, value and every header with its framing together. It is the
 /// dead-letter producer's `message.max.bytes` (librdkafka's default) less room for the record's
 /// own framing, so librdkafka and a broker with Kafka's default limit both accept it.
 pub const MAX_LETTER_BYTES: usize = PRODUCER_MESSAGE_MAX_BYTES - 4096;
@@ -41,6 +45,8 @@ pub(crate) const PRODUCER_MESSAGE_MAX_BYTES: usize = 1_000_000;
 /// On a truncated letter: most bytes of the original key, and of original headers in all.
 const TRUNCATED_KEY_BYTES: usize = 1024;
 const TRUNCATED_HEADER_BYTES: usize = 16 * 1024;
+/// On a truncated letter: most original headers kept.
+const TRUNCATED_HEADERS: usize = 256;
 
 /// One unusable record, as it arrived, with why it was set aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,15 +80,21 @@ pub struct Encoded<'a> {
     pub headers: Vec<(&'a str, Vec<u8>)>,
 }
 
+/// What one header counts for: its name, its value and their framing.
+fn header_size(name: &str, value: &[u8]) -> usize {
+    name.len() + value.len() + HEADER_FRAMING_BYTES
+}
+
 impl Encoded<'_> {
-    /// Key, value and every header name and value, in bytes.
+    /// Key, value and every header with its framing, in bytes: at least what librdkafka counts
+    /// against `message.max.bytes`.
     pub fn size(&self) -> usize {
         self.key.map_or(0, <[u8]>::len)
             + self.value.map_or(0, <[u8]>::len)
             + self
                 .headers
                 .iter()
-                .map(|(k, v)| k.len() + v.len())
+                .map(|(k, v)| header_size(k, v))
                 .sum::<usize>()
     }
 }
@@ -147,8 +159,8 @@ impl DeadLetter {
             .map(|k| &k[..k.len().min(TRUNCATED_KEY_BYTES)]);
         let mut headers = Vec::new();
         let mut header_bytes = 0;
-        for (k, v) in &self.headers {
-            header_bytes += k.len() + v.len();
+        for (k, v) in self.headers.iter().take(TRUNCATED_HEADERS) {
+            header_bytes += header_size(k, v);
             if header_bytes > TRUNCATED_HEADER_BYTES {
                 break;
             }
@@ -249,6 +261,58 @@ mod tests {
         assert_eq!(e.key.map(<[u8]>::len), Some(TRUNCATED_KEY_BYTES));
         assert_eq!(e.value, Some(&b"vvvvvvvvvv"[..]));
         assert_eq!(header(&e, dlq_headers::ORIGINAL_BYTES), Some(&b"10"[..]));
+    }
+
+    /// The size Kafka's record format v2 gives a record: attributes, timestamp and offset
+    /// deltas, key, value and each header with varint lengths (worked out apart from `size`).
+    fn wire_size(e: &Encoded<'_>) -> usize {
+        fn varint(n: usize) -> usize {
+            let zigzag = (n as u64) << 1;
+            (64 - zigzag.leading_zeros() as usize).div_ceil(7).max(1)
+        }
+        let bytes = |b: Option<&[u8]>| b.map_or(1, |b| varint(b.len()) + b.len());
+        let headers: usize = e
+            .headers
+            .iter()
+            .map(|(k, v)| varint(k.len()) + k.len() + varint(v.len()) + v.len())
+            .sum();
+        let body = 1 + 10 + 5 + bytes(e.key) + bytes(e.value) + varint(e.headers.len()) + headers;
+        varint(body) + body
+    }
+
+    #[test]
+    fn every_letter_fits_the_producers_limit_whatever_its_headers() {
+        // Header counts and sizes from none to far past the limit, with values around it.
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let counts = [0, 1, 100, 1000, 10_000, 30_000, 100_000];
+        for count in counts {
+            for value_len in [0, 10, 500_000, 940_000, 999_000, 1_200_000] {
+                let name_len = next(40);
+                let header_len = [0, 1, next(100), next(20_000)][next(4)];
+                let mut l = letter(vec![b'v'; value_len], "m".into());
+                l.headers = (0..count)
+                    .map(|i| (format!("{i:0name_len$}"), vec![b'h'; header_len]))
+                    .collect();
+                let e = l.encode(MAX_LETTER_BYTES);
+                assert!(
+                    e.size() <= MAX_LETTER_BYTES,
+                    "{count} headers: {}",
+                    e.size()
+                );
+                // In a batch of its own: 61 bytes of batch header around the record.
+                assert!(
+                    wire_size(&e) + 61 <= PRODUCER_MESSAGE_MAX_BYTES,
+                    "{count} headers of {header_len} bytes, value {value_len}: {} on the wire",
+                    wire_size(&e)
+                );
+            }
+        }
     }
 
     #[test]
