@@ -52,6 +52,21 @@ impl Config {
         let mode = mode(src, args)?;
         let cors_allowed_origins = cors_origins(src)?;
         let idempotency_ttl = idempotency_ttl(src)?;
+        // A key must outlive the lease of the request that holds it: a key forgotten while
+        // leased lets a new request record it, and the late one could finish the new claim.
+        let lease = crate::KeyPolicy::new(idempotency_ttl, kafka.produce_timeout).lease;
+        if idempotency_ttl <= lease {
+            return Err(ConfigError::new(
+                "IDEMPOTENCY_TTL_SECONDS",
+                format!(
+                    "{} s is not longer than a key's lease ({} s: KAFKA_PRODUCE_TIMEOUT_MS plus {} s); \
+                     remember keys longer or wait less for Kafka",
+                    idempotency_ttl.as_secs(),
+                    lease.as_secs_f64(),
+                    crate::KeyPolicy::LEASE_MARGIN.as_secs()
+                ),
+            ));
+        }
         let metrics = MetricsConfig::from_source(src)?;
         // Read last: with the default mode, a missing JWT_ISSUER stops here.
         let auth = AuthConfig::from_source(src)?;
@@ -222,6 +237,23 @@ mod tests {
             Config::from_parts(src, &[]).map(|c| c.auth),
             Ok(AuthConfig::Iam)
         );
+    }
+
+    #[test]
+    fn a_key_must_outlive_its_lease() {
+        let src: &[(&str, &str)] = &[
+            ("AUTH_MODE", "none"),
+            ("IDEMPOTENCY_TTL_SECONDS", "60"),
+            ("KAFKA_PRODUCE_TIMEOUT_MS", "58000"),
+        ];
+        let err = Config::from_parts(src, &[]).expect_err("lease reaches the TTL");
+        assert_eq!(err.var, "IDEMPOTENCY_TTL_SECONDS");
+        let src: &[(&str, &str)] = &[
+            ("AUTH_MODE", "none"),
+            ("IDEMPOTENCY_TTL_SECONDS", "60"),
+            ("KAFKA_PRODUCE_TIMEOUT_MS", "57000"),
+        ];
+        assert!(Config::from_parts(src, &[]).is_ok());
     }
 
     #[test]

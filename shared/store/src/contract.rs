@@ -2,7 +2,7 @@
 //! store. [`event_store_contract!`](crate::event_store_contract) expands to one test per rule.
 
 use crate::{
-    Cursor, EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, ListQuery,
+    Cursor, EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease, ListQuery,
 };
 use chrono::{DateTime, Utc};
 use event_schema::{EventType, Payload, UserEvent};
@@ -30,6 +30,7 @@ macro_rules! event_store_contract {
             an_idempotency_key_goes_through_every_state,
             keys_are_scoped_to_users_and_forgotten_after_their_time,
             keys_are_scoped_to_callers,
+            a_late_request_cannot_finish_a_newer_claim,
             concurrent_claims_of_one_key_record_it_once,
             a_byte_budget_ends_pages_early_and_they_still_cover_everything,
         );
@@ -378,7 +379,14 @@ pub async fn an_idempotency_key_goes_through_every_state<S: EventStore>(store: S
         let store = &store;
         async move { store.claim_key(&c, times(now)).await.expect("claim") }
     };
-    assert_eq!(claim(first.clone(), t0).await, KeyClaim::Recorded);
+    let leased = |until_ms: i64| Lease {
+        event: first.event,
+        until_ms,
+    };
+    assert_eq!(
+        claim(first.clone(), t0).await,
+        KeyClaim::Recorded(leased(t0 + 7_000))
+    );
     // A retry carries a new candidate event; the key keeps the first one.
     let retry = KeyRecord {
         event: KeyedEvent {
@@ -397,23 +405,39 @@ pub async fn an_idempotency_key_goes_through_every_state<S: EventStore>(store: S
         claim(key_claim("u", "k-1", 2), t0 + 1).await,
         KeyClaim::Mismatch
     );
-    store.release_key(&first, t0 + 2).await.expect("release");
+    store
+        .release_key(&first, &leased(t0 + 7_000), t0 + 2)
+        .await
+        .expect("release");
     assert_eq!(
         claim(retry.clone(), t0 + 3).await,
-        KeyClaim::Resumed(first.event)
+        KeyClaim::Resumed(leased(t0 + 3 + 7_000))
     );
     // Crashed while publishing: the lease runs out, the next retry resumes the same event.
+    let last = t0 + 3 + 7_000;
     assert_eq!(
-        claim(retry.clone(), t0 + 3 + 7_000).await,
-        KeyClaim::Resumed(first.event)
+        claim(retry.clone(), last).await,
+        KeyClaim::Resumed(leased(last + 7_000))
     );
-    store.complete_key(&first).await.expect("complete");
+    // The crashed attempt's lease is no longer held: finishing late changes nothing.
+    store
+        .complete_key(&first, &leased(t0 + 3 + 7_000))
+        .await
+        .expect("complete");
+    assert!(matches!(
+        claim(retry.clone(), last + 1).await,
+        KeyClaim::InFlight { .. }
+    ));
+    store
+        .complete_key(&first, &leased(last + 7_000))
+        .await
+        .expect("complete");
     assert_eq!(
         claim(retry.clone(), t0 + 20_000).await,
         KeyClaim::Completed(first.event)
     );
     store
-        .release_key(&first, t0 + 20_001)
+        .release_key(&first, &leased(last + 7_000), t0 + 20_001)
         .await
         .expect("release");
     assert_eq!(
@@ -434,7 +458,10 @@ pub async fn keys_are_scoped_to_users_and_forgotten_after_their_time<S: EventSto
         let c = key_claim(user, "shared", 1);
         assert_eq!(
             store.claim_key(&c, times(t0)).await.expect("claim"),
-            KeyClaim::Recorded,
+            KeyClaim::Recorded(Lease {
+                event: c.event,
+                until_ms: t0 + 7_000
+            }),
             "{user}"
         );
     }
@@ -444,7 +471,10 @@ pub async fn keys_are_scoped_to_users_and_forgotten_after_their_time<S: EventSto
             .claim_key(&c, times(t0 + 86_400_000))
             .await
             .expect("claim"),
-        KeyClaim::Recorded,
+        KeyClaim::Recorded(Lease {
+            event: c.event,
+            until_ms: t0 + 86_400_000 + 7_000
+        }),
         "forgotten after its time to live"
     );
 }
@@ -464,7 +494,7 @@ pub async fn concurrent_claims_of_one_key_record_it_once<S: EventStore>(store: S
     let mut recorded = 0;
     for t in tasks {
         match t.await.expect("task") {
-            KeyClaim::Recorded => recorded += 1,
+            KeyClaim::Recorded(_) => recorded += 1,
             KeyClaim::InFlight { .. } => {}
             other => panic!("unexpected {other:?}"),
         }
@@ -485,14 +515,20 @@ pub async fn keys_are_scoped_to_callers<S: EventStore>(store: S) {
     };
     let anonymous = key_claim("u", "k", 3);
     for c in [&mine, &theirs, &anonymous] {
-        assert_eq!(
-            store.claim_key(c, times(t0)).await.expect("claim"),
-            KeyClaim::Recorded,
+        assert!(
+            matches!(
+                store.claim_key(c, times(t0)).await.expect("claim"),
+                KeyClaim::Recorded(_)
+            ),
             "{:?}",
             c.caller
         );
     }
-    store.complete_key(&mine).await.expect("complete");
+    let held = Lease {
+        event: mine.event,
+        until_ms: t0 + 7_000,
+    };
+    store.complete_key(&mine, &held).await.expect("complete");
     assert_eq!(
         store.claim_key(&mine, times(t0 + 1)).await.expect("claim"),
         KeyClaim::Completed(mine.event)
@@ -560,4 +596,42 @@ pub async fn a_byte_budget_ends_pages_early_and_they_still_cover_everything<S: E
         .cloned()
         .collect();
     assert_eq!(list_everything(&store, mine).await, a);
+}
+
+/// A request that outlived its key (the key expired and another request recorded it anew) can
+/// neither complete nor release the newer claim: no 201 is ever replayed for an event that was
+/// never published.
+pub async fn a_late_request_cannot_finish_a_newer_claim<S: EventStore>(store: S) {
+    let t0 = 1_000_000;
+    let old = key_claim("u", "late", 1);
+    let KeyClaim::Recorded(old_lease) = store.claim_key(&old, times(t0)).await.expect("claim")
+    else {
+        panic!("the key was free");
+    };
+    // A day later the key is forgotten, and a new request records it with its own event.
+    let later = t0 + 86_400_000;
+    let new = key_claim("u", "late", 1);
+    let KeyClaim::Recorded(new_lease) = store.claim_key(&new, times(later)).await.expect("claim")
+    else {
+        panic!("the expired key was recorded again");
+    };
+    assert_ne!(new_lease.event, old_lease.event);
+    store
+        .complete_key(&old, &old_lease)
+        .await
+        .expect("complete");
+    store
+        .release_key(&old, &old_lease, later + 1)
+        .await
+        .expect("release");
+    assert_eq!(
+        store
+            .claim_key(&new, times(later + 2))
+            .await
+            .expect("claim"),
+        KeyClaim::InFlight {
+            lease_until_ms: new_lease.until_ms
+        },
+        "the new claim is still leased and not completed"
+    );
 }

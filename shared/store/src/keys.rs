@@ -35,6 +35,17 @@ pub struct KeyedEvent {
     pub timestamp_ms: i64,
 }
 
+/// What a request holds after claiming a key: the key's event and the end of its lease. Its
+/// completion or release applies only while the key still holds exactly that, so a request
+/// that outlived its lease (or the key itself) can never mark another request's claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    /// The event to publish.
+    pub event: KeyedEvent,
+    /// End of the lease, Unix milliseconds.
+    pub until_ms: i64,
+}
+
 /// The clock and the durations of one claim, all in Unix milliseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyTimes {
@@ -50,7 +61,7 @@ pub struct KeyTimes {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyClaim {
     /// The key was free: it now holds the caller's event, leased to the caller. Publish it.
-    Recorded,
+    Recorded(Lease),
     /// The key holds a request with another body.
     Mismatch,
     /// The key's event was published: answer with it again.
@@ -61,8 +72,8 @@ pub enum KeyClaim {
         lease_until_ms: i64,
     },
     /// An earlier attempt ended without publishing for sure; the lease is the caller's now.
-    /// Publish this event (not a new one) again.
-    Resumed(KeyedEvent),
+    /// Publish its event (not a new one) again.
+    Resumed(Lease),
 }
 
 /// A key's record as an adapter stores it.
@@ -81,6 +92,19 @@ pub struct StoredKey {
 }
 
 impl StoredKey {
+    /// What the request that wrote this record holds.
+    pub fn lease(&self) -> Lease {
+        Lease {
+            event: self.event,
+            until_ms: self.lease_until_ms,
+        }
+    }
+
+    /// Whether `lease` is still this record's: the same event, the lease not moved since.
+    pub fn is_held_by(&self, lease: &Lease) -> bool {
+        self.event == lease.event && self.lease_until_ms == lease.until_ms
+    }
+
     /// The record a free key gets for `claim`.
     pub fn new(claim: &KeyRecord, times: KeyTimes) -> Self {
         Self {
@@ -97,19 +121,17 @@ impl StoredKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     /// Write [`StoredKey::new`] (the key is free or its record expired), then answer
-    /// [`KeyClaim::Recorded`].
+    /// [`KeyClaim::Recorded`] with its lease.
     Record,
     /// Nothing to write.
     Answer(KeyClaim),
-    /// Move the lease from `previous_lease_ms` to `lease_until_ms`, on condition that nobody
+    /// Move the lease from `previous_lease_ms` to the caller's, on condition that nobody
     /// moved it first, then answer [`KeyClaim::Resumed`]; if somebody did, the key is in flight.
     TakeLease {
         /// The lease the record has now.
         previous_lease_ms: i64,
-        /// The caller's lease.
-        lease_until_ms: i64,
-        /// The key's event.
-        event: KeyedEvent,
+        /// The caller's lease, of the key's event.
+        lease: Lease,
     },
 }
 
@@ -131,8 +153,10 @@ pub fn decide(stored: Option<&StoredKey>, claim: &KeyRecord, times: KeyTimes) ->
     }
     Decision::TakeLease {
         previous_lease_ms: stored.lease_until_ms,
-        lease_until_ms: times.now_ms + times.lease_ms,
-        event: stored.event,
+        lease: Lease {
+            event: stored.event,
+            until_ms: times.now_ms + times.lease_ms,
+        },
     }
 }
 

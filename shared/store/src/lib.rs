@@ -26,7 +26,7 @@ pub use dynamodb::{
     DynamoStore, TableLayout, BY_TIME_INDEX, BY_TYPE_INDEX, BY_USER_INDEX, BY_USER_TYPE_INDEX,
     DAYS_INDEX, DAYS_PER_PAGE, LAYOUT as DYNAMODB_LAYOUT, SHARDS as DYNAMODB_SHARDS,
 };
-pub use keys::{KeyClaim, KeyRecord, KeyTimes, KeyedEvent};
+pub use keys::{KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease};
 pub use memory::MemoryStore;
 pub use sqlite::SqliteStore;
 
@@ -132,16 +132,20 @@ pub trait EventStore: Send + Sync + 'static {
         times: KeyTimes,
     ) -> impl Future<Output = Result<KeyClaim, StoreError>> + Send;
 
-    /// Marks the key's event as published: later claims answer `Completed`.
+    /// Marks the key's event as published, while the key still holds `lease` (its event, its
+    /// lease unmoved): later claims answer `Completed`. A lease no longer held changes nothing.
     fn complete_key(
         &self,
         claim: &KeyRecord,
+        lease: &Lease,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Ends the key's lease now (its publish failed), so that a retry resumes at once.
+    /// Ends `lease` now (its publish failed), while the key still holds it, so that a retry
+    /// resumes at once.
     fn release_key(
         &self,
         claim: &KeyRecord,
+        lease: &Lease,
         now_ms: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
@@ -166,6 +170,9 @@ pub enum Store {
 ///   `ttl_days` when it is non-zero;
 /// * `memory://` — tests and demos.
 pub async fn open(url: &str, ttl_days: u32) -> Result<Store, StoreError> {
+    // Only DynamoDB expires events.
+    #[cfg(not(feature = "dynamodb"))]
+    let _ = ttl_days;
     if let Some(path) = url.strip_prefix("sqlite://") {
         if path.is_empty() {
             return Err(StoreError::Config(format!(
@@ -236,21 +243,26 @@ impl EventStore for Store {
         }
     }
 
-    async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
+    async fn complete_key(&self, claim: &KeyRecord, lease: &Lease) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(s) => s.complete_key(claim).await,
-            Store::Memory(s) => s.complete_key(claim).await,
+            Store::Sqlite(s) => s.complete_key(claim, lease).await,
+            Store::Memory(s) => s.complete_key(claim, lease).await,
             #[cfg(feature = "dynamodb")]
-            Store::Dynamo(s) => s.complete_key(claim).await,
+            Store::Dynamo(s) => s.complete_key(claim, lease).await,
         }
     }
 
-    async fn release_key(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
+    async fn release_key(
+        &self,
+        claim: &KeyRecord,
+        lease: &Lease,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         match self {
-            Store::Sqlite(s) => s.release_key(claim, now_ms).await,
-            Store::Memory(s) => s.release_key(claim, now_ms).await,
+            Store::Sqlite(s) => s.release_key(claim, lease, now_ms).await,
+            Store::Memory(s) => s.release_key(claim, lease, now_ms).await,
             #[cfg(feature = "dynamodb")]
-            Store::Dynamo(s) => s.release_key(claim, now_ms).await,
+            Store::Dynamo(s) => s.release_key(claim, lease, now_ms).await,
         }
     }
 }

@@ -1,7 +1,7 @@
 //! In-process adapter for unit tests of code that needs a store. Never used to prove a feature:
 //! the contract suite also runs against the real adapters.
 
-use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, StoredKey};
+use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, Lease, StoredKey};
 use crate::{
     after_cursor, matches, EventStore, InsertOutcome, ListQuery, Page, PageBuilder, StoreError,
     StoreHealth,
@@ -90,42 +90,51 @@ impl EventStore for MemoryStore {
         );
         Ok(match decide(inner.keys.get(&id), claim, times) {
             Decision::Record => {
-                inner.keys.insert(id, StoredKey::new(claim, times));
-                KeyClaim::Recorded
+                let new = StoredKey::new(claim, times);
+                let lease = new.lease();
+                inner.keys.insert(id, new);
+                KeyClaim::Recorded(lease)
             }
             Decision::Answer(answer) => answer,
-            Decision::TakeLease {
-                lease_until_ms,
-                event,
-                ..
-            } => {
+            Decision::TakeLease { lease, .. } => {
                 if let Some(stored) = inner.keys.get_mut(&id) {
-                    stored.lease_until_ms = lease_until_ms;
+                    stored.lease_until_ms = lease.until_ms;
                 }
-                KeyClaim::Resumed(event)
+                KeyClaim::Resumed(lease)
             }
         })
     }
 
-    async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
+    async fn complete_key(&self, claim: &KeyRecord, lease: &Lease) -> Result<(), StoreError> {
         let id = (
             claim.caller.clone(),
             claim.user_id.clone(),
             claim.key.clone(),
         );
-        if let Some(stored) = self.lock().keys.get_mut(&id) {
+        if let Some(stored) = self
+            .lock()
+            .keys
+            .get_mut(&id)
+            .filter(|s| s.is_held_by(lease))
+        {
             stored.completed = true;
         }
         Ok(())
     }
 
-    async fn release_key(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
+    async fn release_key(
+        &self,
+        claim: &KeyRecord,
+        lease: &Lease,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let id = (
             claim.caller.clone(),
             claim.user_id.clone(),
             claim.key.clone(),
         );
-        if let Some(stored) = self.lock().keys.get_mut(&id).filter(|s| !s.completed) {
+        let held = |s: &&mut StoredKey| !s.completed && s.is_held_by(lease);
+        if let Some(stored) = self.lock().keys.get_mut(&id).filter(held) {
             stored.lease_until_ms = now_ms;
         }
         Ok(())

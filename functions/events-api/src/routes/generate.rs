@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use event_kafka::EventPublisher;
 use event_schema::{validate_request, ErrorCode, FieldError, UserEvent, MAX_BODY_BYTES};
-use event_store::{EventStore, KeyClaim, KeyRecord, KeyTimes, KeyedEvent};
+use event_store::{EventStore, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use tracing::{instrument, warn};
@@ -84,10 +84,12 @@ pub(crate) async fn generate<S: EventStore, P: EventPublisher>(
         .await
         .map_err(unavailable)?
     {
-        KeyClaim::Recorded => publish_for_key(&app, &claim, &event, traceparent).await,
-        KeyClaim::Resumed(keyed) => {
-            let again = with_identity(event, keyed);
-            publish_for_key(&app, &claim, &again, traceparent).await
+        KeyClaim::Recorded(lease) => {
+            publish_for_key(&app, &claim, &lease, &event, traceparent).await
+        }
+        KeyClaim::Resumed(lease) => {
+            let again = with_identity(event, lease.event);
+            publish_for_key(&app, &claim, &lease, &again, traceparent).await
         }
         KeyClaim::Completed(keyed) => {
             let again = with_identity(event, keyed);
@@ -128,10 +130,12 @@ fn with_identity(event: UserEvent, keyed: KeyedEvent) -> UserEvent {
 }
 
 /// Publishes for a key: completed once acknowledged; released at once when not, so that the
-/// client's retry publishes the same event again instead of waiting out the lease.
+/// client's retry publishes the same event again instead of waiting out the lease. Both only
+/// while the key still holds `lease`.
 async fn publish_for_key<S: EventStore, P: EventPublisher>(
     app: &App<S, P>,
     claim: &KeyRecord,
+    lease: &Lease,
     event: &UserEvent,
     traceparent: &str,
 ) -> Result<Response, ApiError> {
@@ -139,14 +143,14 @@ async fn publish_for_key<S: EventStore, P: EventPublisher>(
         Ok(response) => {
             // Not recorded as completed, the key stays leased and a retry publishes the same
             // event again once the lease ends: still one stored event.
-            if let Err(e) = app.store.complete_key(claim).await {
+            if let Err(e) = app.store.complete_key(claim, lease).await {
                 warn!(error = "store_unavailable", cause = %e, "idempotency key not marked completed");
             }
             Ok(response)
         }
         Err(e) => {
             let now_ms = chrono::Utc::now().timestamp_millis();
-            if let Err(release) = app.store.release_key(claim, now_ms).await {
+            if let Err(release) = app.store.release_key(claim, lease, now_ms).await {
                 warn!(error = "store_unavailable", cause = %release,
                     "idempotency key not released; it frees when its lease ends");
             }

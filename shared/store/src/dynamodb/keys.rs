@@ -6,7 +6,7 @@
 //! the table's TTL attribute, so DynamoDB deletes it once it is forgotten.
 
 use super::{applied, backend, DynamoStore, Item, LAYOUT};
-use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, StoredKey};
+use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease, StoredKey};
 use crate::StoreError;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -142,8 +142,9 @@ impl DynamoStore {
         claim: &KeyRecord,
         times: KeyTimes,
     ) -> Result<KeyClaim, StoreError> {
+        let recorded = KeyClaim::Recorded(StoredKey::new(claim, times).lease());
         let mut found = match self.record_key(claim, times).await? {
-            None => return Ok(KeyClaim::Recorded),
+            None => return Ok(recorded),
             Some(found) => found,
         };
         for _ in 0..RACES {
@@ -154,19 +155,18 @@ impl DynamoStore {
             match decide(stored.as_ref(), claim, times) {
                 Decision::Answer(answer) => return Ok(answer),
                 Decision::Record => match self.record_key(claim, times).await? {
-                    None => return Ok(KeyClaim::Recorded),
+                    None => return Ok(recorded),
                     Some(again) => found = again,
                 },
                 Decision::TakeLease {
                     previous_lease_ms,
-                    lease_until_ms,
-                    event,
+                    lease,
                 } => {
                     if self
-                        .take_lease(claim, previous_lease_ms, lease_until_ms)
+                        .take_lease(claim, previous_lease_ms, lease.until_ms)
                         .await?
                     {
-                        return Ok(KeyClaim::Resumed(event));
+                        return Ok(KeyClaim::Resumed(lease));
                     }
                 }
             }
@@ -198,25 +198,48 @@ impl DynamoStore {
         applied(request.send().await)
     }
 
-    pub(super) async fn complete(&self, claim: &KeyRecord) -> Result<(), StoreError> {
+    /// Marks the key completed while it still holds `lease`.
+    pub(super) async fn complete(
+        &self,
+        claim: &KeyRecord,
+        lease: &Lease,
+    ) -> Result<(), StoreError> {
         self.update_key(
             claim,
             "SET completed = :yes",
-            "attribute_exists(eventId)",
-            &[(":yes", AttributeValue::Bool(true))],
+            "keyEventId = :event AND leaseUntilMs = :lease",
+            &[
+                (":yes", AttributeValue::Bool(true)),
+                (
+                    ":event",
+                    AttributeValue::S(lease.event.event_id.to_string()),
+                ),
+                (":lease", number(lease.until_ms)),
+            ],
         )
         .await
         .map(drop)
     }
 
-    pub(super) async fn release(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
+    /// Ends `lease` now while the key still holds it, not completed.
+    pub(super) async fn release(
+        &self,
+        claim: &KeyRecord,
+        lease: &Lease,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         self.update_key(
             claim,
             "SET leaseUntilMs = :now",
-            "attribute_exists(eventId) AND completed = :no",
+            "completed = :no AND keyEventId = :event AND leaseUntilMs = :lease",
             &[
                 (":now", number(now_ms)),
                 (":no", AttributeValue::Bool(false)),
+                (
+                    ":event",
+                    AttributeValue::S(lease.event.event_id.to_string()),
+                ),
+                (":lease", number(lease.until_ms)),
             ],
         )
         .await

@@ -15,7 +15,7 @@ pub use layout::{
 pub use listing::DAYS_PER_PAGE;
 
 use crate::{
-    EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, ListQuery, Page, StoreError,
+    EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, Lease, ListQuery, Page, StoreError,
     StoreHealth,
 };
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -344,12 +344,17 @@ impl EventStore for DynamoStore {
         self.claim(claim, times).await
     }
 
-    async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
-        self.complete(claim).await
+    async fn complete_key(&self, claim: &KeyRecord, lease: &Lease) -> Result<(), StoreError> {
+        self.complete(claim, lease).await
     }
 
-    async fn release_key(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
-        self.release(claim, now_ms).await
+    async fn release_key(
+        &self,
+        claim: &KeyRecord,
+        lease: &Lease,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.release(claim, lease, now_ms).await
     }
 }
 

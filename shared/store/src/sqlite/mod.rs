@@ -11,7 +11,7 @@
 mod pool;
 mod schema;
 
-use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, StoredKey};
+use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease, StoredKey};
 use crate::{
     after_cursor, page_size, EventStore, InsertOutcome, ListQuery, Page, PageBuilder, StoreError,
     StoreHealth,
@@ -260,13 +260,12 @@ impl EventStore for SqliteStore {
                         new.lease_until_ms,
                         new.expires_at_ms
                     ])?;
-                    KeyClaim::Recorded
+                    KeyClaim::Recorded(new.lease())
                 }
                 Decision::Answer(answer) => answer,
                 Decision::TakeLease {
                     previous_lease_ms,
-                    lease_until_ms,
-                    event,
+                    lease,
                 } => {
                     let moved = tx
                         .prepare_cached(
@@ -278,13 +277,15 @@ impl EventStore for SqliteStore {
                             claim.caller,
                             claim.user_id,
                             claim.key,
-                            lease_until_ms,
+                            lease.until_ms,
                             previous_lease_ms
                         ])?;
                     if moved == 1 {
-                        KeyClaim::Resumed(event)
+                        KeyClaim::Resumed(lease)
                     } else {
-                        KeyClaim::InFlight { lease_until_ms }
+                        KeyClaim::InFlight {
+                            lease_until_ms: lease.until_ms,
+                        }
                     }
                 }
             };
@@ -297,12 +298,13 @@ impl EventStore for SqliteStore {
         .await
     }
 
-    async fn complete_key(&self, claim: &KeyRecord) -> Result<(), StoreError> {
+    async fn complete_key(&self, claim: &KeyRecord, lease: &Lease) -> Result<(), StoreError> {
         let (caller, user, key) = (
             claim.caller.clone(),
             claim.user_id.clone(),
             claim.key.clone(),
         );
+        let (event_id, until) = (lease.event.event_id.as_bytes().to_vec(), lease.until_ms);
         self.write(move |conn| {
             // Not synced to disk: a completion lost to a power cut leaves the key leased, and
             // the retry after the lease publishes the same event again, which is stored once.
@@ -311,9 +313,10 @@ impl EventStore for SqliteStore {
             let done = conn
                 .prepare_cached(
                     "UPDATE idempotency_keys SET completed = 1
-                     WHERE caller = ?1 AND user_id = ?2 AND key = ?3",
+                     WHERE caller = ?1 AND user_id = ?2 AND key = ?3
+                     AND event_id = ?4 AND lease_until = ?5",
                 )
-                .and_then(|mut s| s.execute(params![caller, user, key]));
+                .and_then(|mut s| s.execute(params![caller, user, key, event_id, until]));
             conn.pragma_update(None, "synchronous", "FULL")?;
             done?;
             Ok(())
@@ -321,17 +324,24 @@ impl EventStore for SqliteStore {
         .await
     }
 
-    async fn release_key(&self, claim: &KeyRecord, now_ms: i64) -> Result<(), StoreError> {
+    async fn release_key(
+        &self,
+        claim: &KeyRecord,
+        lease: &Lease,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
         let (caller, user, key) = (
             claim.caller.clone(),
             claim.user_id.clone(),
             claim.key.clone(),
         );
+        let (event_id, until) = (lease.event.event_id.as_bytes().to_vec(), lease.until_ms);
         self.write(move |conn| {
             conn.execute(
                 "UPDATE idempotency_keys SET lease_until = ?4
-                 WHERE caller = ?1 AND user_id = ?2 AND key = ?3 AND completed = 0",
-                params![caller, user, key, now_ms],
+                 WHERE caller = ?1 AND user_id = ?2 AND key = ?3 AND completed = 0
+                 AND event_id = ?5 AND lease_until = ?6",
+                params![caller, user, key, now_ms, event_id, until],
             )?;
             Ok(())
         })
