@@ -65,7 +65,7 @@ chaos-smoke: ## make chaos with short faults (part of make test)
 	cargo build --workspace --bins --locked --quiet
 	target/debug/chaos --smoke
 
-fuzz: ## Coverage-guided fuzzing of the validator, the processor's record decoding and token checks (10^6 inputs each)
+fuzz: ## Coverage-guided fuzzing of the validator, the processor's record decoding and whole entry point, and token checks (10^6 inputs each)
 	scripts/fuzz.sh 1000000
 
 fuzz-smoke: ## A short fuzzing run (part of make test)

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # `make fuzz` / `make fuzz-smoke`: coverage-guided fuzzing with libFuzzer on the stable toolchain
 # (libfuzzer-sys, and rustc's SanitizerCoverage passes enabled with -C flags; only the sanitizers
-# would need nightly). Three targets (tools/fuzz):
+# would need nightly). Four targets (tools/fuzz):
 #   fuzz-body    any bytes through the strict reader and both validators
 #   fuzz-record  any bytes as an MSK record through the processor's decoding and dead-lettering
+#   fuzz-batch   any bytes as a whole invocation payload (partitions, records, timestamps, keys,
+#                values, headers of any count) through the processor's entry point
 #   fuzz-token   any bytes as an Authorization header and as token claims through the API's
 #                credential checks
 # Then the native verdicts on a sample of the body corpus are compared with the wasm build's.
@@ -23,14 +25,14 @@ sancov="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
 
 log "building the fuzz targets (instrumented, release, in target/fuzz)"
 CARGO_TARGET_DIR="$here/target/fuzz" RUSTFLAGS="$sancov" cargo build --release --locked --quiet \
-  -p pipeline-fuzz --features libfuzzer --bin fuzz-body --bin fuzz-record --bin fuzz-token --target "$triple"
+  -p pipeline-fuzz --features libfuzzer --bin fuzz-body --bin fuzz-record --bin fuzz-batch --bin fuzz-token --target "$triple"
 bin="$here/target/fuzz/$triple/release"
 # The verdict tool is not fuzzed: a plain build.
 cargo build --locked --quiet -p pipeline-fuzz --bin fuzz-verdicts
 verdicts="$here/target/debug/fuzz-verdicts"
 "$verdicts" seeds "$work/seeds"
 
-for target in body record token; do
+for target in body record batch token; do
   corpus="$work/corpus-$target"
   mkdir -p "$corpus" "$work/crashes-$target"
   log "fuzz-$target: $runs inputs"

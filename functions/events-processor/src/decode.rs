@@ -6,6 +6,49 @@ use base64::Engine as _;
 use event_kafka::DeadLetter;
 use event_schema::{validate_event, ErrorCode, UserEvent};
 
+/// Why a record was dead-lettered: the `dlq-reason` header and the `Reason` dimension of the
+/// `DeadLettered` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reason {
+    /// The record has no value.
+    MissingValue,
+    /// The value is not base64 (the event source mapping's encoding).
+    BadBase64,
+    /// The value is not JSON.
+    MalformedJson,
+    /// The value is JSON but not a valid event.
+    InvalidEvent,
+    /// Processing the record panicked: a bug, which costs this record and not the stream.
+    ProcessingPanicked,
+    /// The invocation's payload holds the record in a form the event types cannot read (a
+    /// timestamp of -1, which a producer may write).
+    UnreadableRecord,
+}
+
+impl Reason {
+    /// Every reason.
+    pub const ALL: [Reason; 6] = [
+        Self::MissingValue,
+        Self::BadBase64,
+        Self::MalformedJson,
+        Self::InvalidEvent,
+        Self::ProcessingPanicked,
+        Self::UnreadableRecord,
+    ];
+
+    /// The code as the header and the metric carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingValue => "missing_value",
+            Self::BadBase64 => "bad_base64",
+            Self::MalformedJson => "malformed_json",
+            Self::InvalidEvent => "invalid_event",
+            Self::ProcessingPanicked => "processing_panicked",
+            Self::UnreadableRecord => "unreadable_record",
+        }
+    }
+}
+
 /// The verdict on one record.
 #[derive(Debug)]
 pub enum Decoded {
@@ -17,44 +60,21 @@ pub enum Decoded {
 
 /// Decodes `record`, found under `key` (`"<topic>-<partition>"`) in the MSK event.
 pub fn decode(key: &str, record: &KafkaRecord) -> Decoded {
-    // What a dead letter carries besides the value; built only for a poison record, so a valid
-    // record costs its decoding and validation and nothing else.
-    let poison = |reason: &str, message: String, value: Option<Vec<u8>>| {
-        let topic = record
-            .topic
-            .clone()
-            .or_else(|| key.rsplit_once('-').map(|(t, _)| t.to_owned()))
-            .unwrap_or_default();
-        let headers = record
-            .headers
-            .iter()
-            .flat_map(|h| h.iter())
-            .map(|(k, v)| (k.clone(), header_bytes(v)))
-            .collect();
-        let key = record
-            .key
-            .as_deref()
-            .map(|k| STANDARD.decode(k).unwrap_or_else(|_| k.as_bytes().to_vec()));
-        Decoded::Poison(DeadLetter {
-            reason: reason.to_owned(),
-            message,
-            topic,
-            partition: record.partition,
-            offset: record.offset,
-            key,
-            value,
-            headers,
-        })
+    let poison = |reason: Reason, message: String, value: Option<Vec<u8>>| {
+        Decoded::Poison(letter(key, record, reason, message, value))
     };
-
     let Some(encoded) = record.value.as_deref() else {
-        return poison("missing_value", "the record has no value".to_owned(), None);
+        return poison(
+            Reason::MissingValue,
+            "the record has no value".to_owned(),
+            None,
+        );
     };
     let bytes = match STANDARD.decode(encoded) {
         Ok(b) => b,
         Err(e) => {
             return poison(
-                "bad_base64",
+                Reason::BadBase64,
                 format!("the value is not valid base64: {e}"),
                 Some(encoded.as_bytes().to_vec()),
             )
@@ -64,12 +84,56 @@ pub fn decode(key: &str, record: &KafkaRecord) -> Decoded {
         Ok(event) => Decoded::Event(event),
         Err(errors) => {
             let reason = match errors.first_code() {
-                ErrorCode::MalformedJson => "malformed_json",
-                _ => "invalid_event",
+                ErrorCode::MalformedJson => Reason::MalformedJson,
+                _ => Reason::InvalidEvent,
             };
             poison(reason, errors.to_string(), Some(bytes))
         }
     }
+}
+
+/// The dead letter of `record` (found under `key`, `"<topic>-<partition>"`): its key, headers,
+/// topic, partition and offset as they arrived, with `value` and why. Built only for a poison
+/// record, so a valid record costs its decoding and validation and nothing else; plain copies,
+/// so that it can stand in for a record whose processing panicked.
+pub fn letter(
+    key: &str,
+    record: &KafkaRecord,
+    reason: Reason,
+    message: String,
+    value: Option<Vec<u8>>,
+) -> DeadLetter {
+    let topic = record
+        .topic
+        .clone()
+        .or_else(|| key.rsplit_once('-').map(|(t, _)| t.to_owned()))
+        .unwrap_or_default();
+    let headers = record
+        .headers
+        .iter()
+        .flat_map(|h| h.iter())
+        .map(|(k, v)| (k.clone(), header_bytes(v)))
+        .collect();
+    let record_key = record
+        .key
+        .as_deref()
+        .map(|k| STANDARD.decode(k).unwrap_or_else(|_| k.as_bytes().to_vec()));
+    DeadLetter {
+        reason: reason.as_str().to_owned(),
+        message,
+        topic,
+        partition: record.partition,
+        offset: record.offset,
+        key: record_key,
+        value,
+        headers,
+    }
+}
+
+/// The record's value as bytes: decoded from base64 when it is, else as it came.
+pub fn raw_value(record: &KafkaRecord) -> Option<Vec<u8>> {
+    let v = record.value.as_deref()?;
+    Some(STANDARD.decode(v).unwrap_or_else(|_| v.as_bytes().to_vec()))
 }
 
 /// A header value as the MSK event carries it (signed bytes) back to its bytes.

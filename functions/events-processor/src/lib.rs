@@ -4,19 +4,24 @@
 //!
 //! The invocation succeeds only when every record was either stored (or found already stored)
 //! or dead-lettered; otherwise it fails and the event source mapping delivers the batch again,
-//! which the insert-if-absent store makes harmless. Layout: `decode` turns an MSK record into an
-//! event or a dead letter, [`Processor`] runs a batch, [`config`] reads the settings.
+//! which the insert-if-absent store makes harmless. Layout: `event` reads the invocation's payload
+//! record by record, `decode` turns an MSK record into an event or a dead letter, [`Processor`]
+//! runs a batch, `config` reads the settings.
 //!
 //! Each stored record is logged with its event id, the trace id of its `traceparent` header
 //! (written by `events-api`) and the Lambda request id, never with its user id or payload; each
 //! invocation writes one EMF document ([`names`]), and one more per dead-letter reason.
 #![warn(missing_docs)]
 
+#[cfg(feature = "lambda")]
 pub mod config;
 mod decode;
+mod event;
 
+#[cfg(feature = "lambda")]
 pub use config::Config;
-pub use decode::{decode, Decoded};
+pub use decode::{decode, Decoded, Reason};
+pub use event::read_event;
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use event_kafka::DeadLetterSink;
@@ -65,8 +70,11 @@ pub mod names {
     pub const LAG_P50: &str = "LagP50";
     /// Invocations that failed and will be retried (split by `ErrorCode`).
     pub const FAILED: &str = "BatchFailed";
+    /// Records whose processing panicked (each one dead-lettered as `processing_panicked`): a
+    /// bug to fix, which cost those records and not the stream.
+    pub const PANICKED: &str = "RecordPanicked";
     /// Every name above.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         RECEIVED,
         INSERTED,
         DUPLICATES,
@@ -76,6 +84,7 @@ pub mod names {
         LAG_MAX,
         LAG_P50,
         FAILED,
+        PANICKED,
     ];
 }
 
@@ -103,6 +112,7 @@ impl ProcessError {
     }
 }
 
+#[cfg(feature = "lambda")]
 impl From<ProcessError> for lambda_runtime::Diagnostic {
     fn from(e: ProcessError) -> Self {
         lambda_runtime::Diagnostic {
@@ -134,15 +144,17 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
         Self { metrics, ..self }
     }
 
-    /// One Lambda invocation: [`Processor::handle`], logged under `request_id`, and its metrics
-    /// document written before it returns.
+    /// One Lambda invocation, its payload as it came ([`read_event`]: a record that cannot be
+    /// read is dead-lettered, not a failed invocation): logged under `request_id`, and its
+    /// metrics document written before it returns.
     pub async fn invoke(
         &self,
-        event: KafkaEvent,
+        payload: serde_json::Value,
         request_id: &str,
     ) -> Result<BatchSummary, ProcessError> {
         let mut measured = Measured::default();
-        let result = self.run(event, request_id, &mut measured).await;
+        let (event, unreadable) = read_event(payload);
+        let result = self.run(event, unreadable, request_id, &mut measured).await;
         if let Err(e) = &result {
             error!(error = e.code(), cause = %e, request_id, "batch failed");
         }
@@ -157,16 +169,23 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
         &self.store
     }
 
+    /// Where poison records go (for tests).
+    pub fn dead_letters(&self) -> &D {
+        &self.dead_letters
+    }
+
     /// Processes one MSK batch: every partition's records in offset order, the valid events in
     /// one store batch, each poison record to the dead-letter topic.
     pub async fn handle(&self, event: KafkaEvent) -> Result<BatchSummary, ProcessError> {
-        self.run(event, "", &mut Measured::default()).await
+        self.run(event, Vec::new(), "", &mut Measured::default())
+            .await
     }
 
     #[instrument(name = "batch", skip_all, fields(source = event.event_source_arn.as_deref().unwrap_or("")))]
     async fn run(
         &self,
         event: KafkaEvent,
+        unreadable: Vec<event_kafka::DeadLetter>,
         request_id: &str,
         measured: &mut Measured,
     ) -> Result<BatchSummary, ProcessError> {
@@ -175,8 +194,12 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
         let mut partitions: Vec<_> = event.records.into_iter().collect();
         partitions.sort_by(|a, b| a.0.cmp(&b.0));
         let mut valid = Vec::new();
-        let mut letters = Vec::new();
-        let mut received = 0;
+        let mut received = unreadable.len();
+        for letter in &unreadable {
+            warn!(reason = %letter.reason, partition = letter.partition, offset = letter.offset,
+                message = ?letter.message, "unreadable record, dead-lettering");
+        }
+        let mut letters = unreadable;
         for (key, mut records) in partitions {
             records.sort_by_key(|r| r.offset);
             received += records.len();
@@ -184,15 +207,14 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                 lags.push(
                     u64::try_from(now_ms - record.timestamp.0.timestamp_millis()).unwrap_or(0),
                 );
-                match decode(&key, &record) {
-                    Decoded::Event(e) => {
-                        let trace = trace_id(&record);
+                match read_record(&key, &record) {
+                    Ok((Decoded::Event(e), trace)) => {
                         info!(event_id = %e.event_id, event_type = e.event_type.as_str(),
                             trace_id = trace.as_deref().unwrap_or(""), request_id,
                             partition = record.partition, offset = record.offset, "record");
                         valid.push(e);
                     }
-                    Decoded::Poison(letter) => {
+                    Ok((Decoded::Poison(letter), _)) => {
                         // Debug formatting quotes and escapes what came from the record,
                         // so no value can break or forge a log line.
                         warn!(
@@ -204,6 +226,21 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                             "poison record, dead-lettering"
                         );
                         letters.push(letter);
+                    }
+                    Err(panic) => {
+                        error!(error = Reason::ProcessingPanicked.as_str(), cause = %panic,
+                            partition = record.partition, offset = record.offset, request_id,
+                            "processing a record panicked; dead-lettering it");
+                        measured.panicked += 1;
+                        let message = format!("processing the record panicked: {panic}");
+                        let value = decode::raw_value(&record);
+                        letters.push(decode::letter(
+                            &key,
+                            &record,
+                            Reason::ProcessingPanicked,
+                            message,
+                            value,
+                        ));
                     }
                 }
             }
@@ -245,9 +282,36 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
     }
 }
 
+/// One record decoded, with the trace id of a valid event's `traceparent`; a panic on the way
+/// (a bug) is caught and told, so that it costs this record and not the whole stream.
+fn read_record(
+    key: &str,
+    record: &aws_lambda_events::event::kafka::KafkaRecord,
+) -> Result<(Decoded, Option<String>), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        #[cfg(test)]
+        tests::panic_if_chosen(record.offset);
+        let decoded = decode(key, record);
+        let trace = match decoded {
+            Decoded::Event(_) => trace_id(record),
+            Decoded::Poison(_) => None,
+        };
+        (decoded, trace)
+    }))
+    .map_err(|payload| {
+        payload
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic without a message".to_owned())
+    })
+}
+
 /// What an invocation measured on the way, whether or not it succeeded.
 #[derive(Debug, Default)]
 struct Measured {
+    /// Records whose processing panicked.
+    panicked: u64,
     /// The store's insert, when it answered.
     store: Option<std::time::Duration>,
     /// Dead letters by reason.
@@ -277,6 +341,9 @@ fn measure<'m>(
     }
     if let Some(d) = measured.store {
         doc.millis(names::STORE_LATENCY, d, None);
+    }
+    if measured.panicked > 0 {
+        doc.count(names::PANICKED, measured.panicked, None);
     }
     let mut docs = vec![doc];
     if result.is_ok() {

@@ -20,10 +20,12 @@ async fn serve(config: Config) -> Result<(), Error> {
     let metrics = Metrics::new(config.metrics.clone(), SERVICE);
     let processor = Processor::new(store, dead_letters).with_metrics(metrics);
     let processor = &processor;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        processor
-            .invoke(event.payload, &event.context.request_id)
-            .await
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<serde_json::Value>| async move {
+            processor
+                .invoke(event.payload, &event.context.request_id)
+                .await
+        },
+    ))
     .await
 }

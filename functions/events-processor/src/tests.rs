@@ -159,10 +159,19 @@ impl EventStore for DownStore {
     ) -> Result<event_store::KeyClaim, StoreError> {
         Err(StoreError::Backend("disk on fire".into()))
     }
-    async fn complete_key(&self, _: &event_store::KeyRecord) -> Result<(), StoreError> {
+    async fn complete_key(
+        &self,
+        _: &event_store::KeyRecord,
+        _: &event_store::Lease,
+    ) -> Result<(), StoreError> {
         Err(StoreError::Backend("disk on fire".into()))
     }
-    async fn release_key(&self, _: &event_store::KeyRecord, _: i64) -> Result<(), StoreError> {
+    async fn release_key(
+        &self,
+        _: &event_store::KeyRecord,
+        _: &event_store::Lease,
+        _: i64,
+    ) -> Result<(), StoreError> {
         Err(StoreError::Backend("disk on fire".into()))
     }
 }
@@ -299,7 +308,8 @@ async fn each_record_is_logged_with_its_trace_and_request_id_and_without_user_da
     let p = processor();
     let mut summary = None;
     let text = logs_of(async {
-        summary = Some(p.invoke(batch, "req-7").await.expect("batch"));
+        let payload = serde_json::to_value(batch).expect("json");
+        summary = Some(p.invoke(payload, "req-7").await.expect("batch"));
     })
     .await;
     let summary = summary.expect("ran");
@@ -339,6 +349,7 @@ fn every_invocation_writes_documents_the_specification_accepts() {
         ..Default::default()
     };
     measured.reasons.insert("malformed_json".into(), 1);
+    measured.panicked = 1;
     let failed = Err(ProcessError::Store(StoreError::Backend("x".into())));
     let mut seen = std::collections::BTreeSet::new();
     for result in [ok, failed] {
@@ -349,4 +360,88 @@ fn every_invocation_writes_documents_the_specification_accepts() {
         }
     }
     assert_eq!(seen.len(), names::ALL.len(), "{seen:?}");
+}
+
+thread_local! {
+    /// The offset whose processing panics in this test thread (fault injection, tests only).
+    static PANIC_AT: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Called before each record is read: panics on the chosen offset, as a bug would.
+pub(crate) fn panic_if_chosen(offset: i64) {
+    if PANIC_AT.with(std::cell::Cell::get) == Some(offset) {
+        panic!("injected fault at offset {offset}");
+    }
+}
+
+fn traced_batch(records: Vec<serde_json::Value>) -> KafkaEvent {
+    serde_json::from_value(serde_json::json!({
+        "eventSource": "aws:kafka", "records": {"t-0": records}
+    }))
+    .expect("event")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_whose_processing_panics_is_dead_lettered_and_the_rest_stored() {
+    let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let batch = traced_batch((1..=3).map(|o| traced_record(o, 10, trace)).collect());
+    let p = processor();
+    PANIC_AT.with(|c| c.set(Some(2)));
+    let summary = p.handle(batch).await;
+    PANIC_AT.with(|c| c.set(None));
+    let summary = summary.expect("the batch still succeeds");
+    assert_eq!((summary.inserted, summary.dead_lettered), (2, 1));
+    let letters = p.dead_letters.letters();
+    assert_eq!(
+        letters[0].reason,
+        crate::Reason::ProcessingPanicked.as_str()
+    );
+    assert_eq!(letters[0].offset, 2);
+    assert!(
+        letters[0].message.contains("injected fault"),
+        "{}",
+        letters[0].message
+    );
+    assert!(letters[0]
+        .value
+        .as_deref()
+        .is_some_and(|v| v.starts_with(b"{\"eventId\"")));
+}
+
+#[tokio::test]
+async fn a_traceparent_of_any_bytes_leaves_the_event_stored() {
+    // Byte 52 of the value falls inside a character: the parse once panicked there.
+    let hostile = [
+        format!("01-{}é-00", "a".repeat(51)),
+        format!("00-{}😀", "a".repeat(50)),
+        "ff".to_owned(),
+        String::new(),
+    ];
+    let mut records: Vec<_> = hostile
+        .iter()
+        .enumerate()
+        .map(|(i, t)| traced_record(i as i64 + 1, 10, t))
+        .collect();
+    // And a header that is not UTF-8 at all.
+    let mut raw = traced_record(9, 10, "");
+    raw["headers"] = serde_json::json!([{"traceparent": [-1, -2, 48, 48, 45]}]);
+    records.push(raw);
+    let p = processor();
+    let summary = p.handle(traced_batch(records)).await.expect("batch");
+    assert_eq!((summary.inserted, summary.dead_lettered), (5, 0));
+}
+
+#[test]
+fn the_readme_names_every_dead_letter_reason() {
+    let readme = include_str!("../../../README.md");
+    let row = readme
+        .lines()
+        .find(|l| l.starts_with("| `DeadLettered` |"))
+        .expect("README's DeadLettered row");
+    for reason in crate::Reason::ALL {
+        assert!(
+            row.contains(&format!("`{}`", reason.as_str())),
+            "{reason:?}"
+        );
+    }
 }

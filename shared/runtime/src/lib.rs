@@ -7,6 +7,7 @@
 //! Format documents, and [`trace`] reads and writes W3C `traceparent` values.
 #![warn(missing_docs)]
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod env;
 pub mod metrics;

@@ -98,7 +98,8 @@ pub async fn processor(records: usize) {
     let logged = median_of(|i| {
         let store = SqliteStore::open(dir.path().join(format!("logged-{i}.db"))).expect("sqlite");
         let p = Processor::new(store, MemoryDeadLetters::default());
-        let e = event.clone();
+        // The payload as the runtime hands it over: JSON, read record by record.
+        let e = serde_json::to_value(&event).expect("an MSK event as JSON");
         async move {
             tokio::time::sleep(SETTLE).await;
             measure(|| async {

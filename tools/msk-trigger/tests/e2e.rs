@@ -231,8 +231,39 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
     let many_keys = format!(
         r#"{{"eventId":"5d1f0b8e-2c4a-4e9b-8f3d-1a2b3c4d5e02","userId":"x","eventType":"LOGIN","timestamp":"2026-11-25T16:07:04.123Z"{members}}}"#
     );
+    // A value just under the producer's 1 MB with 30,000 one-byte headers: a letter that counted
+    // header names and values but not their framing was too large for the dead-letter producer.
+    let many_headers: Vec<(String, Vec<u8>)> = (0..30_000)
+        .map(|_| ("h".to_owned(), b"x".to_vec()))
+        .collect();
+    let under_the_limit = 1_000_000 - 30_000 * 4 - 500;
+    // A valid event whose traceparent header is cut by byte 52 inside a character: reading it
+    // once panicked the processor, and the batch failed on every retry.
+    let traced_id = "5d1f0b8e-2c4a-4e9b-8f3d-1a2b3c4d5e77";
+    let traced = format!(
+        r#"{{"eventId":"{traced_id}","userId":"x","eventType":"LOGIN","timestamp":"2026-11-25T16:07:04.123Z"}}"#
+    );
+    let hostile_trace = format!("01-{}é-00", "a".repeat(51)).into_bytes();
+    produce(
+        &brokers(),
+        &stack.topic,
+        &[(
+            Some(b"traced".to_vec()),
+            Some(traced.into_bytes()),
+            vec![
+                ("traceparent".to_owned(), hostile_trace),
+                ("tracestate".to_owned(), vec![0xff, 0xfe, 0x00]),
+            ],
+        )],
+    )
+    .await;
     for partition in 0..3 {
         let hostile: Vec<testkit::kafka::RawRecord> = vec![
+            (
+                Some(format!("h-headers-{partition}").into_bytes()),
+                Some(vec![b'y'; under_the_limit]),
+                many_headers.clone(),
+            ),
             (
                 Some(format!("h-keys-{partition}").into_bytes()),
                 Some(many_keys.clone().into_bytes()),
@@ -275,14 +306,24 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
         .collect();
     reasons.sort();
     let mut expected: Vec<(String, String)> = (0..3)
-        .flat_map(|p| [format!("h-big-{p}"), format!("h-keys-{p}")])
-        .map(|k| (k, "invalid_event".to_owned()))
+        .flat_map(|p| {
+            [
+                (format!("h-big-{p}"), "invalid_event"),
+                (format!("h-keys-{p}"), "invalid_event"),
+                (format!("h-headers-{p}"), "malformed_json"),
+            ]
+        })
+        .map(|(k, r)| (k, r.to_owned()))
         .collect();
     expected.sort();
     assert_eq!(
-        reasons[..6],
+        reasons[..9],
         expected[..],
         "one bounded letter per hostile record"
+    );
+    assert!(
+        stack.stored().await.contains_key(traced_id),
+        "the event with a hostile traceparent is stored"
     );
     for letter in letters
         .iter()
@@ -294,11 +335,15 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
             "{} bytes",
             message.len()
         );
-        if letter
-            .key
-            .as_deref()
-            .is_some_and(|k| k.starts_with("h-big"))
-        {
+        let key = letter.key.as_deref().unwrap_or_default();
+        if key.starts_with("h-headers") {
+            assert_eq!(letter.header("dlq-truncated"), Some("true"));
+            assert!(
+                letter.headers.len() < 300,
+                "{} headers",
+                letter.headers.len()
+            );
+        } else if key.starts_with("h-big") {
             assert_eq!(letter.header("dlq-truncated"), Some("true"));
             assert_eq!(letter.header("dlq-original-bytes"), Some("999000"));
             assert_eq!(letter.header("dlq-original-sha256").map(str::len), Some(64));
@@ -307,7 +352,7 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
         }
     }
     assert_eq!(
-        reasons[6..],
+        reasons[9..],
         [
             ("p1".into(), "malformed_json".into()),
             ("p2".into(), "missing_value".into()),
@@ -336,7 +381,7 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut logs = Vec::new();
     for (round, threshold) in [50usize, 130, 210].into_iter().enumerate() {
-        while stack.stored().await.len() < 231 + threshold {
+        while stack.stored().await.len() < 232 + threshold {
             assert!(
                 Instant::now() < deadline,
                 "the stream stalled before crash {round}"
@@ -354,7 +399,7 @@ async fn events_flow_through_the_whole_pipeline_exactly_once() {
     let stored = stack.stored().await;
     assert_eq!(
         stored.len(),
-        1 + 200 + 30 + 300,
+        1 + 200 + 1 + 30 + 300,
         "nothing lost, nothing extra"
     );
     assert!(stored.values().all(|n| *n == 1), "no event listed twice");

@@ -1,0 +1,117 @@
+//! The invocation's payload, read record by record.
+//!
+//! Typed as a whole, one record the event types cannot read would fail the invocation on every
+//! retry and hold its partition for good: a producer can write a record with timestamp -1 (the
+//! broker accepts "no timestamp"), which `aws_lambda_events` refuses. So the payload arrives as
+//! JSON, each record is read on its own, and one that cannot be read becomes a dead letter
+//! (`unreadable_record`) with whatever of it can be told: its partition and offset, its key and
+//! value.
+
+use crate::decode::Reason;
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use event_kafka::DeadLetter;
+use serde_json::Value;
+use std::collections::HashMap;
+
+/// The MSK event in `payload`, and a dead letter for each record that could not be read.
+pub fn read_event(mut payload: Value) -> (KafkaEvent, Vec<DeadLetter>) {
+    let raw = payload
+        .as_object_mut()
+        .and_then(|o| o.remove("records"))
+        .unwrap_or(Value::Null);
+    let mut event: KafkaEvent = serde_json::from_value(payload).unwrap_or_default();
+    let mut records: HashMap<String, Vec<KafkaRecord>> = HashMap::new();
+    let mut letters = Vec::new();
+    let Value::Object(partitions) = raw else {
+        return (event, letters);
+    };
+    for (key, list) in partitions {
+        let list = match list {
+            Value::Array(list) => list,
+            other => vec![other],
+        };
+        let readable = records.entry(key.clone()).or_default();
+        for item in list {
+            // The event types may panic on a value they do not expect (a fractional
+            // timestamp): that too is one unreadable record.
+            let read =
+                std::panic::catch_unwind(|| serde_json::from_value::<KafkaRecord>(item.clone()));
+            match read {
+                Ok(Ok(record)) => readable.push(record),
+                Ok(Err(e)) => letters.push(unreadable(&key, &item, e.to_string())),
+                Err(_) => letters.push(unreadable(&key, &item, "reading it panicked".to_owned())),
+            }
+        }
+    }
+    records.retain(|_, list| !list.is_empty());
+    event.records = records;
+    (event, letters)
+}
+
+/// The dead letter of a record that could not be read, under `key` (`"<topic>-<partition>"`).
+fn unreadable(key: &str, item: &Value, why: String) -> DeadLetter {
+    let (topic, partition) = key.rsplit_once('-').unwrap_or((key, ""));
+    let bytes = |name: &str| {
+        item.get(name)
+            .and_then(Value::as_str)
+            .map(|s| STANDARD.decode(s).unwrap_or_else(|_| s.as_bytes().to_vec()))
+    };
+    DeadLetter {
+        reason: Reason::UnreadableRecord.as_str().to_owned(),
+        message: format!("the record cannot be read as an MSK record: {why}"),
+        topic: item
+            .get("topic")
+            .and_then(Value::as_str)
+            .unwrap_or(topic)
+            .to_owned(),
+        partition: item
+            .get("partition")
+            .and_then(Value::as_i64)
+            .or_else(|| partition.parse().ok())
+            .unwrap_or(-1),
+        offset: item.get("offset").and_then(Value::as_i64).unwrap_or(-1),
+        key: bytes("key"),
+        value: bytes("value"),
+        headers: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_unreadable_record_is_a_letter_and_its_neighbours_are_read() {
+        let good = json!({"topic": "t", "partition": 1, "offset": 5, "timestamp": 1_795_000_000_000_i64,
+            "timestampType": "CREATE_TIME", "key": null, "value": "eyJ9", "headers": []});
+        let mut no_time = good.clone();
+        no_time["offset"] = json!(6);
+        no_time["timestamp"] = json!(-1);
+        let mut fraction = good.clone();
+        fraction["offset"] = json!(7);
+        fraction["timestamp"] = json!(1.5);
+        let payload = json!({"eventSource": "aws:kafka", "eventSourceArn": "arn:x",
+            "records": {"t-1": [good, no_time, fraction, "not a record"]}});
+        let (event, letters) = read_event(payload);
+        assert_eq!(event.event_source_arn.as_deref(), Some("arn:x"));
+        assert_eq!(event.records["t-1"].len(), 1);
+        let offsets: Vec<i64> = letters.iter().map(|l| l.offset).collect();
+        assert_eq!(offsets, [6, 7, -1]);
+        assert!(letters
+            .iter()
+            .all(|l| l.reason == "unreadable_record" && l.partition == 1));
+        assert_eq!(letters[0].value.as_deref(), Some(&b"{\"}"[..]));
+        for odd in [
+            json!(null),
+            json!([]),
+            json!({"records": 3}),
+            json!({"records": {"t-0": 4}}),
+        ] {
+            let (event, _) = read_event(odd);
+            assert!(event.records.is_empty());
+        }
+    }
+}
