@@ -418,10 +418,6 @@ const NOT_FROM_THE_TEMPLATE: &[(&str, &str)] = &[
     ("AWS_DEFAULT_REGION", "set by Lambda"),
     ("AWS_LAMBDA_RUNTIME_API", "set by Lambda"),
     (
-        "KAFKA_BROKERS",
-        "looked up from MSK_CLUSTER_ARN at cold start",
-    ),
-    (
         "KAFKA_HEALTH_TIMEOUT_MS",
         "its default (2 s) is the most GET /health may take",
     ),
@@ -546,10 +542,11 @@ fn the_table_has_the_layout_the_store_uses() {
         table["TimeToLiveSpecification"]["AttributeName"],
         layout.ttl_attribute
     );
-    assert!(stack(&[])
-        .props("EventsTable")
-        .get("TimeToLiveSpecification")
-        .is_none());
+    // On by default too: idempotency-key items expire whatever EventTtlDays says.
+    assert_eq!(
+        stack(&[]).props("EventsTable")["TimeToLiveSpecification"]["Enabled"],
+        true
+    );
 }
 
 #[test]
@@ -620,4 +617,76 @@ fn both_functions_have_reserved_concurrency_and_no_page_is_allowed_by_default() 
         .map(|(_, r)| r["Properties"].clone())
         .expect("URL");
     assert!(url["Cors"].is_null(), "default CORS: {}", url["Cors"]);
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn the_template_keeps_to_what_aws_accepts() {
+    let s = stack(&[]);
+    // Key items always expire, whatever EventTtlDays says.
+    let table = s.props("EventsTable");
+    assert_eq!(table["TimeToLiveSpecification"]["Enabled"], true);
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"],
+        "expiresAt"
+    );
+    // The AWS owned key unless a customer managed one is given.
+    assert_eq!(table["SSESpecification"]["SSEEnabled"], false);
+    let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd";
+    let cmk = stack(&[("TableKmsKeyArn", key)]);
+    assert_eq!(
+        cmk.props("EventsTable")["SSESpecification"]["KMSMasterKeyId"],
+        key
+    );
+    // Bootstrap brokers given: the functions skip the lookup.
+    let brokers = "b-1.demo.kafka.eu-west-1.amazonaws.com:9098";
+    let given = stack(&[("KafkaBootstrapBrokers", brokers)]);
+    for f in ["EventsApiFunction", "EventsProcessorFunction"] {
+        assert!(function_env(&given, f).contains(&("KAFKA_BROKERS".to_owned(), brokers.to_owned())));
+    }
+    // Pollers as parameters in provisioned mode.
+    let polled = stack(&[
+        ("OnFailureKafkaTopic", "failed-batches"),
+        ("MinimumPollers", "2"),
+        ("MaximumPollers", "6"),
+    ]);
+    let (_, esm) = polled
+        .of_type("AWS::Lambda::EventSourceMapping")
+        .next()
+        .expect("an MSK trigger");
+    assert_eq!(
+        esm["Properties"]["ProvisionedPollerConfig"],
+        serde_json::json!({"MinimumPollers": "2", "MaximumPollers": "6"})
+    );
+    // The on-failure topic is a topic of its own.
+    let base = [
+        ("MskClusterArn", ARN),
+        ("SubnetIds", "subnet-1"),
+        ("SecurityGroupIds", "sg-1"),
+    ];
+    for topic in ["user-activity-events", "user-activity-events.dlq"] {
+        let mut params = base.to_vec();
+        params.push(("OnFailureKafkaTopic", topic));
+        let errors = deploy(transformed(), &params).err().unwrap_or_default();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("FailureTopicIsNeitherSourceNorDeadLetters")),
+            "{topic}: {errors:?}"
+        );
+    }
+    // The record age AWS accepts: -1 or 60 to 604800.
+    let pattern = transformed()["Parameters"]["MaximumRecordAgeInSeconds"]["AllowedPattern"]
+        .as_str()
+        .expect("a pattern")
+        .to_owned();
+    let pattern = regex_lite::Regex::new(&pattern).expect("a regex");
+    let accepted = |v: i64| pattern.is_match(&v.to_string());
+    assert!(accepted(-1) && accepted(60) && accepted(3600) && accepted(604_800));
+    for refused in [0, 1, 59, 604_801, 1_000_000, -2] {
+        assert!(!accepted(refused), "{refused}");
+    }
+    for v in 60..=604_800 {
+        assert!(accepted(v), "{v}");
+    }
 }
