@@ -31,6 +31,9 @@ use_broker
 log "figure 1: processor batch"
 "$bench" processor "$( ((smoke)) && echo 300 || echo 10000)" >>"$rows"
 
+# 1b. One partition's failing store writes, with and without partial batch responses.
+"$bench" partial "$( ((smoke)) && echo 10 || echo 100)" >>"$rows"
+
 # 2. POST /events/generate under load, beside the publisher alone and GET /health.
 log "figure 2: generate under load"
 if ((smoke)); then

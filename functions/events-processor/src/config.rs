@@ -18,6 +18,8 @@ pub struct Config {
     pub event_ttl_days: u32,
     /// `METRICS_NAMESPACE`, `METRICS`.
     pub metrics: MetricsConfig,
+    /// `REPORT_BATCH_ITEM_FAILURES`: the event source mapping has `ReportBatchItemFailures`.
+    pub report_batch_item_failures: bool,
 }
 
 impl Config {
@@ -33,6 +35,12 @@ impl Config {
             store_url: env::string(src, "STORE_URL", event_store::DEFAULT_STORE_URL),
             event_ttl_days: env::parse(src, "EVENT_TTL_DAYS", 0, "a whole number of days")?,
             metrics: MetricsConfig::from_source(src)?,
+            report_batch_item_failures: env::parse(
+                src,
+                "REPORT_BATCH_ITEM_FAILURES",
+                false,
+                "true or false",
+            )?,
         })
     }
 }

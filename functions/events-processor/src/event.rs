@@ -15,8 +15,9 @@ use event_kafka::DeadLetter;
 use serde_json::Value;
 use std::collections::HashMap;
 
-/// The MSK event in `payload`, and a dead letter for each record that could not be read.
-pub fn read_event(mut payload: Value) -> (KafkaEvent, Vec<DeadLetter>) {
+/// The MSK event in `payload`, and a dead letter for each record that could not be read, with
+/// the key (`"<topic>-<partition>"`) it came under.
+pub fn read_event(mut payload: Value) -> (KafkaEvent, Vec<(String, DeadLetter)>) {
     let raw = payload
         .as_object_mut()
         .and_then(|o| o.remove("records"))
@@ -40,8 +41,11 @@ pub fn read_event(mut payload: Value) -> (KafkaEvent, Vec<DeadLetter>) {
                 std::panic::catch_unwind(|| serde_json::from_value::<KafkaRecord>(item.clone()));
             match read {
                 Ok(Ok(record)) => readable.push(record),
-                Ok(Err(e)) => letters.push(unreadable(&key, &item, e.to_string())),
-                Err(_) => letters.push(unreadable(&key, &item, "reading it panicked".to_owned())),
+                Ok(Err(e)) => letters.push((key.clone(), unreadable(&key, &item, e.to_string()))),
+                Err(_) => {
+                    let why = "reading it panicked".to_owned();
+                    letters.push((key.clone(), unreadable(&key, &item, why)));
+                }
             }
         }
     }
@@ -98,12 +102,12 @@ mod tests {
         let (event, letters) = read_event(payload);
         assert_eq!(event.event_source_arn.as_deref(), Some("arn:x"));
         assert_eq!(event.records["t-1"].len(), 1);
-        let offsets: Vec<i64> = letters.iter().map(|l| l.offset).collect();
+        let offsets: Vec<i64> = letters.iter().map(|(_, l)| l.offset).collect();
         assert_eq!(offsets, [6, 7, -1]);
         assert!(letters
             .iter()
-            .all(|l| l.reason == "unreadable_record" && l.partition == 1));
-        assert_eq!(letters[0].value.as_deref(), Some(&b"{\"}"[..]));
+            .all(|(k, l)| k == "t-1" && l.reason == "unreadable_record" && l.partition == 1));
+        assert_eq!(letters[0].1.value.as_deref(), Some(&b"{\"}"[..]));
         for odd in [
             json!(null),
             json!([]),

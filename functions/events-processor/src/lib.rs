@@ -49,6 +49,69 @@ pub struct BatchSummary {
     pub lag_p50_ms: u64,
 }
 
+/// A record the function could not finish, as the event source mapping reads it: the partition
+/// (its key in the event, `"<topic>-<partition>"`) and the record's offset
+/// (https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ItemIdentifier {
+    /// `"<topic>-<partition>"`.
+    pub partition: String,
+    /// The offset from which the partition is delivered again.
+    pub offset: i64,
+}
+
+/// One entry of `batchItemFailures`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemFailure {
+    /// Which record.
+    pub item_identifier: ItemIdentifier,
+}
+
+/// What an invocation returns: its summary, and with item failures reported, the first record
+/// not finished of each partition that failed (none: a complete success).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchResponse {
+    /// What was done.
+    #[serde(flatten)]
+    pub summary: BatchSummary,
+    /// The partitions to deliver again, each from its offset.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+impl From<BatchSummary> for BatchResponse {
+    fn from(summary: BatchSummary) -> Self {
+        Self {
+            summary,
+            batch_item_failures: Vec::new(),
+        }
+    }
+}
+
+impl BatchResponse {
+    /// The answer for partitions that failed from these offsets. A failed partition whose
+    /// first record's offset is unknown (every record unreadable) cannot be named, so the
+    /// answer is a complete failure, which the mapping retries whole.
+    fn reporting(
+        summary: BatchSummary,
+        failures: Vec<(String, Option<i64>)>,
+    ) -> Result<Self, ProcessError> {
+        let mut batch_item_failures = Vec::with_capacity(failures.len());
+        for (partition, offset) in failures {
+            let offset = offset.ok_or(ProcessError::Unnamed(partition.clone()))?;
+            batch_item_failures.push(ItemFailure {
+                item_identifier: ItemIdentifier { partition, offset },
+            });
+        }
+        Ok(Self {
+            summary,
+            batch_item_failures,
+        })
+    }
+}
+
 /// The metric names `events-processor` writes (the template's alarms use them; a test holds
 /// them to this list).
 pub mod names {
@@ -100,6 +163,10 @@ pub enum ProcessError {
     /// The dead-letter topic did not acknowledge a poison record.
     #[error("dead-letter topic unavailable, batch will be redelivered: {0}")]
     DeadLetter(#[from] event_kafka::Error),
+    /// A partition failed whose records' offsets are all unknown (unreadable): it cannot be
+    /// named as an item failure, so the whole batch fails.
+    #[error("partition {0} failed and none of its records has a known offset; the batch will be redelivered")]
+    Unnamed(String),
 }
 
 impl ProcessError {
@@ -108,6 +175,7 @@ impl ProcessError {
         match self {
             Self::Store(_) => "StoreUnavailable",
             Self::DeadLetter(_) => "DeadLetterTopicUnavailable",
+            Self::Unnamed(_) => "PartitionUnnamed",
         }
     }
 }
@@ -127,6 +195,7 @@ pub struct Processor<S, D> {
     store: S,
     dead_letters: D,
     metrics: Metrics,
+    report_item_failures: bool,
 }
 
 impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
@@ -136,6 +205,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
             store,
             dead_letters,
             metrics: Metrics::off(SERVICE),
+            report_item_failures: false,
         }
     }
 
@@ -144,17 +214,36 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
         Self { metrics, ..self }
     }
 
+    /// Reports per partition the first record it could not finish, instead of failing the
+    /// whole invocation (the event source mapping's `ReportBatchItemFailures`, which must be on
+    /// whenever this is: without it, Lambda would take the answer for a complete success).
+    pub fn reporting_item_failures(self, on: bool) -> Self {
+        Self {
+            report_item_failures: on,
+            ..self
+        }
+    }
+
     /// One Lambda invocation, its payload as it came ([`read_event`]: a record that cannot be
-    /// read is dead-lettered, not a failed invocation): logged under `request_id`, and its
-    /// metrics document written before it returns.
+    /// read is dead-lettered, not a failed invocation): the batch handled whole, or partition
+    /// by partition when reporting item failures; logged under `request_id`, and its metrics
+    /// document written before it returns.
     pub async fn invoke(
         &self,
         payload: serde_json::Value,
         request_id: &str,
-    ) -> Result<BatchSummary, ProcessError> {
+    ) -> Result<BatchResponse, ProcessError> {
         let mut measured = Measured::default();
         let (event, unreadable) = read_event(payload);
-        let result = self.run(event, unreadable, request_id, &mut measured).await;
+        let prepared = self.prepare(event, unreadable, request_id, &mut measured);
+        let result = if self.report_item_failures {
+            self.finish_by_partition(prepared, request_id, &mut measured)
+                .await
+        } else {
+            self.finish_whole(prepared, request_id, &mut measured)
+                .await
+                .map(BatchResponse::from)
+        };
         if let Err(e) = &result {
             error!(error = e.code(), cause = %e, request_id, "batch failed");
         }
@@ -174,37 +263,65 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
         &self.dead_letters
     }
 
-    /// Processes one MSK batch: every partition's records in offset order, the valid events in
-    /// one store batch, each poison record to the dead-letter topic.
+    /// Processes one MSK batch whole: every partition's records in offset order, the valid
+    /// events in one store batch, each poison record to the dead-letter topic; any failure
+    /// fails the batch.
     pub async fn handle(&self, event: KafkaEvent) -> Result<BatchSummary, ProcessError> {
-        self.run(event, Vec::new(), "", &mut Measured::default())
-            .await
+        let mut measured = Measured::default();
+        let prepared = self.prepare(event, Vec::new(), "", &mut measured);
+        self.finish_whole(prepared, "", &mut measured).await
     }
 
-    #[instrument(name = "batch", skip_all, fields(source = event.event_source_arn.as_deref().unwrap_or("")))]
-    async fn run(
+    /// Processes one MSK batch partition by partition: a partition whose events the store did
+    /// not take, or whose poison records the dead-letter topic did not, is reported from its
+    /// first record not finished; the others are done.
+    pub async fn handle_by_partition(
         &self,
         event: KafkaEvent,
-        unreadable: Vec<event_kafka::DeadLetter>,
+    ) -> Result<BatchResponse, ProcessError> {
+        let mut measured = Measured::default();
+        let prepared = self.prepare(event, Vec::new(), "", &mut measured);
+        self.finish_by_partition(prepared, "", &mut measured).await
+    }
+
+    /// Decodes every record, partition by partition in offset order.
+    #[instrument(name = "batch", skip_all, fields(source = event.event_source_arn.as_deref().unwrap_or("")))]
+    fn prepare(
+        &self,
+        event: KafkaEvent,
+        unreadable: Vec<(String, event_kafka::DeadLetter)>,
         request_id: &str,
         measured: &mut Measured,
-    ) -> Result<BatchSummary, ProcessError> {
+    ) -> Prepared {
         let now_ms = pipeline_runtime::unix_millis();
-        let mut lags = Vec::new();
+        let mut prepared = Prepared::default();
         let mut partitions: Vec<_> = event.records.into_iter().collect();
-        partitions.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut valid = Vec::new();
-        let mut received = unreadable.len();
-        for letter in &unreadable {
-            warn!(reason = %letter.reason, partition = letter.partition, offset = letter.offset,
-                message = ?letter.message, "unreadable record, dead-lettering");
+        for (key, _) in &unreadable {
+            if !partitions.iter().any(|(k, _)| k == key) {
+                partitions.push((key.clone(), Vec::new()));
+            }
         }
-        let mut letters = unreadable;
+        partitions.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unreadable = unreadable;
         for (key, mut records) in partitions {
             records.sort_by_key(|r| r.offset);
-            received += records.len();
+            let mut work = Partition {
+                first_offset: records.first().map(|r| r.offset),
+                ..Partition::default()
+            };
+            prepared.received += records.len();
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut unreadable)
+                .into_iter()
+                .partition(|(k, _)| *k == key);
+            unreadable = rest;
+            for (_, letter) in mine {
+                warn!(reason = %letter.reason, partition = letter.partition, offset = letter.offset,
+                    message = ?letter.message, "unreadable record, dead-lettering");
+                prepared.received += 1;
+                work.letters.push(letter);
+            }
             for record in records {
-                lags.push(
+                prepared.lags.push(
                     u64::try_from(now_ms - record.timestamp.0.timestamp_millis()).unwrap_or(0),
                 );
                 match read_record(&key, &record) {
@@ -212,7 +329,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                         info!(event_id = %e.event_id, event_type = e.event_type.as_str(),
                             trace_id = trace.as_deref().unwrap_or(""), request_id,
                             partition = record.partition, offset = record.offset, "record");
-                        valid.push(e);
+                        work.events.push(e);
                     }
                     Ok((Decoded::Poison(letter), _)) => {
                         // Debug formatting quotes and escapes what came from the record,
@@ -225,7 +342,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                             message = ?letter.message,
                             "poison record, dead-lettering"
                         );
-                        letters.push(letter);
+                        work.letters.push(letter);
                     }
                     Err(panic) => {
                         error!(error = Reason::ProcessingPanicked.as_str(), cause = %panic,
@@ -234,7 +351,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                         measured.panicked += 1;
                         let message = format!("processing the record panicked: {panic}");
                         let value = decode::raw_value(&record);
-                        letters.push(decode::letter(
+                        work.letters.push(decode::letter(
                             &key,
                             &record,
                             Reason::ProcessingPanicked,
@@ -244,42 +361,149 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                     }
                 }
             }
+            prepared.partitions.push((key, work));
         }
+        prepared
+    }
 
-        for letter in &letters {
-            *measured.reasons.entry(letter.reason.clone()).or_default() += 1;
+    /// The batch in one store call and one dead-letter send: all or nothing.
+    async fn finish_whole(
+        &self,
+        prepared: Prepared,
+        request_id: &str,
+        measured: &mut Measured,
+    ) -> Result<BatchSummary, ProcessError> {
+        let (mut events, mut letters) = (Vec::new(), Vec::new());
+        for (_, work) in prepared.partitions {
+            events.extend(work.events);
+            letters.extend(work.letters);
         }
         let started = std::time::Instant::now();
-        let outcomes = self.store.insert_batch(&valid).await?;
+        let outcomes = self.store.insert_batch(&events).await?;
         measured.store = Some(started.elapsed());
         if !letters.is_empty() {
             self.dead_letters.send_all(&letters).await?;
         }
-        let inserted = outcomes
-            .iter()
-            .filter(|o| **o == InsertOutcome::Inserted)
-            .count();
-        let (lag_max_ms, lag_p50_ms) = max_and_median(&mut lags);
-        let summary = BatchSummary {
-            received,
+        measured.sent(&letters);
+        let inserted = count_inserted(&outcomes);
+        Ok(summarize(
+            prepared.received,
             inserted,
-            duplicates: outcomes.len() - inserted,
-            dead_lettered: letters.len(),
-            lag_max_ms,
-            lag_p50_ms,
-        };
-        info!(
-            received = summary.received,
-            inserted = summary.inserted,
-            duplicates = summary.duplicates,
-            dead_lettered = summary.dead_lettered,
-            lag_max_ms,
-            lag_p50_ms,
+            outcomes.len() - inserted,
+            letters.len(),
+            prepared.lags,
             request_id,
-            "batch processed"
-        );
-        Ok(summary)
+        ))
     }
+
+    /// Each partition in its own store call and dead-letter send; a failure costs that
+    /// partition from its first record not finished.
+    async fn finish_by_partition(
+        &self,
+        prepared: Prepared,
+        request_id: &str,
+        measured: &mut Measured,
+    ) -> Result<BatchResponse, ProcessError> {
+        let (mut inserted, mut duplicates, mut dead_lettered) = (0, 0, 0);
+        let mut failures = Vec::new();
+        let mut store_time = std::time::Duration::ZERO;
+        for (key, work) in prepared.partitions {
+            let started = std::time::Instant::now();
+            let stored = self.store.insert_batch(&work.events).await;
+            store_time += started.elapsed();
+            let outcome = match stored {
+                Err(e) => Err((ProcessError::from(e), work.first_offset)),
+                Ok(outcomes) => match self.dead_letters.send_all(&work.letters).await {
+                    _ if work.letters.is_empty() => Ok(outcomes),
+                    Ok(()) => Ok(outcomes),
+                    // Stored events before it stay stored; from the first letter on, the
+                    // partition comes again (its events are found stored then).
+                    Err(e) => {
+                        let first_letter = work
+                            .letters
+                            .iter()
+                            .map(|l| l.offset)
+                            .filter(|o| *o >= 0)
+                            .min();
+                        Err((ProcessError::from(e), first_letter.or(work.first_offset)))
+                    }
+                },
+            };
+            match outcome {
+                Ok(outcomes) => {
+                    let n = count_inserted(&outcomes);
+                    inserted += n;
+                    duplicates += outcomes.len() - n;
+                    dead_lettered += work.letters.len();
+                    measured.sent(&work.letters);
+                }
+                Err((e, offset)) => {
+                    error!(error = e.code(), cause = %e, partition = %key, offset, request_id,
+                        "partition failed; reporting it from its first record not finished");
+                    *measured.failed.entry(e.code()).or_default() += 1;
+                    failures.push((key, offset));
+                }
+            }
+        }
+        measured.store = Some(store_time);
+        let summary = summarize(
+            prepared.received,
+            inserted,
+            duplicates,
+            dead_lettered,
+            prepared.lags,
+            request_id,
+        );
+        BatchResponse::reporting(summary, failures)
+    }
+}
+
+/// What a batch came to before anything was written: each partition's work, in key order.
+#[derive(Default)]
+struct Prepared {
+    partitions: Vec<(String, Partition)>,
+    received: usize,
+    lags: Vec<u64>,
+}
+
+/// One partition's events to store and letters to send.
+#[derive(Default)]
+struct Partition {
+    first_offset: Option<i64>,
+    events: Vec<event_schema::UserEvent>,
+    letters: Vec<event_kafka::DeadLetter>,
+}
+
+fn count_inserted(outcomes: &[InsertOutcome]) -> usize {
+    outcomes
+        .iter()
+        .filter(|o| **o == InsertOutcome::Inserted)
+        .count()
+}
+
+/// The batch's summary, logged.
+fn summarize(
+    received: usize,
+    inserted: usize,
+    duplicates: usize,
+    dead_lettered: usize,
+    mut lags: Vec<u64>,
+    request_id: &str,
+) -> BatchSummary {
+    let (lag_max_ms, lag_p50_ms) = max_and_median(&mut lags);
+    let summary = BatchSummary {
+        received,
+        inserted,
+        duplicates,
+        dead_lettered,
+        lag_max_ms,
+        lag_p50_ms,
+    };
+    info!(
+        received,
+        inserted, duplicates, dead_lettered, lag_max_ms, lag_p50_ms, request_id, "batch processed"
+    );
+    summary
 }
 
 /// One record decoded, with the trace id of a valid event's `traceparent`; a panic on the way
@@ -310,6 +534,8 @@ fn read_record(
 /// What an invocation measured on the way, whether or not it succeeded.
 #[derive(Debug, Default)]
 struct Measured {
+    /// Partitions that failed, by error code (reporting item failures).
+    failed: std::collections::BTreeMap<&'static str, u64>,
     /// Records whose processing panicked.
     panicked: u64,
     /// The store's insert, when it answered.
@@ -320,14 +546,23 @@ struct Measured {
 
 /// The invocation's metrics documents: one for the batch, one more per dead-letter reason (a
 /// document has one value per dimension).
+impl Measured {
+    /// Letters sent, counted by reason.
+    fn sent(&mut self, letters: &[event_kafka::DeadLetter]) {
+        for letter in letters {
+            *self.reasons.entry(letter.reason.clone()).or_default() += 1;
+        }
+    }
+}
+
 fn measure<'m>(
     metrics: &'m Metrics,
-    result: &Result<BatchSummary, ProcessError>,
+    result: &Result<BatchResponse, ProcessError>,
     measured: &Measured,
 ) -> Vec<Document<'m>> {
     let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
     let mut doc = metrics.document();
-    match result {
+    match result.as_ref().map(|r| &r.summary) {
         Ok(s) => {
             doc.count(names::RECEIVED, count(s.received), None);
             doc.count(names::INSERTED, count(s.inserted), None);
@@ -346,6 +581,11 @@ fn measure<'m>(
         doc.count(names::PANICKED, measured.panicked, None);
     }
     let mut docs = vec![doc];
+    for (code, n) in &measured.failed {
+        let mut doc = metrics.document();
+        doc.count(names::FAILED, *n, Some(("ErrorCode", code)));
+        docs.push(doc);
+    }
     if result.is_ok() {
         for (reason, n) in &measured.reasons {
             let mut doc = metrics.document();

@@ -18,7 +18,9 @@ async fn serve(config: Config) -> Result<(), Error> {
     let store = event_store::open(&config.store_url, config.event_ttl_days).await?;
     let dead_letters = KafkaDeadLetters::connect(config.kafka.clone(), SERVICE).await?;
     let metrics = Metrics::new(config.metrics.clone(), SERVICE);
-    let processor = Processor::new(store, dead_letters).with_metrics(metrics);
+    let processor = Processor::new(store, dead_letters)
+        .with_metrics(metrics)
+        .reporting_item_failures(config.report_batch_item_failures);
     let processor = &processor;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

@@ -309,7 +309,7 @@ async fn each_record_is_logged_with_its_trace_and_request_id_and_without_user_da
     let mut summary = None;
     let text = logs_of(async {
         let payload = serde_json::to_value(batch).expect("json");
-        summary = Some(p.invoke(payload, "req-7").await.expect("batch"));
+        summary = Some(p.invoke(payload, "req-7").await.expect("batch").summary);
     })
     .await;
     let summary = summary.expect("ran");
@@ -336,14 +336,14 @@ fn every_invocation_writes_documents_the_specification_accepts() {
     use crate::names;
     use pipeline_runtime::metrics::{Metrics, MetricsConfig};
     let metrics = Metrics::new(MetricsConfig::default(), crate::SERVICE);
-    let ok = Ok(BatchSummary {
+    let ok = Ok(crate::BatchResponse::from(BatchSummary {
         received: 4,
         inserted: 2,
         duplicates: 1,
         dead_lettered: 1,
         lag_max_ms: 40,
         lag_p50_ms: 20,
-    });
+    }));
     let mut measured = crate::Measured {
         store: Some(std::time::Duration::from_micros(1500)),
         ..Default::default()
@@ -444,4 +444,139 @@ fn the_readme_names_every_dead_letter_reason() {
             "{reason:?}"
         );
     }
+}
+
+/// A store whose writes of `user`'s events fail: one partition's store trouble.
+struct FailsFor(MemoryStore, &'static str);
+
+impl EventStore for FailsFor {
+    async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
+        if events.iter().any(|e| e.user_id == self.1) {
+            return Err(StoreError::Backend("throttled".into()));
+        }
+        self.0.insert_batch(events).await
+    }
+    async fn list(&self, q: ListQuery) -> Result<Page, StoreError> {
+        self.0.list(q).await
+    }
+    async fn health(&self) -> Result<StoreHealth, StoreError> {
+        self.0.health().await
+    }
+    async fn claim_key(
+        &self,
+        c: &event_store::KeyRecord,
+        t: event_store::KeyTimes,
+    ) -> Result<event_store::KeyClaim, StoreError> {
+        self.0.claim_key(c, t).await
+    }
+    async fn complete_key(
+        &self,
+        c: &event_store::KeyRecord,
+        l: &event_store::Lease,
+    ) -> Result<(), StoreError> {
+        self.0.complete_key(c, l).await
+    }
+    async fn release_key(
+        &self,
+        c: &event_store::KeyRecord,
+        l: &event_store::Lease,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        self.0.release_key(c, l, now).await
+    }
+}
+
+/// Three partitions of `t`, each three events of user `u<p>` at offsets 10, 11, 12, and with
+/// `poison` one non-JSON record at offset 11 instead.
+fn three_partitions(poison: bool) -> serde_json::Value {
+    use base64::Engine as _;
+    let b64 = |s: String| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut records = serde_json::Map::new();
+    for p in 0..3 {
+        let list: Vec<_> = (10..13)
+            .map(|o| {
+                let value = if poison && o == 11 {
+                    b64("not json".to_owned())
+                } else {
+                    b64(format!(
+                        r#"{{"eventId":"5d1f0b8e-2c4a-4e9b-8f3d-1a2b3c4d{p:02}{o:02}","userId":"u{p}","eventType":"LOGIN","timestamp":"2026-11-25T16:07:04.123Z"}}"#
+                    ))
+                };
+                serde_json::json!({"topic": "t", "partition": p, "offset": o, "timestamp": 0,
+                    "timestampType": "CREATE_TIME", "value": value, "headers": []})
+            })
+            .collect();
+        records.insert(format!("t-{p}"), list.into());
+    }
+    serde_json::json!({"eventSource": "aws:kafka", "records": records})
+}
+
+fn failures(r: &crate::BatchResponse) -> Vec<(String, i64)> {
+    r.batch_item_failures
+        .iter()
+        .map(|f| {
+            (
+                f.item_identifier.partition.clone(),
+                f.item_identifier.offset,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn reporting_item_failures_a_partition_the_store_refuses_comes_again_alone() {
+    let p = Processor::new(
+        FailsFor(MemoryStore::default(), "u1"),
+        MemoryDeadLetters::default(),
+    )
+    .reporting_item_failures(true);
+    let answer = p
+        .invoke(three_partitions(false), "r")
+        .await
+        .expect("an answer");
+    assert_eq!(failures(&answer), [("t-1".to_owned(), 10)]);
+    assert_eq!((answer.summary.received, answer.summary.inserted), (9, 6));
+    assert_eq!(p.store().0.len(), 6, "the other partitions stay stored");
+    // The answer is what the event source mapping reads.
+    let json = serde_json::to_value(&answer).expect("json");
+    assert_eq!(
+        json["batchItemFailures"],
+        serde_json::json!([{"itemIdentifier": {"partition": "t-1", "offset": 10}}])
+    );
+    // Without reporting, the same trouble fails the whole invocation.
+    let whole = Processor::new(
+        FailsFor(MemoryStore::default(), "u1"),
+        MemoryDeadLetters::default(),
+    );
+    assert!(whole.invoke(three_partitions(false), "r").await.is_err());
+}
+
+#[tokio::test]
+async fn reporting_item_failures_an_unavailable_dead_letter_topic_costs_from_the_poison_on() {
+    let p = processor().reporting_item_failures(true);
+    p.dead_letters.set_down(true);
+    let answer = p
+        .invoke(three_partitions(true), "r")
+        .await
+        .expect("an answer");
+    assert_eq!(
+        failures(&answer),
+        [
+            ("t-0".to_owned(), 11),
+            ("t-1".to_owned(), 11),
+            ("t-2".to_owned(), 11)
+        ]
+    );
+    // The events were stored; the redelivery from offset 11 finds 12 stored and letters 11.
+    assert_eq!(p.store().len(), 6);
+    let clean = processor().reporting_item_failures(true);
+    let answer = clean
+        .invoke(three_partitions(false), "r")
+        .await
+        .expect("an answer");
+    assert!(answer.batch_item_failures.is_empty());
+    assert!(serde_json::to_value(&answer)
+        .expect("json")
+        .get("batchItemFailures")
+        .is_none());
 }

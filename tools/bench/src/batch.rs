@@ -38,6 +38,20 @@ pub fn request_body(i: usize) -> Vec<u8> {
     body.to_string().into_bytes()
 }
 
+/// One MSK record on `partition` at `offset`: a valid LOGIN event of `user`.
+pub fn msk_record(user: &str, partition: usize, offset: i64) -> serde_json::Value {
+    let body = json!({"userId": user, "eventType": "LOGIN"}).to_string();
+    let event = event_schema::validate_request(body.as_bytes())
+        .expect("a valid request")
+        .into_event();
+    json!({
+        "topic": "user-activity-events", "partition": partition, "offset": offset,
+        "timestamp": 1_795_536_424_000u64, "timestampType": "CREATE_TIME",
+        "value": STANDARD.encode(serde_json::to_vec(&event).unwrap_or_default()),
+        "headers": []
+    })
+}
+
 /// `records` records over 3 partitions: 5% repeat an earlier event, 10 are poison.
 pub fn msk_batch(records: usize) -> KafkaEvent {
     let mut events: Vec<UserEvent> = Vec::with_capacity(records);

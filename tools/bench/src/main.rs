@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! pipeline-bench processor [RECORDS]
+//! pipeline-bench partial [RECORDS_PER_PARTITION]
 //! pipeline-bench generate --api BIN [--seconds S] [--levels 1,16,64]
 //! pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
 //! pipeline-bench e2e --base URL --api BIN --store URL [--events N] [--rate PER_S] [--window-ms MS]
@@ -21,6 +22,7 @@ mod batch;
 mod coldstart;
 mod e2e;
 mod load;
+mod partial;
 mod processor;
 mod report;
 mod scale;
@@ -31,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const USAGE: &str = "usage: pipeline-bench processor [RECORDS]
+       pipeline-bench partial [RECORDS_PER_PARTITION]
        pipeline-bench generate --api BIN [--seconds S] [--levels 1,16,64]
        pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
        pipeline-bench e2e --base URL --api BIN --store URL [--events N] [--rate PER_S] [--window-ms MS]
@@ -102,6 +105,13 @@ async fn main() {
                     .unwrap_or_else(|_| fail(&format!("{n:?} is not a record count")))
             });
             processor::processor(records).await
+        }
+        "partial" => {
+            let per_partition = rest.first().map_or(100, |n| {
+                n.parse()
+                    .unwrap_or_else(|_| fail(&format!("{n:?} is not a record count")))
+            });
+            partial::partial(per_partition).await
         }
         "generate" => generate(Flags::parse(rest)).await,
         "scale" => {

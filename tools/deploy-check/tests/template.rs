@@ -211,6 +211,22 @@ fn cors_is_answered_once_and_lets_signed_requests_through() {
 #[ignore = "needs aws-sam-cli (make setup)"]
 fn the_trigger_never_skips_unless_a_destination_keeps_the_records() {
     for (name, s) in combinations() {
+        // Partial batch responses where AWS offers them (provisioned mode), and the processor
+        // answers that way exactly then.
+        let (_, mapping) = s
+            .of_type("AWS::Lambda::EventSourceMapping")
+            .next()
+            .expect("an MSK trigger");
+        let provisioned = !mapping["Properties"]["ProvisionedPollerConfig"].is_null();
+        let reports = mapping["Properties"]["FunctionResponseTypes"]
+            == serde_json::json!(["ReportBatchItemFailures"]);
+        assert_eq!(reports, provisioned, "{name}");
+        let env = function_env(&s, "EventsProcessorFunction");
+        let told = env.contains(&("REPORT_BATCH_ITEM_FAILURES".to_owned(), "true".to_owned()));
+        assert_eq!(
+            told, reports,
+            "{name}: the processor's answer and the mapping disagree"
+        );
         let (_, esm) = s
             .of_type("AWS::Lambda::EventSourceMapping")
             .next()

@@ -126,7 +126,8 @@ pub fn check_batch(data: &[u8]) {
     let payload = json!({"eventSource": "aws:kafka", "records": records});
     let processor = Processor::new(MemoryStore::default(), MemoryDeadLetters::default());
     let summary = futures::executor::block_on(processor.invoke(payload, "fuzz"))
-        .expect("the in-memory store and sink never fail");
+        .expect("the in-memory store and sink never fail")
+        .summary;
     assert_eq!(summary.received, total);
     assert_eq!(
         summary.inserted + summary.duplicates + summary.dead_lettered,

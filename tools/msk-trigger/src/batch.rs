@@ -100,7 +100,7 @@ pub struct MskEvent<'a> {
 }
 
 /// Records gathered for one invocation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Batch {
     records: Vec<MskRecord>,
     bytes: usize,
@@ -194,6 +194,35 @@ impl Batch {
             bootstrap_servers: bootstrap,
             records: self.grouped(),
         }
+    }
+
+    /// What is left to deliver after the function reported `failures` (`"<topic>-<partition>"`
+    /// and an offset each): every record of a failed partition from the lowest offset reported
+    /// for it on; the other partitions are done. `None` when nothing is left. An identifier the
+    /// batch does not hold fails the whole batch, as on AWS ("Any invalid topic-partition_number
+    /// or offset returned that was not present in the invoked event will be treated as failure
+    /// and entire batch will be retried": kafka-retry-configurations).
+    pub fn remainder(&self, failures: &[(String, i64)]) -> Result<Option<Batch>, String> {
+        let mut from: BTreeMap<&str, i64> = BTreeMap::new();
+        let grouped = self.grouped();
+        for (partition, offset) in failures {
+            let held = grouped
+                .get(partition)
+                .is_some_and(|records| records.iter().any(|r| r.offset == *offset));
+            if !held {
+                return Err(format!("{partition} offset {offset} is not in the batch"));
+            }
+            let e = from.entry(partition.as_str()).or_insert(*offset);
+            *e = (*e).min(*offset);
+        }
+        let mut rest = Batch::default();
+        for r in &self.records {
+            let key = format!("{}-{}", r.topic, r.partition);
+            if from.get(key.as_str()).is_some_and(|o| r.offset >= *o) {
+                rest.push(r.clone());
+            }
+        }
+        Ok((!rest.is_empty()).then_some(rest))
     }
 
     /// Offsets to commit once the function succeeded: one past the last record of each partition.

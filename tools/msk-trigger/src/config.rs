@@ -61,6 +61,9 @@ pub struct Config {
     pub max_record_age: Option<Duration>,
     /// `TRIGGER_BISECT_ON_ERROR` (`BisectBatchOnFunctionError`).
     pub bisect_on_error: bool,
+    /// `REPORT_BATCH_ITEM_FAILURES` (`FunctionResponseTypes: [ReportBatchItemFailures]`): the
+    /// same setting tells the processor to answer that way.
+    pub report_batch_item_failures: bool,
     /// `TRIGGER_ON_FAILURE_TOPIC` (`DestinationConfig.OnFailure` with a `kafka://` topic).
     pub on_failure_topic: Option<String>,
     /// `TRIGGER_RETRY_BASE_MS`: the first backoff.
@@ -220,6 +223,12 @@ impl Config {
             retry_attempts,
             max_record_age,
             bisect_on_error: env::parse(src, "TRIGGER_BISECT_ON_ERROR", false, "true or false")?,
+            report_batch_item_failures: env::parse(
+                src,
+                "REPORT_BATCH_ITEM_FAILURES",
+                false,
+                "true or false",
+            )?,
             on_failure_topic,
             retry_base,
             retry_max,

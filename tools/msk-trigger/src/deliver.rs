@@ -5,6 +5,14 @@
 //! (`BisectBatchOnFunctionError`), and skip a batch after `MaximumRetryAttempts` retries or once
 //! its oldest record is older than `MaximumRecordAgeInSeconds`. A skipped batch is first written,
 //! record by record, to the on-failure topic; only then does the trigger move on.
+//!
+//! With `REPORT_BATCH_ITEM_FAILURES` (`FunctionResponseTypes: [ReportBatchItemFailures]`), a
+//! successful answer may name, per partition, the first record the function could not finish:
+//! the other partitions are done, and what is left (each failed partition from the lowest
+//! offset named for it) is delivered again as a failed attempt would be, under the same
+//! retry, age and bisect rules; an identifier the batch does not hold fails the whole batch.
+//! AWS documents the answer and the whole-batch rule but not how partial answers count against
+//! the retry limit: here each counts as one attempt.
 
 use crate::batch::{Batch, MskRecord};
 use crate::config::Config;
@@ -46,7 +54,8 @@ enum Attempts {
     Done,
     Interrupted,
     Split(Batch, Batch),
-    Skipped(Skip, u32, InvokeError),
+    /// What was still left of the batch was skipped.
+    Skipped(Batch, Skip, u32, InvokeError),
 }
 
 /// Delivers batches with the configured policy.
@@ -88,8 +97,8 @@ impl<'a> Deliverer<'a> {
                     pending.push(second);
                     pending.push(first);
                 }
-                Attempts::Skipped(why, invocations, last) => {
-                    if self.skip(&batch, why, invocations, &last, shutdown).await?
+                Attempts::Skipped(left, why, invocations, last) => {
+                    if self.skip(&left, why, invocations, &last, shutdown).await?
                         == Delivery::Interrupted
                     {
                         return Ok(Delivery::Interrupted);
@@ -100,13 +109,15 @@ impl<'a> Deliverer<'a> {
         Ok(Delivery::Done)
     }
 
-    async fn attempts(&self, batch: &Batch, shutdown: &mut watch::Receiver<bool>) -> Attempts {
+    async fn attempts(&self, whole: &Batch, shutdown: &mut watch::Receiver<bool>) -> Attempts {
         let config = self.config;
-        let payload =
-            serde_json::to_vec(&batch.to_event(&config.event_source_arn, &config.kafka.brokers))
-                .unwrap_or_default();
+        let mut batch = whole.clone();
         let mut attempt = 0u32;
         loop {
+            let payload = serde_json::to_vec(
+                &batch.to_event(&config.event_source_arn, &config.kafka.brokers),
+            )
+            .unwrap_or_default();
             attempt += 1;
             let delay = config.backoff(attempt);
             if !delay.is_zero() {
@@ -117,19 +128,35 @@ impl<'a> Deliverer<'a> {
             }
             let started = Instant::now();
             let error = match self.invoker.invoke(payload.clone()).await {
-                Ok(result) => {
-                    self.summary.delivered(batch.len(), &result);
-                    info!(
-                        records = batch.len(),
-                        partitions = batch.partitions(),
-                        bytes = payload.len(),
-                        latency_ms = started.elapsed().as_millis() as u64,
-                        attempt,
-                        result = %result,
-                        "batch delivered"
-                    );
-                    return Attempts::Done;
-                }
+                Ok(result) => match self.reported(&batch, &result) {
+                    Ok(None) => {
+                        self.summary.delivered(batch.len(), &result);
+                        info!(
+                            records = batch.len(),
+                            partitions = batch.partitions(),
+                            bytes = payload.len(),
+                            latency_ms = started.elapsed().as_millis() as u64,
+                            attempt,
+                            result = %result,
+                            "batch delivered"
+                        );
+                        return Attempts::Done;
+                    }
+                    Ok(Some(left)) => {
+                        self.summary.delivered(batch.len() - left.len(), &result);
+                        let partitions = left.partitions();
+                        warn!(
+                            done = batch.len() - left.len(),
+                            again = left.len(),
+                            partitions,
+                            attempt,
+                            "the function reported records it could not finish"
+                        );
+                        batch = left;
+                        InvokeError::ItemFailures(partitions)
+                    }
+                    Err(invalid) => invalid,
+                },
                 Err(e) => e,
             };
             self.summary.failed();
@@ -156,15 +183,59 @@ impl<'a> Deliverer<'a> {
                 .max_retry_attempts()
                 .is_some_and(|max| retries >= max)
             {
-                return Attempts::Skipped(Skip::RetryAttemptsExhausted, attempt, error);
+                return Attempts::Skipped(batch, Skip::RetryAttemptsExhausted, attempt, error);
             }
             if config
                 .max_record_age
                 .is_some_and(|max| batch.oldest_age() > max)
             {
-                return Attempts::Skipped(Skip::RecordAgeExceeded, attempt, error);
+                return Attempts::Skipped(batch, Skip::RecordAgeExceeded, attempt, error);
             }
         }
+    }
+
+    /// What is left of `batch` after the function answered `result`: nothing when it reported
+    /// no item failures (or reporting is off); the records to deliver again when it did.
+    fn reported(&self, batch: &Batch, result: &str) -> Result<Option<Batch>, InvokeError> {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Answer {
+            #[serde(default)]
+            batch_item_failures: Option<Vec<Failure>>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Failure {
+            item_identifier: Identifier,
+        }
+        #[derive(serde::Deserialize)]
+        struct Identifier {
+            partition: String,
+            offset: i64,
+        }
+        if !self.config.report_batch_item_failures {
+            return Ok(None);
+        }
+        // An empty or null answer, or one without the list, is a complete success.
+        let Ok(Some(answer)) = serde_json::from_str::<Option<Answer>>(result) else {
+            return if result.trim().is_empty() || result.trim() == "null" {
+                Ok(None)
+            } else {
+                // Not the documented shape: nothing says which records failed.
+                Err(InvokeError::InvalidItemFailures(
+                    "the answer is not a batch response".to_owned(),
+                ))
+            };
+        };
+        let failures: Vec<(String, i64)> = answer
+            .batch_item_failures
+            .unwrap_or_default()
+            .into_iter()
+            .map(|f| (f.item_identifier.partition, f.item_identifier.offset))
+            .collect();
+        batch
+            .remainder(&failures)
+            .map_err(InvokeError::InvalidItemFailures)
     }
 
     /// Writes every record of a skipped batch to the on-failure topic, retrying until the broker
@@ -229,6 +300,9 @@ fn invocation_record(
     let (status, error) = match last {
         InvokeError::Function { status, .. } => (*status, "Unhandled"),
         InvokeError::Transport(_) => (0, "Transport"),
+        InvokeError::ItemFailures(_) | InvokeError::InvalidItemFailures(_) => {
+            (200, "BatchItemFailures")
+        }
     };
     let first = batch.records().first();
     let last_record = batch.records().last();

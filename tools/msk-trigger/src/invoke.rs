@@ -17,6 +17,13 @@ pub enum InvokeError {
     /// The Invoke API did not answer (not started yet, crashed, timed out).
     #[error("invoke API unreachable: {0}")]
     Transport(#[from] reqwest::Error),
+    /// The function succeeded but reported records it could not finish
+    /// (`batchItemFailures`): those partitions come again from there.
+    #[error("the function reported {0} partition(s) it could not finish")]
+    ItemFailures(usize),
+    /// The function reported an item failure the batch does not hold: the whole batch failed.
+    #[error("the function's batchItemFailures are invalid: {0}")]
+    InvalidItemFailures(String),
 }
 
 /// A client of one function's invocation endpoint.

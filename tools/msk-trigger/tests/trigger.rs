@@ -32,6 +32,9 @@ struct Stub {
     always_fail: bool,
     /// Fails every batch holding a record with this value.
     fail_when_holding: Option<&'static str>,
+    /// Once: reports the record holding this value as an item failure (or, with `"invalid"`,
+    /// names a partition the batch does not hold).
+    report_once: Arc<Mutex<Option<&'static str>>>,
     received: Arc<Mutex<Vec<(KafkaEvent, bool)>>>,
 }
 
@@ -56,8 +59,32 @@ async fn invoke(State(stub): State<Stub>, body: String) -> (StatusCode, HeaderMa
             script.remove(0)
         }
     };
-    let ok = matches!(answer, Answer::Ok);
+    let reported = {
+        let mut once = stub.report_once.lock().expect("lock");
+        let found = once.and_then(|v| {
+            if v == "invalid" {
+                return Some(("nope-9".to_owned(), 0));
+            }
+            use base64::Engine as _;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(v);
+            event.records.iter().find_map(|(k, rs)| {
+                rs.iter()
+                    .find(|r| r.value.as_deref() == Some(encoded.as_str()))
+                    .map(|r| (k.clone(), r.offset))
+            })
+        });
+        if found.is_some() && matches!(answer, Answer::Ok) {
+            *once = None;
+        }
+        found.filter(|_| matches!(answer, Answer::Ok))
+    };
+    let ok = matches!(answer, Answer::Ok) && reported.is_none();
     stub.received.lock().expect("lock").push((event, ok));
+    if let Some((partition, offset)) = reported {
+        let body = serde_json::json!({"received": 0, "batchItemFailures": [
+            {"itemIdentifier": {"partition": partition, "offset": offset}}]});
+        return (StatusCode::OK, HeaderMap::new(), body.to_string());
+    }
     let mut headers = HeaderMap::new();
     match answer {
         Answer::Http500 => (StatusCode::INTERNAL_SERVER_ERROR, headers, "boom".into()),
@@ -452,4 +479,88 @@ async fn bisecting_isolates_the_one_record_that_fails() {
     let kept = failed_records(&failed);
     assert_eq!(kept.len(), 1, "{kept:?}");
     assert_eq!(kept[0].0, r#"{"seq":5}"#);
+}
+
+/// How many times each record (by value) reached the function, in answers that succeeded or
+/// reported item failures alike.
+fn deliveries(stub: &Stub) -> std::collections::BTreeMap<String, usize> {
+    use base64::Engine as _;
+    let mut seen = std::collections::BTreeMap::new();
+    for (event, _) in stub.received.lock().expect("lock").iter() {
+        for r in event.records.values().flatten() {
+            let value = r.value.as_deref().unwrap_or_default();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(value)
+                .unwrap_or_default();
+            *seen
+                .entry(String::from_utf8_lossy(&bytes).into_owned())
+                .or_insert(0) += 1;
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn a_reported_item_failure_redelivers_its_partition_from_there_and_nothing_else() {
+    let (topic, group) = (unique_topic("partial"), unique_topic("partial-group"));
+    create_topic(&brokers(), &topic, 1).await;
+    records(&topic, 8).await;
+    let stub = Stub {
+        report_once: Arc::new(Mutex::new(Some(r#"{"seq":5}"#))),
+        ..Stub::default()
+    };
+    let endpoint = serve(stub.clone()).await;
+    let child = trigger(
+        &endpoint,
+        &topic,
+        &group,
+        &[
+            ("REPORT_BATCH_ITEM_FAILURES", "true"),
+            ("TRIGGER_BATCH_WINDOW_MS", "2000"),
+        ],
+    )
+    .spawn()
+    .expect("spawn");
+    stop_once_consumed(child, &topic, &group).await;
+    let seen = deliveries(&stub);
+    for i in 0..8 {
+        let want = if i >= 5 { 2 } else { 1 };
+        assert_eq!(
+            seen.get(&format!(r#"{{"seq":{i}}}"#)),
+            Some(&want),
+            "seq {i}: {seen:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn an_item_failure_the_batch_does_not_hold_fails_the_whole_batch() {
+    let (topic, group) = (
+        unique_topic("partial-bad"),
+        unique_topic("partial-bad-group"),
+    );
+    create_topic(&brokers(), &topic, 1).await;
+    records(&topic, 4).await;
+    let stub = Stub {
+        report_once: Arc::new(Mutex::new(Some("invalid"))),
+        ..Stub::default()
+    };
+    let endpoint = serve(stub.clone()).await;
+    let child = trigger(
+        &endpoint,
+        &topic,
+        &group,
+        &[
+            ("REPORT_BATCH_ITEM_FAILURES", "true"),
+            ("TRIGGER_BATCH_WINDOW_MS", "2000"),
+        ],
+    )
+    .spawn()
+    .expect("spawn");
+    stop_once_consumed(child, &topic, &group).await;
+    let seen = deliveries(&stub);
+    assert!(seen.values().all(|n| *n == 2), "{seen:?}");
+    assert_eq!(seen.len(), 4);
 }
