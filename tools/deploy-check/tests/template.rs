@@ -674,6 +674,21 @@ fn the_template_keeps_to_what_aws_accepts() {
         esm["Properties"]["ProvisionedPollerConfig"],
         serde_json::json!({"MinimumPollers": "2", "MaximumPollers": "6"})
     );
+    // An SSE-KMS failure bucket: the processor may make data keys with its key, and only then.
+    let key_arn = "arn:aws:kms:eu-west-1:123456789012:key/feed";
+    let bucket = stack(&[
+        ("OnFailureS3BucketArn", "arn:aws:s3:::failed-batches"),
+        ("OnFailureS3KmsKeyArn", key_arn),
+    ]);
+    let grants: Vec<serde_json::Value> = statements(&bucket, "EventsProcessorRole")
+        .into_iter()
+        .filter(|st| actions(st).contains(&"kms:GenerateDataKey".to_owned()))
+        .collect();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0]["Resource"], key_arn);
+    assert!(!statements(&s, "EventsProcessorRole")
+        .iter()
+        .any(|st| actions(st).iter().any(|a| a.starts_with("kms:"))));
     // The on-failure topic is a topic of its own.
     let base = [
         ("MskClusterArn", ARN),
