@@ -35,12 +35,7 @@ impl Config {
             store_url: env::string(src, "STORE_URL", event_store::DEFAULT_STORE_URL),
             event_ttl_days: env::parse(src, "EVENT_TTL_DAYS", 0, "a whole number of days")?,
             metrics: MetricsConfig::from_source(src)?,
-            report_batch_item_failures: env::parse(
-                src,
-                "REPORT_BATCH_ITEM_FAILURES",
-                false,
-                "true or false",
-            )?,
+            report_batch_item_failures: event_kafka::report_batch_item_failures(src)?,
         })
     }
 }

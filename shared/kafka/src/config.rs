@@ -59,6 +59,13 @@ impl Default for KafkaConfig {
 /// Longest pause between reconnection attempts to a broker.
 const RECONNECT_BACKOFF_MAX_MS: u32 = 1000;
 
+/// `REPORT_BATCH_ITEM_FAILURES`: whether the event source mapping reads partial batch
+/// responses (`FunctionResponseTypes: [ReportBatchItemFailures]`). The processor answers that
+/// way and the local trigger honours the answer exactly when it is set, so both read it here.
+pub fn report_batch_item_failures(src: &(impl Source + ?Sized)) -> Result<bool, ConfigError> {
+    env::parse(src, "REPORT_BATCH_ITEM_FAILURES", false, "true or false")
+}
+
 impl KafkaConfig {
     /// Reads the `KAFKA_*` variables (and `MSK_CLUSTER_ARN`, `AWS_REGION`) from `src`.
     pub fn from_source(src: &(impl Source + ?Sized)) -> Result<Self, ConfigError> {

@@ -30,7 +30,9 @@ mod send;
 #[cfg(feature = "client")]
 pub use auth::{AuthContext, IamSigner, KafkaAuth};
 #[cfg(feature = "client")]
-pub use config::{KafkaConfig, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC, DEFAULT_TOPIC};
+pub use config::{
+    report_batch_item_failures, KafkaConfig, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC, DEFAULT_TOPIC,
+};
 pub use dead_letter::{
     dlq_headers, DeadLetter, DeadLetterSink, Encoded, MAX_LETTER_BYTES, MAX_REASON_BYTES,
 };

@@ -223,12 +223,7 @@ impl Config {
             retry_attempts,
             max_record_age,
             bisect_on_error: env::parse(src, "TRIGGER_BISECT_ON_ERROR", false, "true or false")?,
-            report_batch_item_failures: env::parse(
-                src,
-                "REPORT_BATCH_ITEM_FAILURES",
-                false,
-                "true or false",
-            )?,
+            report_batch_item_failures: event_kafka::report_batch_item_failures(src)?,
             on_failure_topic,
             retry_base,
             retry_max,

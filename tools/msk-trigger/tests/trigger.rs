@@ -500,14 +500,18 @@ fn deliveries(stub: &Stub) -> std::collections::BTreeMap<String, usize> {
     seen
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a Kafka broker: `make kafka`"]
-async fn a_reported_item_failure_redelivers_its_partition_from_there_and_nothing_else() {
-    let (topic, group) = (unique_topic("partial"), unique_topic("partial-group"));
+/// `records` records on a one-partition topic through the trigger with partial responses on,
+/// the stub reporting `report` once; how often each record reached the function.
+async fn reported_once(
+    name: &str,
+    records_n: usize,
+    report: &'static str,
+) -> std::collections::BTreeMap<String, usize> {
+    let (topic, group) = (unique_topic(name), unique_topic(&format!("{name}-group")));
     create_topic(&brokers(), &topic, 1).await;
-    records(&topic, 8).await;
+    records(&topic, records_n).await;
     let stub = Stub {
-        report_once: Arc::new(Mutex::new(Some(r#"{"seq":5}"#))),
+        report_once: Arc::new(Mutex::new(Some(report))),
         ..Stub::default()
     };
     let endpoint = serve(stub.clone()).await;
@@ -523,7 +527,13 @@ async fn a_reported_item_failure_redelivers_its_partition_from_there_and_nothing
     .spawn()
     .expect("spawn");
     stop_once_consumed(child, &topic, &group).await;
-    let seen = deliveries(&stub);
+    deliveries(&stub)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn a_reported_item_failure_redelivers_its_partition_from_there_and_nothing_else() {
+    let seen = reported_once("partial", 8, r#"{"seq":5}"#).await;
     for i in 0..8 {
         let want = if i >= 5 { 2 } else { 1 };
         assert_eq!(
@@ -537,30 +547,7 @@ async fn a_reported_item_failure_redelivers_its_partition_from_there_and_nothing
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs a Kafka broker: `make kafka`"]
 async fn an_item_failure_the_batch_does_not_hold_fails_the_whole_batch() {
-    let (topic, group) = (
-        unique_topic("partial-bad"),
-        unique_topic("partial-bad-group"),
-    );
-    create_topic(&brokers(), &topic, 1).await;
-    records(&topic, 4).await;
-    let stub = Stub {
-        report_once: Arc::new(Mutex::new(Some("invalid"))),
-        ..Stub::default()
-    };
-    let endpoint = serve(stub.clone()).await;
-    let child = trigger(
-        &endpoint,
-        &topic,
-        &group,
-        &[
-            ("REPORT_BATCH_ITEM_FAILURES", "true"),
-            ("TRIGGER_BATCH_WINDOW_MS", "2000"),
-        ],
-    )
-    .spawn()
-    .expect("spawn");
-    stop_once_consumed(child, &topic, &group).await;
-    let seen = deliveries(&stub);
+    let seen = reported_once("partial-bad", 4, "invalid").await;
     assert!(seen.values().all(|n| *n == 2), "{seen:?}");
     assert_eq!(seen.len(), 4);
 }
