@@ -35,8 +35,15 @@ pub fn read_event(mut payload: Value) -> (KafkaEvent, Vec<(String, DeadLetter)>)
         };
         let readable = records.entry(key.clone()).or_default();
         for item in list {
-            // The event types may panic on a value they do not expect (a fractional
-            // timestamp): that too is one unreadable record.
+            // The event types refuse a timestamp of -1 and panic on a fractional one: only a
+            // whole, non-negative number of milliseconds is handed to them.
+            if !item.get("timestamp").is_some_and(whole_millis) {
+                let why = "its timestamp is not a whole, non-negative number of milliseconds";
+                letters.push((key.clone(), unreadable(&key, &item, why.to_owned())));
+                continue;
+            }
+            // Anything else they may still panic on is one unreadable record too (outside a
+            // fuzzer, whose panic hook aborts on every panic, caught or not).
             let read =
                 std::panic::catch_unwind(|| serde_json::from_value::<KafkaRecord>(item.clone()));
             match read {
@@ -52,6 +59,16 @@ pub fn read_event(mut payload: Value) -> (KafkaEvent, Vec<(String, DeadLetter)>)
     records.retain(|_, list| !list.is_empty());
     event.records = records;
     (event, letters)
+}
+
+/// Whether a timestamp is what the event types read without trouble: a non-negative integer,
+/// as a number or as digits.
+fn whole_millis(t: &Value) -> bool {
+    match t {
+        Value::Number(n) => n.as_u64().is_some(),
+        Value::String(s) => !s.is_empty() && s.len() < 20 && s.bytes().all(|b| b.is_ascii_digit()),
+        _ => false,
+    }
 }
 
 /// The dead letter of a record that could not be read, under `key` (`"<topic>-<partition>"`).
