@@ -6,7 +6,8 @@
 //! or dead-lettered; otherwise it fails and the event source mapping delivers the batch again,
 //! which the insert-if-absent store makes harmless. Layout: `event` reads the invocation's payload
 //! record by record, `decode` turns an MSK record into an event or a dead letter, [`Processor`]
-//! runs a batch, `config` reads the settings.
+//! runs a batch (whole, or partition by partition when it reports item failures), `response` is
+//! what it answers, `observe` its metrics, `config` its settings.
 //!
 //! Each stored record is logged with its event id, the trace id of its `traceparent` header
 //! (written by `events-api`) and the Lambda request id, never with its user id or payload; each
@@ -17,139 +18,23 @@
 pub mod config;
 mod decode;
 mod event;
+mod observe;
+mod response;
 
 #[cfg(feature = "lambda")]
 pub use config::Config;
 pub use decode::{decode, Decoded, Reason};
 pub use event::read_event;
+pub use observe::names;
+pub use response::{BatchResponse, BatchSummary, ItemFailure, ItemIdentifier};
+
+use observe::{measure, Measured};
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use event_kafka::DeadLetterSink;
 use event_store::{EventStore, InsertOutcome, StoreError};
-use pipeline_runtime::metrics::{Document, Metrics};
-use serde::Serialize;
+use pipeline_runtime::metrics::Metrics;
 use tracing::{error, info, instrument, warn};
-
-/// What one invocation did. Returned as the function's result (the local trigger sums these
-/// into its summary line) and logged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchSummary {
-    /// Records in the batch.
-    pub received: usize,
-    /// Events stored for the first time.
-    pub inserted: usize,
-    /// Events already stored (a redelivery, or twice in one batch).
-    pub duplicates: usize,
-    /// Records sent to the dead-letter topic.
-    pub dead_lettered: usize,
-    /// The oldest record's age when the batch arrived: now − its Kafka timestamp, in ms.
-    pub lag_max_ms: u64,
-    /// The median record's age, in ms.
-    pub lag_p50_ms: u64,
-}
-
-/// A record the function could not finish, as the event source mapping reads it: the partition
-/// (its key in the event, `"<topic>-<partition>"`) and the record's offset
-/// (https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-pub struct ItemIdentifier {
-    /// `"<topic>-<partition>"`.
-    pub partition: String,
-    /// The offset from which the partition is delivered again.
-    pub offset: i64,
-}
-
-/// One entry of `batchItemFailures`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ItemFailure {
-    /// Which record.
-    pub item_identifier: ItemIdentifier,
-}
-
-/// What an invocation returns: its summary, and with item failures reported, the first record
-/// not finished of each partition that failed (none: a complete success).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchResponse {
-    /// What was done.
-    #[serde(flatten)]
-    pub summary: BatchSummary,
-    /// The partitions to deliver again, each from its offset.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub batch_item_failures: Vec<ItemFailure>,
-}
-
-impl From<BatchSummary> for BatchResponse {
-    fn from(summary: BatchSummary) -> Self {
-        Self {
-            summary,
-            batch_item_failures: Vec::new(),
-        }
-    }
-}
-
-impl BatchResponse {
-    /// The answer for partitions that failed from these offsets. A failed partition whose
-    /// first record's offset is unknown (every record unreadable) cannot be named, so the
-    /// answer is a complete failure, which the mapping retries whole.
-    fn reporting(
-        summary: BatchSummary,
-        failures: Vec<(String, Option<i64>)>,
-    ) -> Result<Self, ProcessError> {
-        let mut batch_item_failures = Vec::with_capacity(failures.len());
-        for (partition, offset) in failures {
-            let offset = offset.ok_or(ProcessError::Unnamed(partition.clone()))?;
-            batch_item_failures.push(ItemFailure {
-                item_identifier: ItemIdentifier { partition, offset },
-            });
-        }
-        Ok(Self {
-            summary,
-            batch_item_failures,
-        })
-    }
-}
-
-/// The metric names `events-processor` writes (the template's alarms use them; a test holds
-/// them to this list).
-pub mod names {
-    /// Records in a batch (summed: records processed).
-    pub const RECEIVED: &str = "Received";
-    /// Events stored for the first time.
-    pub const INSERTED: &str = "Inserted";
-    /// Events found already stored.
-    pub const DUPLICATES: &str = "Duplicates";
-    /// Records sent to the dead-letter topic (split by `Reason`).
-    pub const DEAD_LETTERED: &str = "DeadLettered";
-    /// Records per invocation (its average and maximum are the batch sizes).
-    pub const BATCH_SIZE: &str = "BatchSize";
-    /// The store's batch insert.
-    pub const STORE_LATENCY: &str = "StoreLatency";
-    /// The oldest record's age on arrival (now − record timestamp).
-    pub const LAG_MAX: &str = "LagMax";
-    /// The median record's age on arrival.
-    pub const LAG_P50: &str = "LagP50";
-    /// Invocations that failed and will be retried (split by `ErrorCode`).
-    pub const FAILED: &str = "BatchFailed";
-    /// Records whose processing panicked (each one dead-lettered as `processing_panicked`): a
-    /// bug to fix, which cost those records and not the stream.
-    pub const PANICKED: &str = "RecordPanicked";
-    /// Every name above.
-    pub const ALL: [&str; 10] = [
-        RECEIVED,
-        INSERTED,
-        DUPLICATES,
-        DEAD_LETTERED,
-        BATCH_SIZE,
-        STORE_LATENCY,
-        LAG_MAX,
-        LAG_P50,
-        FAILED,
-        PANICKED,
-    ];
-}
 
 /// The program's name: the `Service` dimension of its metrics, its Kafka client id.
 pub const SERVICE: &str = "events-processor";
@@ -529,71 +414,6 @@ fn read_record(
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic without a message".to_owned())
     })
-}
-
-/// What an invocation measured on the way, whether or not it succeeded.
-#[derive(Debug, Default)]
-struct Measured {
-    /// Partitions that failed, by error code (reporting item failures).
-    failed: std::collections::BTreeMap<&'static str, u64>,
-    /// Records whose processing panicked.
-    panicked: u64,
-    /// The store's insert, when it answered.
-    store: Option<std::time::Duration>,
-    /// Dead letters by reason.
-    reasons: std::collections::BTreeMap<String, u64>,
-}
-
-/// The invocation's metrics documents: one for the batch, one more per dead-letter reason (a
-/// document has one value per dimension).
-impl Measured {
-    /// Letters sent, counted by reason.
-    fn sent(&mut self, letters: &[event_kafka::DeadLetter]) {
-        for letter in letters {
-            *self.reasons.entry(letter.reason.clone()).or_default() += 1;
-        }
-    }
-}
-
-fn measure<'m>(
-    metrics: &'m Metrics,
-    result: &Result<BatchResponse, ProcessError>,
-    measured: &Measured,
-) -> Vec<Document<'m>> {
-    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-    let mut doc = metrics.document();
-    match result.as_ref().map(|r| &r.summary) {
-        Ok(s) => {
-            doc.count(names::RECEIVED, count(s.received), None);
-            doc.count(names::INSERTED, count(s.inserted), None);
-            doc.count(names::DUPLICATES, count(s.duplicates), None);
-            doc.count(names::BATCH_SIZE, count(s.received), None);
-            let ms = std::time::Duration::from_millis;
-            doc.millis(names::LAG_MAX, ms(s.lag_max_ms), None);
-            doc.millis(names::LAG_P50, ms(s.lag_p50_ms), None);
-        }
-        Err(e) => doc.count(names::FAILED, 1, Some(("ErrorCode", e.code()))),
-    }
-    if let Some(d) = measured.store {
-        doc.millis(names::STORE_LATENCY, d, None);
-    }
-    if measured.panicked > 0 {
-        doc.count(names::PANICKED, measured.panicked, None);
-    }
-    let mut docs = vec![doc];
-    for (code, n) in &measured.failed {
-        let mut doc = metrics.document();
-        doc.count(names::FAILED, *n, Some(("ErrorCode", code)));
-        docs.push(doc);
-    }
-    if result.is_ok() {
-        for (reason, n) in &measured.reasons {
-            let mut doc = metrics.document();
-            doc.count(names::DEAD_LETTERED, *n, Some(("Reason", reason)));
-            docs.push(doc);
-        }
-    }
-    docs
 }
 
 /// The trace id of the record's `traceparent` header (written by `events-api`), when it has a
