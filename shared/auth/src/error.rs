@@ -59,12 +59,6 @@ impl AuthError {
     pub fn credentials_sent(&self) -> bool {
         !matches!(self, Self::Missing | Self::NoIamIdentity)
     }
-
-    /// Whether the failure is the server's side (the key set could not be fetched), not the
-    /// caller's: answered 503, not 401.
-    pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::KeysUnavailable(_))
-    }
 }
 
 /// A request the caller may not make, with the sentence that says why.

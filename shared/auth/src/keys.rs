@@ -10,7 +10,6 @@
 
 use crate::error::AuthError;
 use crate::jwk::{KeySet, MAX_JWKS_BYTES};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -63,7 +62,6 @@ pub struct Jwks {
     policy: JwksPolicy,
     state: Mutex<FetchState>,
     client: reqwest::Client,
-    fetches: AtomicU64,
 }
 
 impl Jwks {
@@ -81,7 +79,6 @@ impl Jwks {
             policy,
             state: Mutex::new(FetchState::default()),
             client,
-            fetches: AtomicU64::new(0),
         }
     }
 
@@ -91,11 +88,6 @@ impl Jwks {
             Ok(k) => Arc::clone(&k),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
-    }
-
-    /// How many fetches were made (discovery and key set count as one).
-    pub fn fetches(&self) -> u64 {
-        self.fetches.load(Ordering::Relaxed)
     }
 
     /// Fetches the keys unless `seen` is already out of date (another request fetched while
@@ -119,7 +111,6 @@ impl Jwks {
             };
         }
         state.last = Some(Instant::now());
-        self.fetches.fetch_add(1, Ordering::Relaxed);
         match self.fetch(&mut state).await {
             Ok(fetched) => {
                 state.failed = None;

@@ -101,11 +101,6 @@ impl Issuer {
         &self.state.issuer
     }
 
-    /// Where its keys are published.
-    pub fn jwks_url(&self) -> String {
-        format!("{}/jwks.json", self.state.issuer)
-    }
-
     /// Publishes another key (a rotation: tokens it signs are accepted once fetched).
     pub fn publish(&self, key: SigningKey) {
         if let Ok(mut keys) = self.state.keys.write() {
