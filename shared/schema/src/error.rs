@@ -120,6 +120,10 @@ impl FieldError {
 
 /// `text` with control and line-separator characters escaped, cut to `max` characters.
 fn safe_text(text: String, max: usize) -> String {
+    // Printable ASCII (most messages) needs no look at characters.
+    if text.len() <= max && text.bytes().all(|b| matches!(b, b' '..=b'~')) {
+        return text;
+    }
     let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
     if text.len() <= max && !text.chars().any(unsafe_char) {
         return text;

@@ -130,7 +130,7 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Members<'_>, FieldError> {
             "the body is empty; send a JSON object",
         ));
     }
-    let mut reader = Reader { b: body, i: 0 };
+    let mut reader = Reader::new(body);
     match reader.root() {
         Ok(members) => Ok(members),
         Err(Stop::Problem(problem)) => Err(problem),
@@ -259,9 +259,29 @@ impl<'a> Seen<'a> {
 struct Reader<'a> {
     b: &'a [u8],
     i: usize,
+    /// The body as text when all of it is UTF-8 (checked once, up front), so that a string's
+    /// text is a slice of it. Otherwise each string is checked where it is, to report the first
+    /// one that is not UTF-8.
+    text: Option<&'a str>,
 }
 
 impl<'a> Reader<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        Reader {
+            b,
+            i: 0,
+            text: std::str::from_utf8(b).ok(),
+        }
+    }
+
+    /// The text of `b[start..end]`, where both ends are at ASCII bytes or the ends of the body.
+    fn text(&self, start: usize, end: usize) -> Option<&'a str> {
+        match self.text {
+            Some(text) => text.get(start..end),
+            None => std::str::from_utf8(&self.b[start..end]).ok(),
+        }
+    }
+
     fn peek(&self) -> Option<u8> {
         self.b.get(self.i).copied()
     }
@@ -346,10 +366,9 @@ impl<'a> Reader<'a> {
                     Kind::Null => Member::Null,
                     Kind::String(s) => Member::String(s.value()),
                     Kind::Object => Member::Object {
-                        // The object's bytes were checked as UTF-8 string by string, and
-                        // everything outside strings is ASCII.
-                        text: std::str::from_utf8(&self.b[start..self.i])
-                            .map_err(|_| Stop::Utf8)?,
+                        // The object's strings were checked as UTF-8 (with the whole body,
+                        // or one by one), and everything outside strings is ASCII.
+                        text: self.text(start, self.i).ok_or(Stop::Utf8)?,
                         compact,
                     },
                     Kind::Bool => Member::Other("a boolean"),
@@ -506,10 +525,10 @@ impl<'a> Reader<'a> {
                 _ => return Err(Stop::Syntax),
             }
         }
-        let raw = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| {
+        let Some(raw) = self.text(start, self.i) else {
             self.i = start - 1;
-            Stop::Utf8
-        })?;
+            return Err(Stop::Utf8);
+        };
         self.i += 1;
         Ok(Str {
             raw,
@@ -575,7 +594,7 @@ impl<'a> Reader<'a> {
             }
             self.required_digits()?;
         }
-        let text = std::str::from_utf8(&self.b[start..self.i]).map_err(|_| Stop::Syntax)?;
+        let text = self.text(start, self.i).ok_or(Stop::Syntax)?;
         match as_double(text, integer).inspect_err(|_| self.i = start)? {
             None => Ok(true),
             Some(value) => Ok(zmij::Buffer::new().format_finite(value) == text),
@@ -620,9 +639,12 @@ fn as_double(text: &str, integer: bool) -> Read<Option<f64>> {
 /// The compact spelling of JSON text the reader accepted: byte for byte what `serde_json` writes
 /// for it (no spaces, its escapes, its numbers).
 pub(crate) fn compact(text: &str) -> String {
-    let b = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    let mut reader = Reader { b, i: 0 };
+    let mut reader = Reader {
+        b: text.as_bytes(),
+        i: 0,
+        text: Some(text),
+    };
     while let Some(c) = reader.peek() {
         match c {
             b' ' | b'\t' | b'\n' | b'\r' => reader.i += 1,
