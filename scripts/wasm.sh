@@ -27,11 +27,11 @@ else
   echo "wasm: web/node_modules/.bin/wasm-opt not found (npm ci in web/); size not optimised" >&2
 fi
 
-# The entry (web/pkg-entry): validate() and validateObject() over the wasm's compact check().
-# The bundler build has no init(), so its copy leaves out the default export.
+# The entry (web/pkg-entry): validate() and validateObject() over the wasm's checkInput() and check().
+# The bundler build has no init(), so its copy leaves out the line that exports it.
 cp web/pkg-entry/index.js web/pkg-entry/index.d.ts "$out/"
 for f in index.js index.d.ts; do
-  grep -v '^export { default }' "web/pkg-entry/$f" >"$out/bundler/$f"
+  grep -v '^export { default, initSync' "web/pkg-entry/$f" >"$out/bundler/$f"
 done
 
 version="$(awk -F'"' '/^version = /{print $2; exit}' Cargo.toml)"

@@ -1,5 +1,6 @@
-export * from "./event_schema.js";
-export { default } from "./event_schema.js"; // the web build's init(); not in the bundler build
+export type { EventRequest, EventType, FieldError, UserEvent, Verdict } from "./event_schema.js";
+export { check, eventTypes, schemaVersion } from "./event_schema.js";
+export { default, initSync, type InitInput, type InitOutput, type SyncInitInput } from "./event_schema.js"; // not in the bundler build
 import type { Verdict } from "./event_schema.js";
 
 /** Validates a request body given as JSON text, exactly as `POST /events/generate` does. */
