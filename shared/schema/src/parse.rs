@@ -116,7 +116,8 @@ enum Stop {
     Utf8,
     /// A number beyond the range of a double (I-JSON).
     OutOfRange,
-    Problem(FieldError),
+    /// A rule of the reader (boxed, so that every result the reader passes around stays small).
+    Problem(Box<FieldError>),
 }
 
 type Read<T> = Result<T, Stop>;
@@ -133,7 +134,7 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Members<'_>, FieldError> {
     let mut reader = Reader::new(body);
     match reader.root() {
         Ok(members) => Ok(members),
-        Err(Stop::Problem(problem)) => Err(problem),
+        Err(Stop::Problem(problem)) => Err(*problem),
         Err(stop) => Err(malformed(body, reader.i, &stop)),
     }
 }
@@ -166,11 +167,11 @@ fn malformed(body: &[u8], at: usize, stop: &Stop) -> FieldError {
 }
 
 fn not_an_object<T>(what: &str) -> Read<T> {
-    Err(Stop::Problem(FieldError::new(
+    Err(Stop::Problem(Box::new(FieldError::new(
         "body",
         ErrorCode::NotAnObject,
         format!("the body must be a JSON object, got {what}"),
-    )))
+    ))))
 }
 
 fn duplicate(key: &str, at: &Path) -> Stop {
@@ -178,20 +179,20 @@ fn duplicate(key: &str, at: &Path) -> Stop {
         Path::Root => (key.to_owned(), "the body".to_owned()),
         _ => (at.field(), at.display()),
     };
-    Stop::Problem(FieldError::new(
+    Stop::Problem(Box::new(FieldError::new(
         field,
         ErrorCode::DuplicateKey,
         format!("key \"{key}\" appears more than once in {location}; send each key once"),
-    ))
+    )))
 }
 
 fn too_deep(at: &Path) -> Stop {
     let field = at.field();
-    Stop::Problem(FieldError::new(
+    Stop::Problem(Box::new(FieldError::new(
         field.as_str(),
         ErrorCode::TooDeep,
         format!("{field} nests deeper than {MAX_PAYLOAD_DEPTH} levels; flatten it"),
-    ))
+    )))
 }
 
 /// A string as it appears in the body, between its quotes.
@@ -212,47 +213,46 @@ impl<'a> Str<'a> {
     }
 }
 
-/// What one value below the root was.
-enum Kind<'a> {
-    Null,
-    Bool,
-    Number,
-    String(Str<'a>),
-    Array,
-    Object,
-}
-
-/// The keys seen in one object: a short list while there are few, a set beyond.
-enum Seen<'a> {
-    Few(Vec<Cow<'a, str>>),
-    Many(HashSet<Cow<'a, str>>),
+/// The keys seen in one object: while there are few and none is escaped, slices of the body in
+/// a list on the stack (most payload objects allocate nothing); a set beyond.
+struct Seen<'a> {
+    few: [&'a str; Seen::FEW],
+    len: usize,
+    many: Option<HashSet<Cow<'a, str>>>,
 }
 
 impl<'a> Seen<'a> {
     const FEW: usize = 16;
 
     fn new() -> Self {
-        Seen::Few(Vec::new())
+        Seen {
+            few: [""; Self::FEW],
+            len: 0,
+            many: None,
+        }
     }
 
     /// Adds `key`; false when it was already there.
     fn insert(&mut self, key: Cow<'a, str>) -> bool {
-        match self {
-            Seen::Few(keys) => {
-                if keys.contains(&key) {
-                    return false;
-                }
-                if keys.len() < Self::FEW {
-                    keys.push(key);
-                } else {
-                    let mut set: HashSet<_> = keys.drain(..).collect();
-                    set.insert(key);
-                    *self = Seen::Many(set);
-                }
-                true
-            }
-            Seen::Many(set) => set.insert(key),
+        if let Some(set) = &mut self.many {
+            return set.insert(key);
         }
+        let few = &self.few[..self.len];
+        if few.contains(&key.as_ref()) {
+            return false;
+        }
+        match key {
+            Cow::Borrowed(k) if self.len < Self::FEW => {
+                self.few[self.len] = k;
+                self.len += 1;
+            }
+            key => {
+                let mut set: HashSet<_> = few.iter().map(|&k| Cow::Borrowed(k)).collect();
+                set.insert(key);
+                self.many = Some(set);
+            }
+        }
+        true
     }
 }
 
@@ -361,19 +361,26 @@ impl<'a> Reader<'a> {
                 let root = Path::Root;
                 let path = Path::Key(&key, &root);
                 let start = self.i;
-                let (kind, compact) = self.value(1, &path)?;
-                let member = match kind {
-                    Kind::Null => Member::Null,
-                    Kind::String(s) => Member::String(s.value()),
-                    Kind::Object => Member::Object {
-                        // The object's strings were checked as UTF-8 (with the whole body,
-                        // or one by one), and everything outside strings is ASCII.
-                        text: self.text(start, self.i).ok_or(Stop::Utf8)?,
-                        compact,
-                    },
-                    Kind::Bool => Member::Other("a boolean"),
-                    Kind::Number => Member::Other("a number"),
-                    Kind::Array => Member::Other("an array"),
+                let member = match self.peek() {
+                    Some(b'"') => Member::String(self.string()?.value()),
+                    Some(b'{') => {
+                        let compact = self.object(1, &path)?;
+                        Member::Object {
+                            // The object's strings were checked as UTF-8 (with the whole body,
+                            // or one by one), and everything outside strings is ASCII.
+                            text: self.text(start, self.i).ok_or(Stop::Utf8)?,
+                            compact,
+                        }
+                    }
+                    first => {
+                        self.value(1, &path)?;
+                        match first {
+                            Some(b'n') => Member::Null,
+                            Some(b'[') => Member::Other("an array"),
+                            Some(b't' | b'f') => Member::Other("a boolean"),
+                            _ => Member::Other("a number"),
+                        }
+                    }
                 };
                 members.push((key, Some(member)));
                 self.space();
@@ -397,21 +404,17 @@ impl<'a> Reader<'a> {
         Ok(members)
     }
 
-    /// Reads one value held by a container at `depth` (the root object is 1). Returns its kind
-    /// and whether its text is compact.
-    fn value(&mut self, depth: usize, path: &Path) -> Read<(Kind<'a>, bool)> {
+    /// Reads one value held by a container at `depth` (the root object is 1). Returns whether its
+    /// text is compact.
+    fn value(&mut self, depth: usize, path: &Path) -> Read<bool> {
         match self.peek() {
-            Some(b'{') => Ok((Kind::Object, self.object(depth, path)?)),
-            Some(b'[') => Ok((Kind::Array, self.array(depth, path)?)),
-            Some(b'"') => {
-                let s = self.string()?;
-                let compact = s.compact;
-                Ok((Kind::String(s), compact))
-            }
-            Some(b'-' | b'0'..=b'9') => Ok((Kind::Number, self.number()?)),
-            Some(b't') => self.literal(b"true").map(|()| (Kind::Bool, true)),
-            Some(b'f') => self.literal(b"false").map(|()| (Kind::Bool, true)),
-            Some(b'n') => self.literal(b"null").map(|()| (Kind::Null, true)),
+            Some(b'{') => self.object(depth, path),
+            Some(b'[') => self.array(depth, path),
+            Some(b'"') => self.string().map(|s| s.compact),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal(b"true").map(|()| true),
+            Some(b'f') => self.literal(b"false").map(|()| true),
+            Some(b'n') => self.literal(b"null").map(|()| true),
             _ => Err(Stop::Syntax),
         }
     }
@@ -470,7 +473,7 @@ impl<'a> Reader<'a> {
             self.expect(b':')?;
             compact &= !self.space();
             let child = Path::Key(&key, path);
-            compact &= self.value(depth, &child)?.1;
+            compact &= self.value(depth, &child)?;
             if self.next_or_close(b'}', &mut compact)? {
                 return Ok(compact);
             }
@@ -485,7 +488,7 @@ impl<'a> Reader<'a> {
         let mut index = 0;
         loop {
             let child = Path::Index(index, path);
-            compact &= self.value(depth, &child)?.1;
+            compact &= self.value(depth, &child)?;
             if self.next_or_close(b']', &mut compact)? {
                 return Ok(compact);
             }
@@ -501,12 +504,7 @@ impl<'a> Reader<'a> {
         let mut escaped = false;
         let mut compact = true;
         loop {
-            while let Some(&c) = self.b.get(self.i) {
-                if c == b'"' || c == b'\\' || c < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            self.i = plain_run(self.b, self.i);
             match self.peek() {
                 Some(b'"') => break,
                 Some(b'\\') => {
@@ -696,6 +694,29 @@ fn write_string(out: &mut String, value: &str) {
     out.push('"');
 }
 
+/// Where the run of string bytes that need no look (neither `"`, `\\` nor a control character)
+/// starting at `i` ends.
+#[inline]
+fn plain_run(b: &[u8], i: usize) -> usize {
+    /// The bytes that end a run.
+    const STOP: [bool; 256] = {
+        let mut stop = [false; 256];
+        let mut c = 0;
+        while c < 0x20 {
+            stop[c] = true;
+            c += 1;
+        }
+        stop[b'"' as usize] = true;
+        stop[b'\\' as usize] = true;
+        stop
+    };
+    let rest = b.get(i..).unwrap_or_default();
+    i + rest
+        .iter()
+        .position(|&c| STOP[usize::from(c)])
+        .unwrap_or(rest.len())
+}
+
 fn hex4(digits: &[u8]) -> Option<u32> {
     let text = std::str::from_utf8(digits).ok()?;
     if text.len() != 4 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -773,8 +794,14 @@ mod tests {
 
     #[test]
     fn a_key_spelled_two_ways_is_one_key() {
-        let err = parse_object(br#"{"payload":{"a":1,"\u0061":2}}"#).expect_err("duplicate");
-        assert_eq!(err.code, ErrorCode::DuplicateKey);
+        for body in [
+            r#"{"payload":{"a":1,"\u0061":2}}"#,
+            r#"{"payload":{"\u0061":1,"b":2,"a":3}}"#,
+        ] {
+            let err = parse_object(body.as_bytes()).expect_err(body);
+            assert_eq!(err.code, ErrorCode::DuplicateKey, "{body}");
+        }
+        assert!(parse_object(br#"{"payload":{"\u0061":1,"b":2,"c":3}}"#).is_ok());
         let many: String = (0..40).map(|i| format!(r#""k{i}":{i},"#)).collect();
         let body = format!(r#"{{"payload":{{{many}"k39":0}}}}"#);
         let err = parse_object(body.as_bytes()).expect_err("duplicate past the short list");
