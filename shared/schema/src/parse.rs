@@ -499,8 +499,20 @@ impl<'a> Reader<'a> {
     /// Reads a string (at its opening quote). Compact when `serde_json` would write the same
     /// escapes: `\"`, `\\`, the five short control escapes, `\u00xx` for the other controls.
     fn string(&mut self) -> Read<Str<'a>> {
-        self.i += 1;
-        let start = self.i;
+        let start = self.i + 1;
+        // Most strings are one plain run up to the closing quote, in a body checked as UTF-8.
+        let end = plain_run(self.b, start);
+        if let (Some(b'"'), Some(text)) = (self.b.get(end), self.text) {
+            if let Some(raw) = text.get(start..end) {
+                self.i = end + 1;
+                return Ok(Str {
+                    raw,
+                    escaped: false,
+                    compact: true,
+                });
+            }
+        }
+        self.i = start;
         let mut escaped = false;
         let mut compact = true;
         loop {
