@@ -204,6 +204,7 @@ struct Str<'a> {
 
 impl<'a> Str<'a> {
     /// The string's value: the text itself unless it holds escapes.
+    #[inline]
     fn value(&self) -> Cow<'a, str> {
         if self.escaped {
             Cow::Owned(unescape(self.raw))
@@ -275,6 +276,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The text of `b[start..end]`, where both ends are at ASCII bytes or the ends of the body.
+    #[inline]
     fn text(&self, start: usize, end: usize) -> Option<&'a str> {
         match self.text {
             Some(text) => text.get(start..end),
