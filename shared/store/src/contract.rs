@@ -32,6 +32,7 @@ macro_rules! event_store_contract {
             keys_are_scoped_to_callers,
             a_late_request_cannot_finish_a_newer_claim,
             concurrent_claims_of_one_key_record_it_once,
+            many_keys_at_once_each_replay_their_own_event,
             a_byte_budget_ends_pages_early_and_they_still_cover_everything,
         );
     };
@@ -500,6 +501,43 @@ pub async fn concurrent_claims_of_one_key_record_it_once<S: EventStore>(store: S
         }
     }
     assert_eq!(recorded, 1);
+}
+
+/// Many requests with keys of their own at once, as a loaded API sends them (an adapter may
+/// write them together): each records its key, completes it, and a retry right after the
+/// completion replays its own event; half of them are retried with another body, refused.
+pub async fn many_keys_at_once_each_replay_their_own_event<S: EventStore>(store: S) {
+    let store = Arc::new(store);
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let c = key_claim("u", &format!("many-{i}"), 1);
+                let now = times(1_000_000 + i);
+                let KeyClaim::Recorded(lease) = store.claim_key(&c, now).await.expect("claim")
+                else {
+                    panic!("key {i} was not free");
+                };
+                assert_eq!(lease.event, c.event);
+                store.complete_key(&c, &lease).await.expect("complete");
+                let again = store.claim_key(&c, now).await.expect("retry");
+                assert_eq!(again, KeyClaim::Completed(c.event), "key {i}");
+                if i % 2 == 0 {
+                    let other = KeyRecord {
+                        fingerprint: [2; 32],
+                        ..c.clone()
+                    };
+                    assert_eq!(
+                        store.claim_key(&other, now).await.expect("other body"),
+                        KeyClaim::Mismatch
+                    );
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
 }
 
 /// One caller's key neither answers nor blocks another caller's, for the same user and key.

@@ -5,24 +5,30 @@
 //! with `INSERT … ON CONFLICT(event_id) DO NOTHING`, so a redelivered batch changes nothing and a
 //! crash mid-batch leaves either all or none of it. `synchronous=FULL`: the processor acknowledges
 //! Kafka records only after this commit, so the commit must survive power loss too. Layout and
-//! indexes are in `schema`; reads go through a few connections (`pool`). The WAL is checkpointed
-//! by a thread of its own, not by whichever commit happens to cross the threshold.
+//! indexes are in `schema`; reads go through a few connections (`pool`); writes go through one
+//! connection on a thread of its own, which commits the idempotency-key writes that arrive
+//! together at once (`writer`, `keys`). The WAL is checkpointed by a thread of its own, not by
+//! whichever commit happens to cross the threshold.
 
+mod keys;
 mod pool;
 mod schema;
+mod writer;
 
-use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease, StoredKey};
+use crate::keys::{KeyClaim, KeyRecord, KeyTimes, Lease};
 use crate::{
     after_cursor, page_size, EventStore, InsertOutcome, ListQuery, Page, PageBuilder, StoreError,
     StoreHealth,
 };
 use event_schema::{EventType, Payload, UserEvent};
+use keys::KeyWrite;
 use pool::Pool;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use uuid::Uuid;
+use writer::Writer;
 
 /// Reader connections per store.
 const READERS: usize = 4;
@@ -44,7 +50,7 @@ const WAL_KEEP_BYTES: i64 = 64 << 20;
 #[derive(Clone)]
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Arc<Mutex<Connection>>,
+    writer: Arc<Writer>,
     readers: Arc<Pool>,
     checkpointer: Arc<std::sync::Once>,
 }
@@ -69,7 +75,7 @@ impl SqliteStore {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             path,
-            writer: Arc::new(Mutex::new(writer)),
+            writer: Arc::new(Writer::start(writer)?),
             readers: Arc::new(Pool::new(readers)),
             checkpointer: Arc::new(std::sync::Once::new()),
         })
@@ -80,14 +86,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.writer);
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock leaves the connection itself intact (every
-            // transaction rolls back on drop), so a poisoned lock is safe to reuse.
-            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
-        })
-        .await?
+        self.writer.run(f).await
     }
 
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -124,7 +123,7 @@ impl SqliteStore {
     }
 }
 
-fn checkpoint_loop(path: &Path, alive: &Weak<Mutex<Connection>>) {
+fn checkpoint_loop(path: &Path, alive: &Weak<Writer>) {
     let Ok(conn) = connect(path) else {
         return;
     };
@@ -214,114 +213,26 @@ impl EventStore for SqliteStore {
         let claim = claim.clone();
         // The API writes keys even where no processor writes events: keep the WAL bounded.
         self.start_checkpointer();
-        self.write(move |conn| {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let stored = tx
-                .prepare_cached(
-                    "SELECT fingerprint, event_id, ts_ms, completed, lease_until, expires_at
-                     FROM idempotency_keys WHERE caller = ?1 AND user_id = ?2 AND key = ?3",
-                )?
-                .query_row(params![claim.caller, claim.user_id, claim.key], |r| {
-                    let id: Vec<u8> = r.get(1)?;
-                    let event_id = Uuid::from_slice(&id).map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            1,
-                            rusqlite::types::Type::Blob,
-                            Box::new(e),
-                        )
-                    })?;
-                    Ok(StoredKey {
-                        fingerprint: r.get(0)?,
-                        event: KeyedEvent {
-                            event_id,
-                            timestamp_ms: r.get(2)?,
-                        },
-                        completed: r.get(3)?,
-                        lease_until_ms: r.get(4)?,
-                        expires_at_ms: r.get(5)?,
-                    })
-                })
-                .optional()?;
-            let outcome = match decide(stored.as_ref(), &claim, times) {
-                Decision::Record => {
-                    let new = StoredKey::new(&claim, times);
-                    tx.prepare_cached(
-                        "INSERT OR REPLACE INTO idempotency_keys (caller, user_id, key,
-                         fingerprint, event_id, ts_ms, completed, lease_until, expires_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)",
-                    )?
-                    .execute(params![
-                        claim.caller,
-                        claim.user_id,
-                        claim.key,
-                        new.fingerprint,
-                        &new.event.event_id.as_bytes()[..],
-                        new.event.timestamp_ms,
-                        new.lease_until_ms,
-                        new.expires_at_ms
-                    ])?;
-                    KeyClaim::Recorded(new.lease())
-                }
-                Decision::Answer(answer) => answer,
-                Decision::TakeLease {
-                    previous_lease_ms,
-                    lease,
-                } => {
-                    let moved = tx
-                        .prepare_cached(
-                            "UPDATE idempotency_keys SET lease_until = ?4
-                             WHERE caller = ?1 AND user_id = ?2 AND key = ?3
-                             AND lease_until = ?5 AND completed = 0",
-                        )?
-                        .execute(params![
-                            claim.caller,
-                            claim.user_id,
-                            claim.key,
-                            lease.until_ms,
-                            previous_lease_ms
-                        ])?;
-                    if moved == 1 {
-                        KeyClaim::Resumed(lease)
-                    } else {
-                        KeyClaim::InFlight {
-                            lease_until_ms: lease.until_ms,
-                        }
-                    }
-                }
-            };
-            // Keys past their time are forgotten as new ones arrive.
-            tx.prepare_cached("DELETE FROM idempotency_keys WHERE expires_at <= ?1")?
-                .execute([times.now_ms])?;
-            tx.commit()?;
-            Ok(outcome)
-        })
-        .await
+        self.writer
+            .key(|reply| KeyWrite::Claim {
+                claim,
+                times,
+                reply,
+            })
+            .await
     }
 
+    /// Answers once the completion is queued: the writer writes every later claim after it, so
+    /// a retry that arrives after the 201 finds the key completed. The completion was never
+    /// synced to disk (see `KeyWrite::must_sync`), so waiting for its commit bought nothing a
+    /// power cut could not take away.
     async fn complete_key(&self, claim: &KeyRecord, lease: &Lease) -> Result<(), StoreError> {
-        let (caller, user, key) = (
-            claim.caller.clone(),
-            claim.user_id.clone(),
-            claim.key.clone(),
-        );
-        let (event_id, until) = (lease.event.event_id.as_bytes().to_vec(), lease.until_ms);
-        self.write(move |conn| {
-            // Not synced to disk: a completion lost to a power cut leaves the key leased, and
-            // the retry after the lease publishes the same event again, which is stored once.
-            // The claim before the publish is what must survive, and it is synced.
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            let done = conn
-                .prepare_cached(
-                    "UPDATE idempotency_keys SET completed = 1
-                     WHERE caller = ?1 AND user_id = ?2 AND key = ?3
-                     AND event_id = ?4 AND lease_until = ?5",
-                )
-                .and_then(|mut s| s.execute(params![caller, user, key, event_id, until]));
-            conn.pragma_update(None, "synchronous", "FULL")?;
-            done?;
-            Ok(())
+        let (claim, lease) = (claim.clone(), *lease);
+        self.writer.queue_key(|reply| KeyWrite::Complete {
+            claim,
+            lease,
+            reply,
         })
-        .await
     }
 
     async fn release_key(
@@ -330,22 +241,15 @@ impl EventStore for SqliteStore {
         lease: &Lease,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        let (caller, user, key) = (
-            claim.caller.clone(),
-            claim.user_id.clone(),
-            claim.key.clone(),
-        );
-        let (event_id, until) = (lease.event.event_id.as_bytes().to_vec(), lease.until_ms);
-        self.write(move |conn| {
-            conn.execute(
-                "UPDATE idempotency_keys SET lease_until = ?4
-                 WHERE caller = ?1 AND user_id = ?2 AND key = ?3 AND completed = 0
-                 AND event_id = ?5 AND lease_until = ?6",
-                params![caller, user, key, now_ms, event_id, until],
-            )?;
-            Ok(())
-        })
-        .await
+        let (claim, lease) = (claim.clone(), *lease);
+        self.writer
+            .key(|reply| KeyWrite::Release {
+                claim,
+                lease,
+                now_ms,
+                reply,
+            })
+            .await
     }
 }
 
