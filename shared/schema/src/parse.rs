@@ -47,9 +47,50 @@ impl Member<'_> {
     }
 }
 
-/// The members of a top-level JSON object, in document order (each value an `Option` so that the
-/// rules can take the ones they read).
-pub(crate) type Members<'a> = Vec<(Cow<'a, str>, Option<Member<'a>>)>;
+/// One top-level member: its name and its value (an `Option` so that the rules can take the ones
+/// they read).
+pub(crate) type Entry<'a> = (Cow<'a, str>, Option<Member<'a>>);
+
+/// The members of a top-level JSON object, in document order: the first few on the stack (a
+/// request has three, an event five), so that a valid body allocates no list for them.
+#[derive(Debug)]
+pub(crate) struct Members<'a> {
+    first: [Entry<'a>; Members::FIRST],
+    len: usize,
+    rest: Vec<Entry<'a>>,
+}
+
+impl<'a> Members<'a> {
+    const FIRST: usize = 5;
+
+    fn new() -> Self {
+        Members {
+            first: std::array::from_fn(|_| (Cow::Borrowed(""), None)),
+            len: 0,
+            rest: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, entry: Entry<'a>) {
+        match self.first.get_mut(self.len) {
+            Some(slot) => {
+                *slot = entry;
+                self.len += 1;
+            }
+            None => self.rest.push(entry),
+        }
+    }
+
+    /// The members in document order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Entry<'a>> {
+        self.first[..self.len].iter().chain(&self.rest)
+    }
+
+    /// The members in document order.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry<'a>> {
+        self.first[..self.len].iter_mut().chain(&mut self.rest)
+    }
+}
 
 /// Where a value sits in the document, as a parent-linked list on the stack, so that a path is
 /// only rendered when a problem is reported.
@@ -344,7 +385,7 @@ impl<'a> Reader<'a> {
             _ => return Err(Stop::Syntax),
         }
         self.i += 1;
-        let mut members: Members<'a> = Vec::new();
+        let mut members = Members::new();
         self.space();
         if self.peek() == Some(b'}') {
             self.i += 1;
@@ -813,16 +854,17 @@ mod tests {
     fn keys(body: &str) -> Vec<String> {
         parse_object(body.as_bytes())
             .expect("valid")
-            .into_iter()
-            .map(|(k, _)| k.into_owned())
+            .iter()
+            .map(|(k, _)| k.to_string())
             .collect()
     }
 
     /// The payload member of `{"payload":<text>}`: its text and whether it is compact.
     fn object(text: &str) -> (String, bool) {
         let body = format!(r#"{{"payload":{text}}}"#);
-        match parse_object(body.as_bytes()).expect("valid").pop() {
-            Some((_, Some(Member::Object { text, compact }))) => (text.to_owned(), compact),
+        let mut members = parse_object(body.as_bytes()).expect("valid");
+        match members.iter_mut().last().map(|(_, m)| m.take()) {
+            Some(Some(Member::Object { text, compact })) => (text.to_owned(), compact),
             other => panic!("not an object: {other:?}"),
         }
     }
@@ -830,6 +872,16 @@ mod tests {
     #[test]
     fn keeps_document_order_of_top_level_members() {
         assert_eq!(keys(r#"{"b":1,"a":2,"c":3}"#), ["b", "a", "c"]);
+        // Past the members kept on the stack.
+        let seven = r#"{"g":1,"f":2,"e":3,"d":4,"c":5,"b":6,"a":7}"#;
+        assert_eq!(keys(seven), ["g", "f", "e", "d", "c", "b", "a"]);
+        for body in [
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"a":7}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"f":7}"#,
+        ] {
+            let err = parse_object(body.as_bytes()).expect_err(body);
+            assert_eq!(err.code, ErrorCode::DuplicateKey, "{body}");
+        }
     }
 
     #[test]
@@ -896,7 +948,7 @@ mod tests {
     fn escapes_are_unescaped() {
         let members = parse_object(br#"{"u":"a\"b\\c\/d\n\u00e9\ud83d\ude00"}"#).expect("valid");
         assert!(
-            matches!(&members[0].1, Some(Member::String(s)) if s == "a\"b\\c/d\n\u{e9}\u{1F600}")
+            matches!(members.iter().next(), Some((_, Some(Member::String(s)))) if s == "a\"b\\c/d\n\u{e9}\u{1F600}")
         );
     }
 

@@ -247,14 +247,14 @@ impl<'a> Fields<'a> {
 
     /// Reports every member no rule took.
     fn report_unknown(self, errors: &mut Vec<FieldError>) {
-        let left = self.members.into_iter().filter(|(_, m)| m.is_some());
+        let left = self.members.iter().filter(|(_, m)| m.is_some());
         for (key, _) in left {
             errors.push(FieldError::new(
                 key.as_ref(),
                 ErrorCode::UnknownField,
                 format!(
                     "unknown field {}; allowed fields are {}",
-                    quote(&key),
+                    quote(key),
                     self.known.join(", ")
                 ),
             ));
@@ -432,7 +432,7 @@ pub(crate) fn payload_text(text: &str) -> Result<Payload, String> {
     body.push_str(text);
     body.push('}');
     let mut members = parse::parse_object(body.as_bytes()).map_err(|e| e.message)?;
-    match members.pop().and_then(|(_, m)| m) {
+    match members.iter_mut().last().and_then(|(_, m)| m.take()) {
         Some(Member::Object { text, compact: c }) => {
             Ok(Payload::from_compact(compact(text, c).into_owned()))
         }
