@@ -38,7 +38,8 @@ const WRITE_CONCURRENCY: usize = 16;
 /// How much longer a registry entry lives than the events it announces.
 const REGISTRY_GRACE_SECS: i64 = 2 * 86_400;
 
-type Item = HashMap<String, AttributeValue>;
+/// One DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
 
 /// Events in one DynamoDB table.
 #[derive(Clone)]
@@ -265,6 +266,22 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The items [`EventStore::insert_batch`] writes for `events`, built and not sent (the
+    /// benchmark sends them alone with [`Self::put_items`], the ceiling of the batch path).
+    pub fn items(&self, events: &[UserEvent]) -> Vec<Item> {
+        let now = chrono::Utc::now().timestamp_millis();
+        events.iter().map(|e| self.item(e, now)).collect()
+    }
+
+    /// Writes each item unless its `eventId` is there already, [`WRITE_CONCURRENCY`] in flight;
+    /// the outcomes are in the items' order.
+    pub async fn put_items(&self, items: Vec<Item>) -> Vec<Result<InsertOutcome, StoreError>> {
+        futures::stream::iter(items.into_iter().map(|item| self.put_if_absent(item)))
+            .buffered(WRITE_CONCURRENCY)
+            .collect()
+            .await
+    }
+
     async fn put_if_absent(&self, item: Item) -> Result<InsertOutcome, StoreError> {
         self.count_request();
         let result = self
@@ -290,17 +307,13 @@ impl EventStore for DynamoStore {
         // race, and the outcome of the earlier copy must be the one that says "inserted".
         let mut seen = HashSet::new();
         let first: Vec<bool> = events.iter().map(|e| seen.insert(e.event_id)).collect();
-        let puts: Vec<_> = events
+        let items = events
             .iter()
             .zip(&first)
             .filter(|(_, first)| **first)
-            .map(|(e, _)| self.put_if_absent(self.item(e, now)))
+            .map(|(e, _)| self.item(e, now))
             .collect();
-        let written: Vec<Result<InsertOutcome, StoreError>> = futures::stream::iter(puts)
-            .buffered(WRITE_CONCURRENCY)
-            .collect()
-            .await;
-        let mut written = written.into_iter();
+        let mut written = self.put_items(items).await.into_iter();
         first
             .into_iter()
             .map(|first| match first {
