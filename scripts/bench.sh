@@ -37,7 +37,9 @@ log "figure 1: processor batch"
 # 2. POST /events/generate under load, beside the publisher alone and GET /health.
 log "figure 2: generate under load"
 if ((smoke)); then
-  "$bench" generate --api "$bin/events-api" --seconds 0.3 --levels 1,4 >>"$rows"
+  # Each window outlasts a broker stall of most of a second (tansu, seen on a loaded machine),
+  # so that a round of the smoke run always sees some request start and finish.
+  "$bench" generate --api "$bin/events-api" --seconds 1 --levels 1,4 >>"$rows"
 else
   "$bench" generate --api "$bin/events-api" --seconds 5 --levels 1,16,64 >>"$rows"
 fi
