@@ -7,11 +7,10 @@
 //! (`unreadable_record`) with whatever of it can be told: its partition and offset, its key and
 //! value.
 
-use crate::decode::Reason;
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use event_kafka::DeadLetter;
+use event_kafka::{DeadLetter, Reason};
 use serde_json::Value;
 use std::collections::HashMap;
 
@@ -80,7 +79,7 @@ fn unreadable(key: &str, item: &Value, why: String) -> DeadLetter {
             .map(|s| STANDARD.decode(s).unwrap_or_else(|_| s.as_bytes().to_vec()))
     };
     DeadLetter {
-        reason: Reason::UnreadableRecord.as_str().to_owned(),
+        reason: Reason::UnreadableRecord,
         message: format!("the record cannot be read as an MSK record: {why}"),
         topic: item
             .get("topic")
@@ -123,7 +122,7 @@ mod tests {
         assert_eq!(offsets, [6, 7, -1]);
         assert!(letters
             .iter()
-            .all(|(k, l)| k == "t-1" && l.reason == "unreadable_record" && l.partition == 1));
+            .all(|(k, l)| k == "t-1" && l.reason == Reason::UnreadableRecord && l.partition == 1));
         assert_eq!(letters[0].1.value.as_deref(), Some(&b"{\"}"[..]));
         for odd in [
             json!(null),

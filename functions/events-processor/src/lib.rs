@@ -5,7 +5,7 @@
 //! The invocation succeeds only when every record was either stored (or found already stored)
 //! or dead-lettered; otherwise it fails and the event source mapping delivers the batch again,
 //! which the insert-if-absent store makes harmless. Layout: `event` reads the invocation's payload
-//! record by record, `decode` turns an MSK record into an event or a dead letter, [`Processor`]
+//! record by record, `event_kafka::decode` turns an MSK record into an event or a dead letter, [`Processor`]
 //! runs a batch (whole, or partition by partition when it reports item failures), `response` is
 //! what it answers, `observe` its metrics, `config` its settings.
 //!
@@ -16,14 +16,12 @@
 
 #[cfg(feature = "lambda")]
 pub mod config;
-mod decode;
 mod event;
 mod observe;
 mod response;
 
 #[cfg(feature = "lambda")]
 pub use config::Config;
-pub use decode::{decode, Decoded, Reason};
 pub use event::read_event;
 pub use observe::names;
 pub use response::{BatchResponse, BatchSummary, ItemFailure, ItemIdentifier};
@@ -31,7 +29,8 @@ pub use response::{BatchResponse, BatchSummary, ItemFailure, ItemIdentifier};
 use observe::{measure, Measured};
 
 use aws_lambda_events::event::kafka::KafkaEvent;
-use event_kafka::DeadLetterSink;
+use event_kafka::decode::{self, decode, Decoded};
+use event_kafka::{DeadLetterSink, Reason};
 use event_store::{EventStore, InsertOutcome, StoreError};
 use pipeline_runtime::metrics::Metrics;
 use tracing::{error, info, instrument, warn};

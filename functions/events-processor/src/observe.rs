@@ -53,14 +53,14 @@ pub(crate) struct Measured {
     /// The store's insert, when it answered.
     pub(crate) store: Option<std::time::Duration>,
     /// Dead letters by reason.
-    pub(crate) reasons: std::collections::BTreeMap<String, u64>,
+    pub(crate) reasons: std::collections::BTreeMap<event_kafka::Reason, u64>,
 }
 
 impl Measured {
     /// Letters sent, counted by reason.
     pub(crate) fn sent(&mut self, letters: &[event_kafka::DeadLetter]) {
         for letter in letters {
-            *self.reasons.entry(letter.reason.clone()).or_default() += 1;
+            *self.reasons.entry(letter.reason).or_default() += 1;
         }
     }
 }
@@ -101,7 +101,7 @@ pub(crate) fn measure<'m>(
     if result.is_ok() {
         for (reason, n) in &measured.reasons {
             let mut doc = metrics.document();
-            doc.count(names::DEAD_LETTERED, *n, Some(("Reason", reason)));
+            doc.count(names::DEAD_LETTERED, *n, Some(("Reason", reason.as_str())));
             docs.push(doc);
         }
     }

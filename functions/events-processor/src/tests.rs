@@ -3,7 +3,7 @@
 
 use crate::{BatchSummary, ProcessError, Processor};
 use aws_lambda_events::event::kafka::KafkaEvent;
-use event_kafka::MemoryDeadLetters;
+use event_kafka::{MemoryDeadLetters, Reason};
 use event_schema::UserEvent;
 use event_store::{
     EventStore, InsertOutcome, ListQuery, MemoryStore, Page, StoreError, StoreHealth,
@@ -36,17 +36,17 @@ async fn stores_valid_events_and_dead_letters_each_poison_record_with_its_reason
     );
     assert_eq!(p.store().len(), 3);
     let letters = p.dead_letters.letters();
-    let reasons: Vec<(i64, i64, &str)> = letters
+    let reasons: Vec<(i64, i64, Reason)> = letters
         .iter()
-        .map(|l| (l.partition, l.offset, l.reason.as_str()))
+        .map(|l| (l.partition, l.offset, l.reason))
         .collect();
     assert_eq!(
         reasons,
         [
-            (0, 43, "bad_base64"),
-            (2, 8, "missing_value"),
-            (2, 9, "malformed_json"),
-            (2, 10, "invalid_event"),
+            (0, 43, Reason::BadBase64),
+            (2, 8, Reason::MissingValue),
+            (2, 9, Reason::MalformedJson),
+            (2, 10, Reason::InvalidEvent),
         ]
     );
     let bad64 = &letters[0];
@@ -83,7 +83,7 @@ async fn the_documented_aws_example_is_a_poison_record_kept_byte_for_byte() {
     let summary = p.handle(event(AWS_EXAMPLE)).await.expect("batch succeeds");
     assert_eq!(summary.dead_lettered, 1);
     let letter = &p.dead_letters.letters()[0];
-    assert_eq!(letter.reason, "malformed_json");
+    assert_eq!(letter.reason, Reason::MalformedJson);
     assert_eq!(
         letter.value.as_deref(),
         Some(&b"Hello, this is a test."[..])
@@ -348,7 +348,7 @@ fn every_invocation_writes_documents_the_specification_accepts() {
         store: Some(std::time::Duration::from_micros(1500)),
         ..Default::default()
     };
-    measured.reasons.insert("malformed_json".into(), 1);
+    measured.reasons.insert(Reason::MalformedJson, 1);
     measured.panicked = 1;
     let failed = Err(ProcessError::Store(StoreError::Backend("x".into())));
     let mut seen = std::collections::BTreeSet::new();
@@ -392,10 +392,7 @@ async fn a_record_whose_processing_panics_is_dead_lettered_and_the_rest_stored()
     let summary = summary.expect("the batch still succeeds");
     assert_eq!((summary.inserted, summary.dead_lettered), (2, 1));
     let letters = p.dead_letters.letters();
-    assert_eq!(
-        letters[0].reason,
-        crate::Reason::ProcessingPanicked.as_str()
-    );
+    assert_eq!(letters[0].reason, Reason::ProcessingPanicked);
     assert_eq!(letters[0].offset, 2);
     assert!(
         letters[0].message.contains("injected fault"),
@@ -438,7 +435,7 @@ fn the_readme_names_every_dead_letter_reason() {
         .lines()
         .find(|l| l.starts_with("| `DeadLettered` |"))
         .expect("README's DeadLettered row");
-    for reason in crate::Reason::ALL {
+    for reason in Reason::ALL {
         assert!(
             row.contains(&format!("`{}`", reason.as_str())),
             "{reason:?}"

@@ -12,7 +12,7 @@ use std::future::Future;
 
 /// Header names added to a dead-lettered record (after the original headers).
 pub mod dlq_headers {
-    /// Stable reason code (`missing_value`, `bad_base64`, `malformed_json`, `invalid_event`).
+    /// Stable reason code ([`super::Reason::as_str`]).
     pub const REASON: &str = "dlq-reason";
     /// A sentence explaining the reason (at most [`super::MAX_REASON_BYTES`]).
     pub const MESSAGE: &str = "dlq-message";
@@ -48,11 +48,61 @@ const TRUNCATED_HEADER_BYTES: usize = 16 * 1024;
 /// On a truncated letter: most original headers kept.
 const TRUNCATED_HEADERS: usize = 256;
 
+/// Why a record was dead-lettered: the `dlq-reason` header and the `Reason` dimension of the
+/// processor's `DeadLettered` metric. The one list of reasons: the decoder, the processor, the
+/// fuzzers and the README's metric table all take it from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
+    /// The record has no value.
+    MissingValue,
+    /// The value is not base64 (the event source mapping's encoding).
+    BadBase64,
+    /// The value is not JSON.
+    MalformedJson,
+    /// The value is JSON but not a valid event.
+    InvalidEvent,
+    /// Processing the record panicked: a bug, which costs this record and not the stream.
+    ProcessingPanicked,
+    /// The invocation's payload holds the record in a form the event types cannot read (a
+    /// timestamp of -1, which a producer may write).
+    UnreadableRecord,
+}
+
+impl Reason {
+    /// Every reason.
+    pub const ALL: [Reason; 6] = [
+        Self::MissingValue,
+        Self::BadBase64,
+        Self::MalformedJson,
+        Self::InvalidEvent,
+        Self::ProcessingPanicked,
+        Self::UnreadableRecord,
+    ];
+
+    /// The code as the header and the metric carry it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingValue => "missing_value",
+            Self::BadBase64 => "bad_base64",
+            Self::MalformedJson => "malformed_json",
+            Self::InvalidEvent => "invalid_event",
+            Self::ProcessingPanicked => "processing_panicked",
+            Self::UnreadableRecord => "unreadable_record",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One unusable record, as it arrived, with why it was set aside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
-    /// Stable reason code.
-    pub reason: String,
+    /// Why.
+    pub reason: Reason,
     /// Explanation.
     pub message: String,
     /// Source topic.
@@ -122,7 +172,10 @@ impl DeadLetter {
     /// The letter as it is produced, at most `max_bytes` in all (see the module docs).
     pub fn encode(&self, max_bytes: usize) -> Encoded<'_> {
         let dlq = [
-            (dlq_headers::REASON, bounded(&self.reason, MAX_REASON_BYTES)),
+            (
+                dlq_headers::REASON,
+                self.reason.as_str().as_bytes().to_vec(),
+            ),
             (
                 dlq_headers::MESSAGE,
                 bounded(&self.message, MAX_REASON_BYTES),
@@ -199,7 +252,7 @@ mod tests {
 
     fn letter(value: Vec<u8>, message: String) -> DeadLetter {
         DeadLetter {
-            reason: "invalid_event".into(),
+            reason: Reason::InvalidEvent,
             message,
             topic: "user-activity-events".into(),
             partition: 2,

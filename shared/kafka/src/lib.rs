@@ -5,11 +5,12 @@
 //! producer), which is what lets the HTTP function promise "201 means it is in Kafka"; [`health`]
 //! asks the broker for the topic's metadata within a deadline. The [`EventPublisher`] port lets
 //! handlers be unit-tested with [`MemoryPublisher`]. [`KafkaDeadLetters`] keeps the records the
-//! processor cannot use on the dead-letter topic, with the reason in headers.
+//! processor cannot use on the dead-letter topic, with the [`Reason`] in headers; [`decode`]
+//! turns one MSK record into a validated event or such a letter.
 //!
 //! Feature `client` (default) holds everything that talks to a broker (librdkafka, the AWS
-//! lookups). Without it the crate is only the ports, the dead-letter format and the in-memory
-//! fakes, which is what the fuzzing of the processor's record decoding builds on.
+//! lookups). Without it the crate is only the ports, the record decoding, the dead-letter format
+//! and the in-memory fakes, which is what the processor's batch handling and its fuzzers build on.
 #![warn(missing_docs)]
 
 #[cfg(feature = "client")]
@@ -19,6 +20,7 @@ mod config;
 mod dead_letter;
 #[cfg(feature = "client")]
 mod dead_letter_producer;
+pub mod decode;
 mod memory;
 #[cfg(feature = "client")]
 mod msk;
@@ -34,10 +36,11 @@ pub use config::{
     report_batch_item_failures, KafkaConfig, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC, DEFAULT_TOPIC,
 };
 pub use dead_letter::{
-    dlq_headers, DeadLetter, DeadLetterSink, Encoded, MAX_LETTER_BYTES, MAX_REASON_BYTES,
+    dlq_headers, DeadLetter, DeadLetterSink, Encoded, Reason, MAX_LETTER_BYTES, MAX_REASON_BYTES,
 };
 #[cfg(feature = "client")]
 pub use dead_letter_producer::KafkaDeadLetters;
+pub use decode::{decode, Decoded};
 pub use memory::{MemoryDeadLetters, MemoryPublisher};
 #[cfg(feature = "client")]
 pub use publisher::{health, KafkaPublisher};

@@ -64,7 +64,7 @@ mod tests {
 
         let letters = KafkaDeadLetters::new(config, Default::default(), "t").expect("producer");
         let letter = DeadLetter {
-            reason: "malformed_json".into(),
+            reason: crate::Reason::MalformedJson,
             message: "x".into(),
             topic: "t".into(),
             partition: 0,

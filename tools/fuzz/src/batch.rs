@@ -5,9 +5,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use event_kafka::{MemoryDeadLetters, MAX_LETTER_BYTES};
+use event_kafka::{MemoryDeadLetters, Reason, MAX_LETTER_BYTES};
 use event_store::MemoryStore;
-use events_processor::{Processor, Reason};
+use events_processor::Processor;
 use serde_json::{json, Value};
 
 /// Reads the input a piece at a time; past its end, every piece is empty or zero.
@@ -139,7 +139,7 @@ pub fn check_batch(data: &[u8]) {
     for letter in &letters {
         assert_ne!(
             letter.reason,
-            Reason::ProcessingPanicked.as_str(),
+            Reason::ProcessingPanicked,
             "processing a record panicked: {}",
             letter.message
         );

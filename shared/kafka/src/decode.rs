@@ -1,53 +1,12 @@
-//! One MSK record → a validated event, or a dead letter that says why not.
+//! One MSK record (as the event source mapping delivers it) → a validated event, or a dead
+//! letter that says why not. Broker-free, so that the processor and the fuzzers of its record
+//! handling build it without librdkafka.
 
+use crate::{DeadLetter, Reason};
 use aws_lambda_events::event::kafka::KafkaRecord;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use event_kafka::DeadLetter;
 use event_schema::{validate_event, ErrorCode, UserEvent};
-
-/// Why a record was dead-lettered: the `dlq-reason` header and the `Reason` dimension of the
-/// `DeadLettered` metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reason {
-    /// The record has no value.
-    MissingValue,
-    /// The value is not base64 (the event source mapping's encoding).
-    BadBase64,
-    /// The value is not JSON.
-    MalformedJson,
-    /// The value is JSON but not a valid event.
-    InvalidEvent,
-    /// Processing the record panicked: a bug, which costs this record and not the stream.
-    ProcessingPanicked,
-    /// The invocation's payload holds the record in a form the event types cannot read (a
-    /// timestamp of -1, which a producer may write).
-    UnreadableRecord,
-}
-
-impl Reason {
-    /// Every reason.
-    pub const ALL: [Reason; 6] = [
-        Self::MissingValue,
-        Self::BadBase64,
-        Self::MalformedJson,
-        Self::InvalidEvent,
-        Self::ProcessingPanicked,
-        Self::UnreadableRecord,
-    ];
-
-    /// The code as the header and the metric carry it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::MissingValue => "missing_value",
-            Self::BadBase64 => "bad_base64",
-            Self::MalformedJson => "malformed_json",
-            Self::InvalidEvent => "invalid_event",
-            Self::ProcessingPanicked => "processing_panicked",
-            Self::UnreadableRecord => "unreadable_record",
-        }
-    }
-}
 
 /// The verdict on one record.
 #[derive(Debug)]
@@ -119,7 +78,7 @@ pub fn letter(
         .as_deref()
         .map(|k| STANDARD.decode(k).unwrap_or_else(|_| k.as_bytes().to_vec()));
     DeadLetter {
-        reason: reason.as_str().to_owned(),
+        reason,
         message,
         topic,
         partition: record.partition,
