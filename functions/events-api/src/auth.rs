@@ -37,7 +37,7 @@ impl<S: EventStore, P: EventPublisher> FromRequestParts<Arc<App<S, P>>> for Auth
         // A token whose user id could never be an event's userId (too long, invisible
         // characters) can neither write nor list anything of its own.
         if let Caller::User { user_id, .. } = &caller {
-            if event_schema::check_user_id(user_id).is_some() {
+            if event_schema::check_user_id(user_id).is_err() {
                 return Err(ApiError::Forbidden(event_auth::Denied(
                     "the token's user id is not a valid userId",
                 )));

@@ -6,7 +6,8 @@
 //! by one side and "invalid" by the other.
 //!
 //! Layout: [`types`] holds the wire types, [`error`] the error vocabulary, `parse` a strict JSON
-//! reader (duplicate keys, nesting), [`validate`] the rules, and [`json_schema`] the JSON Schema
+//! reader (duplicate keys, nesting), [`user_id`] the rules of a user id (which the types' schema
+//! and the validators both use), [`validate`] the rules of a body, and [`json_schema`] the JSON Schema
 //! generated from the types. This crate has no async runtime, AWS or Kafka dependency, so that it
 //! compiles to `wasm32-unknown-unknown` unchanged.
 #![warn(missing_docs)]
@@ -14,6 +15,7 @@
 pub mod error;
 mod parse;
 pub mod types;
+pub mod user_id;
 pub mod validate;
 pub mod vectors;
 #[cfg(feature = "wasm")]
@@ -21,9 +23,8 @@ pub mod wasm;
 
 pub use error::{ErrorCode, FieldError, ValidationErrors};
 pub use types::{format_timestamp, parse_timestamp, EventRequest, EventType, Payload, UserEvent};
-pub use validate::{
-    check_event_type, check_request, check_user_id, validate_event, validate_request,
-};
+pub use user_id::check_user_id;
+pub use validate::{check_event_type, check_request, validate_event, validate_request};
 
 /// Version of the event format, sent as the `schema-version` Kafka header.
 pub const SCHEMA_VERSION: &str = "1";

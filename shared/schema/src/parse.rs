@@ -762,6 +762,16 @@ pub(crate) fn compact(text: &str) -> String {
     out
 }
 
+/// The compact text of an object the reader accepted: its own text when already compact,
+/// otherwise written again (spaces, `\/`, `1E2` and the like).
+pub(crate) fn compacted(text: &str, is_compact: bool) -> Cow<'_, str> {
+    if is_compact {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(compact(text))
+    }
+}
+
 /// A string as `serde_json` writes it.
 fn write_string(out: &mut String, value: &str) {
     out.push('"');

@@ -65,7 +65,7 @@ impl FromStr for EventType {
 )]
 pub struct EventRequest {
     /// Who did it: no control characters, no space at either end (see `maxLength`, `pattern`).
-    #[schemars(length(min = 1, max = crate::MAX_USER_ID_CHARS), regex(pattern = crate::validate::user_id_pattern()))]
+    #[schemars(length(min = 1, max = crate::MAX_USER_ID_CHARS), regex(pattern = crate::user_id::user_id_pattern()))]
     pub user_id: String,
     /// What happened.
     pub event_type: EventType,
@@ -87,7 +87,7 @@ pub struct UserEvent {
     #[schemars(regex(pattern = crate::json_schema::UUID_PATTERN))]
     pub event_id: Uuid,
     /// Who did it.
-    #[schemars(length(min = 1, max = crate::MAX_USER_ID_CHARS), regex(pattern = crate::validate::user_id_pattern()))]
+    #[schemars(length(min = 1, max = crate::MAX_USER_ID_CHARS), regex(pattern = crate::user_id::user_id_pattern()))]
     pub user_id: String,
     /// What happened.
     pub event_type: EventType,
@@ -122,8 +122,24 @@ impl Payload {
 
     /// Reads a payload from JSON text (an object, in any spelling). Stores use this for text they
     /// wrote themselves; the request and event validators check the limits as well.
+    /// Held to the reader's rules (unique keys, depth) but not to the size limit.
     pub fn from_json(text: &str) -> Result<Self, String> {
-        crate::validate::payload_text(text)
+        use crate::parse::{compacted, parse_object, Member};
+        let mut body = String::with_capacity(text.len() + 12);
+        body.push_str("{\"payload\":");
+        body.push_str(text);
+        body.push('}');
+        let mut members = parse_object(body.as_bytes()).map_err(|e| e.message)?;
+        match members.iter_mut().last().and_then(|(_, m)| m.take()) {
+            Some(Member::Object { text, compact }) => {
+                Ok(Self(compacted(text, compact).into_owned()))
+            }
+            Some(other) => Err(format!(
+                "a payload must be an object, got {}",
+                other.type_name()
+            )),
+            None => Err("no payload".to_owned()),
+        }
     }
 
     /// Text already known to be compact.

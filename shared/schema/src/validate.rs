@@ -4,80 +4,11 @@
 use crate::error::{ErrorCode, FieldError, ValidationErrors};
 use crate::parse::{self, Member};
 use crate::types::{parse_timestamp, EventRequest, EventType, Payload, UserEvent};
-use crate::{MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, MAX_USER_ID_CHARS};
+use crate::user_id::check_user_id;
+use crate::{MAX_BODY_BYTES, MAX_PAYLOAD_BYTES};
 use chrono::{DateTime, Utc};
 use std::borrow::Cow;
 use uuid::Uuid;
-
-/// Characters a user id may not start or end with, as inclusive ranges: Unicode's White_Space
-/// plus U+FEFF, which JavaScript's `\s` counts as space. Both definitions matter: the server
-/// checks with Rust, browsers and other clients often with a JSON Schema regex, and an id that
-/// starts with an invisible character would look identical to one that does not.
-const EDGE_SPACE: &[(char, char)] = &[
-    ('\u{9}', '\u{D}'),
-    (' ', ' '),
-    ('\u{85}', '\u{85}'),
-    ('\u{A0}', '\u{A0}'),
-    ('\u{1680}', '\u{1680}'),
-    ('\u{2000}', '\u{200A}'),
-    ('\u{2028}', '\u{2029}'),
-    ('\u{202F}', '\u{202F}'),
-    ('\u{205F}', '\u{205F}'),
-    ('\u{3000}', '\u{3000}'),
-    ('\u{FEFF}', '\u{FEFF}'),
-];
-
-/// Characters a user id may not contain anywhere: the C0 and C1 controls (Unicode's Cc).
-const CONTROL: &[(char, char)] = &[('\u{0}', '\u{1F}'), ('\u{7F}', '\u{9F}')];
-
-/// Invisible format characters a user id may not contain anywhere, so that two ids that look
-/// the same are the same: soft hyphen, Arabic letter mark, Mongolian vowel separator, the zero
-/// widths (space, non-joiner, joiner), the direction marks, embeddings and overrides
-/// (U+202A–U+202E) and isolates (U+2066–U+2069), word joiner and invisible operators
-/// (U+2060–U+2064), the deprecated format controls (U+206A–U+206F), U+FEFF and the interlinear
-/// annotation controls. All are in the Basic Multilingual Plane, so the JSON Schema pattern
-/// can name them with `\uXXXX` escapes every regex engine reads alike.
-const INVISIBLE: &[(char, char)] = &[
-    ('\u{AD}', '\u{AD}'),
-    ('\u{61C}', '\u{61C}'),
-    ('\u{180E}', '\u{180E}'),
-    ('\u{200B}', '\u{200F}'),
-    ('\u{202A}', '\u{202E}'),
-    ('\u{2060}', '\u{2064}'),
-    ('\u{2066}', '\u{206F}'),
-    ('\u{FEFF}', '\u{FEFF}'),
-    ('\u{FFF9}', '\u{FFFB}'),
-];
-
-fn in_ranges(c: char, ranges: &[(char, char)]) -> bool {
-    ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&c))
-}
-
-/// Whether `c` counts as space at the edges of a user id (see [`EDGE_SPACE`]).
-fn is_edge_space(c: char) -> bool {
-    in_ranges(c, EDGE_SPACE)
-}
-
-/// The JSON Schema pattern for a user id, built from the same character lists as
-/// [`check_user_id`]. It uses only `\uXXXX` escapes, which ECMAScript, Python and Rust regex
-/// engines read alike. (Lone UTF-16 surrogates, which the server's JSON reader rejects, are the
-/// body's `x-ijson` rule, not this pattern's: Rust's regex engines cannot name them.)
-pub fn user_id_pattern() -> String {
-    fn class(negated_ranges: &[&[(char, char)]]) -> String {
-        let mut out = String::from("[^");
-        for &(lo, hi) in negated_ranges.iter().copied().flatten() {
-            out.push_str(&format!("\\u{:04X}", u32::from(lo)));
-            if hi != lo {
-                out.push_str(&format!("-\\u{:04X}", u32::from(hi)));
-            }
-        }
-        out.push(']');
-        out
-    }
-    let edge = class(&[EDGE_SPACE, CONTROL, INVISIBLE]);
-    let inner = class(&[CONTROL, INVISIBLE]);
-    format!("^{edge}(?:{inner}*{edge})?$")
-}
 
 /// Validates a `POST /events/generate` body.
 pub fn validate_request(body: &[u8]) -> Result<EventRequest, ValidationErrors> {
@@ -142,61 +73,6 @@ pub fn validate_event(body: &[u8]) -> Result<UserEvent, ValidationErrors> {
         (Some(errors), ..) => Err(errors),
         (None, ..) => Err(internal()),
     }
-}
-
-/// Checks a user id (also used for the `userId` query filter). `None` when it is acceptable.
-pub fn check_user_id(value: &str) -> Option<(ErrorCode, String)> {
-    // Printable ASCII that neither starts nor ends with a space, and short enough, passes every
-    // rule below; most ids are that.
-    let bytes = value.as_bytes();
-    if let (Some(first), Some(last)) = (bytes.first(), bytes.last()) {
-        if first.is_ascii_graphic()
-            && last.is_ascii_graphic()
-            && bytes.len() <= MAX_USER_ID_CHARS
-            && bytes.iter().all(|&b| b == b' ' || b.is_ascii_graphic())
-        {
-            return None;
-        }
-    }
-    if value.chars().all(is_edge_space) {
-        return Some((
-            ErrorCode::Empty,
-            "userId must not be empty or only whitespace".to_owned(),
-        ));
-    }
-    let chars = value.chars().count();
-    if chars > MAX_USER_ID_CHARS {
-        return Some((
-            ErrorCode::TooLong,
-            format!("userId must be at most {MAX_USER_ID_CHARS} characters, got {chars}"),
-        ));
-    }
-    for (what, ranges) in [
-        ("control characters", CONTROL),
-        ("invisible formatting characters", INVISIBLE),
-    ] {
-        if let Some((i, c)) = value
-            .chars()
-            .enumerate()
-            .find(|(_, c)| in_ranges(*c, ranges))
-        {
-            return Some((
-                ErrorCode::InvalidFormat,
-                format!(
-                    "userId must not contain {what} (found U+{:04X} at position {})",
-                    u32::from(c),
-                    i + 1
-                ),
-            ));
-        }
-    }
-    if value.starts_with(is_edge_space) || value.ends_with(is_edge_space) {
-        return Some((
-            ErrorCode::InvalidFormat,
-            "userId must not start or end with whitespace".to_owned(),
-        ));
-    }
-    None
 }
 
 /// Parses an event type, with the message a client sees when it is not one of the three.
@@ -313,8 +189,8 @@ fn user_id_field<'a>(
 ) -> Option<Cow<'a, str>> {
     let s = string_field("userId", value, errors)?;
     match check_user_id(&s) {
-        None => Some(s),
-        Some((code, message)) => {
+        Ok(()) => Some(s),
+        Err((code, message)) => {
             errors.push(FieldError::new("userId", code, message));
             None
         }
@@ -379,16 +255,6 @@ pub(crate) fn truncate_to_millis(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
-/// The compact text of an object the reader accepted: its own text when already compact,
-/// otherwise written again (spaces, `\/`, `1E2` and the like).
-fn compact(text: &str, is_compact: bool) -> Cow<'_, str> {
-    if is_compact {
-        Cow::Borrowed(text)
-    } else {
-        Cow::Owned(parse::compact(text))
-    }
-}
-
 fn payload_field<'a>(
     value: Option<Member<'a>>,
     errors: &mut Vec<FieldError>,
@@ -397,7 +263,7 @@ fn payload_field<'a>(
         None | Some(Member::Null) => None,
         // The reader has already held the payload to the depth limit and to unique keys.
         Some(Member::Object { text, compact: c }) => {
-            let text = compact(text, c);
+            let text = parse::compacted(text, c);
             let size = text.len();
             if size > MAX_PAYLOAD_BYTES {
                 errors.push(FieldError::new(
@@ -424,26 +290,6 @@ fn payload_field<'a>(
     }
 }
 
-/// [`Payload::from_json`]: any JSON object text, held to the reader's rules (unique keys, depth)
-/// but not to the size limit.
-pub(crate) fn payload_text(text: &str) -> Result<Payload, String> {
-    let mut body = String::with_capacity(text.len() + 12);
-    body.push_str("{\"payload\":");
-    body.push_str(text);
-    body.push('}');
-    let mut members = parse::parse_object(body.as_bytes()).map_err(|e| e.message)?;
-    match members.iter_mut().last().and_then(|(_, m)| m.take()) {
-        Some(Member::Object { text, compact: c }) => {
-            Ok(Payload::from_compact(compact(text, c).into_owned()))
-        }
-        Some(other) => Err(format!(
-            "a payload must be an object, got {}",
-            other.type_name()
-        )),
-        None => Err("no payload".to_owned()),
-    }
-}
-
 /// Quotes a client-supplied string for a message, shortened so that a huge value cannot bloat the
 /// error response.
 fn quote(s: &str) -> String {
@@ -453,42 +299,5 @@ fn quote(s: &str) -> String {
         format!("{:?}…", head)
     } else {
         format!("{s:?}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edge_space_is_unicode_white_space_plus_what_javascript_adds() {
-        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
-            assert_eq!(
-                is_edge_space(c),
-                c.is_whitespace() || c == '\u{FEFF}',
-                "U+{:04X}",
-                u32::from(c)
-            );
-        }
-    }
-
-    #[test]
-    fn control_is_unicode_cc() {
-        for c in (0..=0x10FFFF).filter_map(char::from_u32) {
-            assert_eq!(
-                in_ranges(c, CONTROL),
-                c.is_control(),
-                "U+{:04X}",
-                u32::from(c)
-            );
-        }
-    }
-
-    #[test]
-    fn the_pattern_is_built_from_the_lists() {
-        let p = user_id_pattern();
-        assert!(p.starts_with("^[^\\u0009-\\u000D\\u0020"), "{p}");
-        assert!(p.contains("\\uFEFF"), "{p}");
-        assert!(!p.contains("\\uD800"), "{p}");
     }
 }

@@ -128,8 +128,8 @@ pub(crate) fn parse_query(raw: &str) -> Result<ListQuery, ApiError> {
                 )),
             },
             "userId" => match check_user_id(value) {
-                None => query.user_id = Some(value.clone()),
-                Some((code, message)) => errors.push(FieldError::new("userId", code, message)),
+                Ok(()) => query.user_id = Some(value.clone()),
+                Err((code, message)) => errors.push(FieldError::new("userId", code, message)),
             },
             "eventType" => match check_event_type(value) {
                 Ok(t) => query.event_type = Some(t),
