@@ -11,10 +11,7 @@
 #
 # tansu (Apache-2.0, a Kafka-compatible broker in Rust) keeps its data in SQLite under
 # $KAFKA_RUN_DIR. Its in-memory engine is not used: it loses reads and does not survive restarts.
-set -euo pipefail
-
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/versions.sh
 source "$here/scripts/lib/versions.sh"
 KAFKA_HOST="${KAFKA_HOST:-127.0.0.1}"
@@ -23,8 +20,6 @@ KAFKA_RUN_DIR="${KAFKA_RUN_DIR:-$here/.run/kafka-$KAFKA_PORT}"
 KAFKA_TOPIC="${KAFKA_TOPIC:-user-activity-events}"
 KAFKA_DLQ_TOPIC="${KAFKA_DLQ_TOPIC:-user-activity-events.dlq}"
 KAFKA_PARTITIONS="${KAFKA_PARTITIONS:-3}"
-
-log() { printf 'kafka: %s\n' "$*" >&2; }
 
 # What the installed broker was built from: the version and our patches. A change to either
 # rebuilds it.

@@ -16,15 +16,9 @@
 # environment, $TOOLS_DIR/venv/<package>, and only its commands are linked into $TOOLS_DIR/bin:
 # installing into the system Python can break packages that came with it (awscli's pinned
 # dependencies did), and one shared environment would let two tools' pins fight.
-set -euo pipefail
-
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/versions.sh
 source "$here/scripts/lib/versions.sh"
-TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
-export PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
-
-log() { printf 'setup: %s\n' "$*" >&2; }
 
 apt_install() {
   local missing=()
@@ -67,7 +61,7 @@ setup_wasm() {
 }
 
 setup_kafka() {
-  TOOLS_DIR="$TOOLS_DIR" "$here/scripts/kafka.sh" install
+  "$here/scripts/kafka.sh" install
 }
 
 # pip_tool PACKAGE VERSION COMMAND...: install PACKAGE==VERSION into its own venv unless it is

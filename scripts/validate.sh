@@ -8,18 +8,13 @@
 #
 #   scripts/validate.sh [TEMPLATE]     validate one template (default template.yaml)
 #   scripts/validate.sh --self-test    also prove that broken copies are rejected
-set -euo pipefail
-
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$here"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-eu-west-1}" AWS_REGION="${AWS_REGION:-eu-west-1}"
 export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMIK7MDENGbPxRfiCYEXAMPLEKEY
 export SAM_CLI_TELEMETRY=0
 out="$here/.run/validate"
 mkdir -p "$out"
 
-TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
-export PATH="$TOOLS_DIR/bin:$PATH"
 scripts/setup.sh aws
 # samtranslator comes with aws-sam-cli, in its virtual environment.
 sam_python="$TOOLS_DIR/venv/aws-sam-cli/bin/python"
@@ -56,7 +51,7 @@ assert n == 1, f"mutation {expr!r} did not apply"
 open(copy, "w", encoding="utf-8").write(changed)
 PY
   if validate "$copy" 2>"$out/broken-$name.log"; then
-    echo "validate: the broken copy '$name' was accepted" >&2
+    log "the broken copy '$name' was accepted"
     return 1
   fi
   echo "validate: broken copy '$name' rejected: $(grep -m1 -E 'E[0-9]{4}|Error|error' "$out/broken-$name.log" | cut -c1-160)"

@@ -1,12 +1,7 @@
 #!/usr/bin/env bash
 # `make wasm`: the schema crate as an npm package for browsers (web/pkg) and bundlers
 # (web/pkg/bundler). Prints raw and gzip sizes of the .wasm.
-set -euo pipefail
-
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$here"
-TOOLS_DIR="${TOOLS_DIR:-$HOME/.cache/activity-pipeline}"
-export PATH="$TOOLS_DIR/bin:$HOME/.cargo/bin:$PATH"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 out="$here/web/pkg"
 
 scripts/setup.sh wasm
@@ -24,7 +19,7 @@ if [[ -x web/node_modules/.bin/wasm-opt ]]; then
       --enable-sign-ext --enable-mutable-globals "$f" -o "$f.opt" && mv "$f.opt" "$f"
   done
 else
-  echo "wasm: web/node_modules/.bin/wasm-opt not found (npm ci in web/); size not optimised" >&2
+  log "web/node_modules/.bin/wasm-opt not found (npm ci in web/); size not optimised"
 fi
 
 # The entry (web/pkg-entry): validate() and validateObject() over the wasm's checkInput() and check().
