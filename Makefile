@@ -38,9 +38,8 @@ deploy: ## Build with SAM and deploy (guided: asks for the MSK cluster, subnets,
 validate: ## Check template.yaml offline: sam validate, cfn-lint on the transformed template
 	scripts/validate.sh
 
-lint: ## rustfmt check and clippy with warnings as errors
-	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+lint: ## Static checks (scripts/lint.sh): rustfmt, clippy (native and wasm32), the compose file, the schema crate's dependencies
+	scripts/lint.sh
 
 fmt: ## Format the code
 	cargo fmt --all
