@@ -56,7 +56,7 @@ setup_wasm() {
   fi
   log "installing wasm-bindgen-cli $want into $TOOLS_DIR (once; about 5-10 minutes)"
   CARGO_TARGET_DIR="$TOOLS_DIR/build-wasm-bindgen" \
-    cargo install wasm-bindgen-cli --version "$want" --root "$TOOLS_DIR"
+    cargo install --locked wasm-bindgen-cli --version "$want" --root "$TOOLS_DIR"
   rm -rf "$TOOLS_DIR/build-wasm-bindgen"
 }
 
