@@ -1,12 +1,13 @@
 use events_api::{run, Config};
+use pipeline_runtime::Exit;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     pipeline_runtime::init_tracing();
-    let outcome = match Config::from_env() {
-        Ok(config) => Ok(run(config).await),
-        Err(e) => Err(e),
+    let exit = match Config::from_env() {
+        Ok(config) => Exit::from(run(config).await),
+        Err(e) => Exit::Config(e),
     };
-    pipeline_runtime::exit_code("events-api", outcome)
+    pipeline_runtime::exit_code("events-api", exit)
 }

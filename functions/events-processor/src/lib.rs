@@ -5,9 +5,10 @@
 //! The invocation succeeds only when every record was either stored (or found already stored)
 //! or dead-lettered; otherwise it fails and the event source mapping delivers the batch again,
 //! which the insert-if-absent store makes harmless. Layout: `event` reads the invocation's payload
-//! record by record, `event_kafka::decode` turns an MSK record into an event or a dead letter, [`Processor`]
-//! runs a batch (whole, or partition by partition when it reports item failures), `response` is
-//! what it answers, `observe` its metrics, `config` its settings.
+//! record by record, `event_kafka::decode` turns an MSK record into an event or a dead letter,
+//! [`Processor`] runs a batch (whole, or partition by partition when it reports item failures),
+//! `response` is what it answers, `observe` its metrics, `config` its settings, and `serve`
+//! (feature `lambda`) the function itself: clients built once, then the Lambda runtime.
 //!
 //! Each stored record is logged with its event id, the trace id of its `traceparent` header
 //! (written by `events-api`) and the Lambda request id, never with its user id or payload; each
@@ -19,12 +20,16 @@ pub mod config;
 mod event;
 mod observe;
 mod response;
+#[cfg(feature = "lambda")]
+mod serve;
 
 #[cfg(feature = "lambda")]
 pub use config::Config;
 pub use event::read_event;
 pub use observe::names;
 pub use response::{BatchResponse, BatchSummary, ItemFailure, ItemIdentifier};
+#[cfg(feature = "lambda")]
+pub use serve::{run, StartError};
 
 use observe::{measure, Measured};
 

@@ -1,8 +1,8 @@
 //! Start-up plumbing shared by the functions and tools, so that each `main.rs` stays a few lines:
 //! [`env`] reads typed settings and names the variable when one is wrong, [`init_tracing`] sets
 //! up structured logs (JSON under `AWS_LAMBDA_LOG_FORMAT=json`, as Lambda's advanced logging
-//! expects), [`shutdown_signal`] resolves on SIGTERM or Ctrl-C, [`exit_code`] turns a
-//! program's outcome into the exit status every program uses, [`aws::sdk_config`] loads the
+//! expects), [`shutdown_signal`] resolves on SIGTERM or Ctrl-C, [`exit_code`] turns how a
+//! program ended ([`Exit`]) into the exit status every program uses, [`aws::sdk_config`] loads the
 //! AWS SDK configuration once per cold start, [`metrics`] writes CloudWatch Embedded Metric
 //! Format documents, and [`trace`] reads and writes W3C `traceparent` values.
 #![warn(missing_docs)]
@@ -15,20 +15,52 @@ pub mod trace;
 
 pub use env::ConfigError;
 
+/// How a program ended.
+#[derive(Debug)]
+pub enum Exit<E> {
+    /// It ran to the end.
+    Ok,
+    /// Its settings were missing or malformed: it never started.
+    Config(ConfigError),
+    /// It started and stopped with an error.
+    Failed(E),
+}
+
+impl<E> From<Result<(), E>> for Exit<E> {
+    /// A run's result: `Ok` or `Failed`.
+    fn from(result: Result<(), E>) -> Self {
+        match result {
+            Ok(()) => Self::Ok,
+            Err(e) => Self::Failed(e),
+        }
+    }
+}
+
+/// The settings read, then the run's result: the shape of a `main` that has not moved to
+/// [`Exit`] yet.
+impl<E> From<Result<Result<(), E>, ConfigError>> for Exit<E> {
+    fn from(outcome: Result<Result<(), E>, ConfigError>) -> Self {
+        match outcome {
+            Ok(result) => result.into(),
+            Err(e) => Self::Config(e),
+        }
+    }
+}
+
 /// The one way a program ends: a configuration error is printed as `PROGRAM: configuration
 /// error: …` with exit status 2, any other error as `PROGRAM: …` with 1, success 0.
 pub fn exit_code<E: std::fmt::Display>(
     program: &str,
-    outcome: Result<Result<(), E>, ConfigError>,
+    exit: impl Into<Exit<E>>,
 ) -> std::process::ExitCode {
     use std::process::ExitCode;
-    match outcome {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
+    match exit.into() {
+        Exit::Ok => ExitCode::SUCCESS,
+        Exit::Failed(e) => {
             eprintln!("{program}: {e}");
             ExitCode::FAILURE
         }
-        Err(e) => {
+        Exit::Config(e) => {
             eprintln!("{program}: configuration error: {e}");
             ExitCode::from(2)
         }
@@ -125,8 +157,19 @@ mod exit_tests {
     #[test]
     fn configuration_errors_exit_2_other_errors_1() {
         let config = ConfigError::new("PORT", "not a number");
-        assert_eq!(exit_code::<String>("p", Err(config)), ExitCode::from(2));
-        assert_eq!(exit_code("p", Ok(Err("boom"))), ExitCode::FAILURE);
-        assert_eq!(exit_code::<String>("p", Ok(Ok(()))), ExitCode::SUCCESS);
+        assert_eq!(
+            exit_code::<String>("p", Exit::Config(config)),
+            ExitCode::from(2)
+        );
+        assert_eq!(exit_code("p", Exit::Failed("boom")), ExitCode::FAILURE);
+        assert_eq!(exit_code::<String>("p", Exit::Ok), ExitCode::SUCCESS);
+        // A run's result as it comes.
+        assert_eq!(exit_code("p", Err::<(), _>("boom")), ExitCode::FAILURE);
+        assert_eq!(exit_code("p", Ok::<(), String>(())), ExitCode::SUCCESS);
+        // The settings' result around it.
+        let config: Result<Result<(), &str>, _> = Err(ConfigError::new("PORT", "not a number"));
+        assert_eq!(exit_code("p", config), ExitCode::from(2));
+        let failed: Result<Result<(), &str>, ConfigError> = Ok(Err("boom"));
+        assert_eq!(exit_code("p", failed), ExitCode::FAILURE);
     }
 }
