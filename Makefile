@@ -5,7 +5,7 @@ export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: bench bench-smoke chaos chaos-smoke fuzz fuzz-smoke http-fuzz
-.PHONY: help test dev kafka kafka-stop setup lint fmt schemas wasm-test wasm browser-test validate build deploy
+.PHONY: help test dev kafka kafka-stop setup lint deny fmt schemas wasm-test wasm browser-test validate build deploy
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,8 +38,12 @@ deploy: ## Build with SAM and deploy (guided: asks for the MSK cluster, subnets,
 validate: ## Check template.yaml offline: sam validate, cfn-lint on the transformed template
 	scripts/validate.sh
 
-lint: ## Static checks (scripts/lint.sh): rustfmt, clippy (native and wasm32), the compose file, the schema crate's dependencies
+lint: ## Static checks (scripts/lint.sh): rustfmt, clippy (native and wasm32), the compose file, cargo deny
 	scripts/lint.sh
+
+deny: ## cargo deny, all four checks: make lint's licenses, bans and sources, and advisories (fetched from github.com)
+	scripts/setup.sh deny
+	cargo deny --locked check
 
 fmt: ## Format the code
 	cargo fmt --all

@@ -5,9 +5,12 @@
 #   rustfmt, and clippy with warnings as errors: the workspace, then the schema crate for wasm32
 #   docker-compose.yml (scripts/check_compose.py), and a broken copy of it rejected
 #   the native schema crate free of wasm-bindgen and js-sys
+#   cargo deny (deny.toml): every dependency's license, bans and source. Not its advisories: the
+#   RustSec database comes from github.com, which the machines that run make test cannot reach
+#   (`make deny` checks them where it can)
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
-scripts/setup.sh build wasm
+scripts/setup.sh build wasm deny
 
 log "rustfmt"
 cargo fmt --all -- --check
@@ -31,3 +34,6 @@ if cargo tree -p event-schema -e normal --locked | grep -E 'wasm-bindgen|js-sys'
   log "the native schema crate must not depend on wasm-bindgen or js-sys"
   exit 1
 fi
+
+log "cargo deny: licenses, bans, sources"
+cargo deny --locked check --hide-inclusion-graph licenses bans sources

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, once: every step checks first and skips what is there.
 #
-#   scripts/setup.sh [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser]
+#   scripts/setup.sh [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser] [deny]
 #
 #   build   cmake (librdkafka is built from source) and the Rust components
 #   wasm    the wasm32 target and wasm-bindgen-cli at the version Cargo.lock pins
@@ -10,6 +10,7 @@
 #   aws     aws-sam-cli and cfn-lint (from PyPI), for `make validate`
 #   fuzz    schemathesis (from PyPI), for the HTTP fuzzing of the API
 #   browser Debian's chromium, for the browser tests
+#   deny    cargo-deny, for the dependency checks of `make lint` and `make test` (deny.toml)
 #
 # Tools land in $TOOLS_DIR (default ~/.cache/activity-pipeline) and stay there between runs.
 # Versions are pinned in scripts/lib/versions.sh. Each Python tool gets its own virtual
@@ -64,6 +65,14 @@ setup_kafka() {
   "$here/scripts/kafka.sh" install
 }
 
+setup_deny() {
+  [[ "$("$TOOLS_DIR/bin/cargo-deny" --version 2>/dev/null)" == "cargo-deny $CARGO_DENY_VERSION" ]] && return
+  log "installing cargo-deny $CARGO_DENY_VERSION into $TOOLS_DIR (once; about 5 minutes on 2 cores)"
+  CARGO_TARGET_DIR="$TOOLS_DIR/build-cargo-deny" \
+    cargo install --locked cargo-deny --version "$CARGO_DENY_VERSION" --root "$TOOLS_DIR" --force
+  rm -rf "$TOOLS_DIR/build-cargo-deny"
+}
+
 # pip_tool PACKAGE VERSION COMMAND...: install PACKAGE==VERSION into its own venv unless it is
 # there, then link each COMMAND into $TOOLS_DIR/bin.
 pip_tool() {
@@ -109,6 +118,7 @@ for part in "${@:-build}"; do
     aws) setup_aws ;;
     fuzz) setup_fuzz ;;
     browser) setup_browser ;;
+    deny) setup_deny ;;
     *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser]" >&2; exit 2 ;;
   esac
 done

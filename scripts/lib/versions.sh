@@ -1,11 +1,15 @@
 # shellcheck shell=bash
 # Every tool the project installs, pinned here and only here (sourced by scripts/setup.sh and
 # scripts/kafka.sh). wasm-bindgen-cli follows Cargo.lock; the npm tools follow web/package-lock.json.
+# Tools built with cargo are installed with --locked: from the Cargo.lock they were released with.
 
 # The local broker, built from crates.io sources with our patches (scripts/tansu/*.patch).
 TANSU_VERSION="0.6.0"
 TANSU_SHA256="4fdd85473ec265140488cf8d55e82b844f5c051c8916fabdd4a71156ac053f6d"
 TANSU_STORAGE_SHA256="720d2ed8e6010c70f7f06e5af5a7274ebbf6e42fdcd9e46de542b10dc4d2f35d"
+
+# cargo-deny, for the dependency checks of make lint and make test (deny.toml).
+CARGO_DENY_VERSION="0.20.2"
 
 # Python tools, each into the virtual environment $TOOLS_DIR/venv (never the system Python).
 CARGO_LAMBDA_VERSION="1.9.2"
