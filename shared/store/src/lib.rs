@@ -6,7 +6,7 @@
 //! [`Cursor`] that every adapter interprets identically.
 //!
 //! Layout: this file holds the port and its value types; `sqlite` the embedded SQLite adapter
-//! (`STORE_URL=sqlite://PATH`); `dynamodb` the DynamoDB adapter (`STORE_URL=dynamodb://TABLE`,
+//! (`STORE_URL=sqlite://PATH`; [`sqlite_sql`] is its SQL that tools run too); `dynamodb` the DynamoDB adapter (`STORE_URL=dynamodb://TABLE`,
 //! feature `dynamodb`); `memory` an in-process adapter for unit tests; `contract` (feature
 //! `contract`) the behaviour every adapter must show; [`open`] picks an adapter from a URL.
 #![warn(missing_docs)]
@@ -28,7 +28,7 @@ pub use dynamodb::{
 };
 pub use keys::{KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease};
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{sql as sqlite_sql, SqliteStore};
 
 use event_schema::{EventType, UserEvent};
 use std::future::Future;

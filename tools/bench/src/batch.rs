@@ -4,6 +4,7 @@ use aws_lambda_events::event::kafka::KafkaEvent;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use event_schema::{validate_event, EventType, Payload, UserEvent};
+use event_store::sqlite_sql;
 use serde_json::json;
 use std::path::Path;
 
@@ -129,16 +130,12 @@ pub fn decode_and_validate(event: &KafkaEvent) -> Vec<UserEvent> {
     out
 }
 
-/// A connection for the ceiling, opened (outside any timing) with the store's durability
-/// settings: WAL, `synchronous=FULL`, no automatic checkpoint.
+/// A connection for the ceiling, opened (outside any timing) with the settings of the store's
+/// writing connection (WAL, `synchronous=FULL`, no automatic checkpoint).
 pub fn raw_connection(path: &Path) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).expect("open");
-    conn.pragma_update(None, "journal_mode", "WAL")
-        .expect("wal");
-    conn.pragma_update(None, "synchronous", "FULL")
-        .expect("sync");
-    conn.pragma_update(None, "wal_autocheckpoint", 0)
-        .expect("checkpoint");
+    sqlite_sql::configure(&conn).expect("the store's settings");
+    sqlite_sql::configure_writer(&conn).expect("the writer's settings");
     conn
 }
 
@@ -146,14 +143,9 @@ pub fn raw_connection(path: &Path) -> rusqlite::Connection {
 pub fn insert_raw(conn: &mut rusqlite::Connection, rows: &[RawRow]) {
     let tx = conn.transaction().expect("tx");
     {
-        let mut stmt = tx
-            .prepare(
-                "INSERT INTO events (event_id, user_id, event_type, ts_ms, payload, processed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0) ON CONFLICT(event_id) DO NOTHING",
-            )
-            .expect("prepare");
+        let mut stmt = tx.prepare(sqlite_sql::INSERT_EVENT).expect("prepare");
         for (id, user, t, ts, payload) in rows {
-            stmt.execute(rusqlite::params![&id[..], user, t, ts, payload])
+            stmt.execute(rusqlite::params![&id[..], user, t, ts, payload, 0])
                 .expect("insert");
         }
     }

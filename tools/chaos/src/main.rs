@@ -15,6 +15,7 @@ mod load;
 mod lock;
 mod report;
 
+use event_store::sqlite_sql;
 use load::Load;
 use local_stack::{Options, Stack};
 use report::Phase;
@@ -101,7 +102,7 @@ impl StoreView {
     /// The stored event ids, as their text; empty while the store cannot be read (locked).
     /// A row that is not a 16-byte id is a bug here, and fails the run.
     fn ids(&self) -> HashSet<String> {
-        let Ok(mut stmt) = self.0.prepare_cached("SELECT event_id FROM events") else {
+        let Ok(mut stmt) = self.0.prepare_cached(sqlite_sql::EVENT_IDS) else {
             return HashSet::new();
         };
         let Ok(rows) = stmt.query_map([], |r| r.get::<_, Vec<u8>>(0)) else {

@@ -8,11 +8,13 @@
 //! indexes are in `schema`; reads go through a few connections (`pool`); writes go through one
 //! connection on a thread of its own, which commits the idempotency-key writes that arrive
 //! together at once (`writer`, `keys`). The WAL is checkpointed by a thread of its own, not by
-//! whichever commit happens to cross the threshold.
+//! whichever commit happens to cross the threshold. The SQL and settings that tools use as well
+//! are public in [`sql`].
 
 mod keys;
 mod pool;
 mod schema;
+pub mod sql;
 mod writer;
 
 use crate::keys::{KeyClaim, KeyRecord, KeyTimes, Lease};
@@ -32,8 +34,6 @@ use writer::Writer;
 
 /// Reader connections per store.
 const READERS: usize = 4;
-/// How long a connection waits for a lock another one holds.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// WAL pages that make the checkpointer fold the log back into the database.
 const CHECKPOINT_PAGES: i64 = 1000;
 /// How often the checkpointer looks.
@@ -43,8 +43,6 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 /// log only starts over after a complete one: filling a million events that way left a 3.9 GB
 /// WAL. About 64 MB at the default 4 KiB page.
 const WAL_CAP_PAGES: i64 = 16_384;
-/// Size the WAL file is cut back to when the log starts over (`journal_size_limit`).
-const WAL_KEEP_BYTES: i64 = 64 << 20;
 
 /// Events in one SQLite file. Cheap to clone; clones share the connections.
 #[derive(Clone)]
@@ -68,8 +66,7 @@ impl SqliteStore {
         let mut writer = connect(&path)?;
         schema::ensure(&mut writer)?;
         // Checkpoints happen off the commit path (see `start_checkpointer`).
-        writer.pragma_update(None, "wal_autocheckpoint", 0)?;
-        writer.pragma_update(None, "journal_size_limit", WAL_KEEP_BYTES)?;
+        sql::configure_writer(&writer)?;
         let readers = (0..READERS)
             .map(|_| connect(&path))
             .collect::<Result<Vec<_>, _>>()?;
@@ -148,9 +145,7 @@ fn checkpoint_loop(path: &Path, alive: &Weak<Writer>) {
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
-    conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
+    sql::configure(&conn)?;
     Ok(conn)
 }
 
@@ -166,10 +161,7 @@ impl EventStore for SqliteStore {
             let tx = conn.transaction()?;
             let mut outcomes = Vec::with_capacity(rows.len());
             {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO events (event_id, user_id, event_type, ts_ms, payload, processed_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(event_id) DO NOTHING",
-                )?;
+                let mut insert = tx.prepare_cached(sql::INSERT_EVENT)?;
                 for r in &rows {
                     let changed = insert.execute(params![
                         &r.event_id[..],
