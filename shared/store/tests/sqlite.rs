@@ -46,34 +46,19 @@ async fn events_survive_reopening_the_file() {
     assert_eq!(page.events[0].event_id, e.event_id);
 }
 
-const WRITER_ENV: &str = "EVENT_STORE_TEST_WRITER_DB";
 const WRITER_BATCHES: usize = 200;
 const WRITER_BATCH: usize = 10;
-
-/// Runs only as the child of `a_reader_process_works_beside_a_writer_process`.
-#[tokio::test]
-async fn writer_process() {
-    let Some(path) = std::env::var_os(WRITER_ENV) else {
-        return;
-    };
-    let store = SqliteStore::open(path).expect("open");
-    for b in 0..WRITER_BATCHES {
-        let batch: Vec<_> = (0..WRITER_BATCH)
-            .map(|i| sample(b * WRITER_BATCH + i))
-            .collect();
-        store.insert_batch(&batch).await.expect("writer insert");
-    }
-}
 
 #[tokio::test]
 async fn a_reader_process_works_beside_a_writer_process() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("events.db");
     let reader = SqliteStore::open(&path).expect("open");
-    let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["--exact", "writer_process", "--quiet"])
-        .stdout(std::process::Stdio::null())
-        .env(WRITER_ENV, &path)
+    // The writer is a binary of this crate (src/bin/sqlite-writer.rs).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlite-writer"))
+        .arg(&path)
+        .arg(WRITER_BATCHES.to_string())
+        .arg(WRITER_BATCH.to_string())
         .spawn()
         .expect("spawn writer");
     let mut last = 0;
