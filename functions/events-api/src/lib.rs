@@ -19,9 +19,9 @@ mod serve;
 
 pub use config::{Config, Mode};
 pub use error::ApiError;
+pub use routes::Route;
 pub use serve::{run, run_until, serve, StartError};
 
-use axum::routing::{get, post};
 use axum::Router;
 use event_auth::Authenticator;
 use event_kafka::EventPublisher;
@@ -150,10 +150,11 @@ fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
 
 /// Every route of the function, each request observed (trace, log line, metrics).
 pub fn router<S: EventStore, P: EventPublisher>(app: Arc<App<S, P>>) -> Router {
-    Router::new()
-        .route("/events/generate", post(routes::generate::<S, P>))
-        .route("/events/processed", get(routes::processed::<S, P>))
-        .route("/health", get(routes::health::<S, P>))
+    routes::Route::ALL
+        .into_iter()
+        .fold(Router::new(), |router, route| {
+            router.route(route.path(), route.handler::<S, P>())
+        })
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -191,10 +191,28 @@ mod tests {
     }
 
     #[test]
-    fn every_route_of_the_router_is_documented() {
+    fn every_route_of_the_router_is_documented_and_nothing_else() {
+        use crate::routes::Route;
         let doc = super::document();
-        for path in ["/events/generate", "/events/processed", "/health"] {
-            assert!(doc["paths"][path].is_object(), "{path}");
+        for route in Route::ALL {
+            let method = route.method().as_str().to_lowercase();
+            assert!(
+                doc["paths"][route.path()][&method].is_object(),
+                "{method} {}",
+                route.path()
+            );
+        }
+        let paths = doc["paths"].as_object().expect("paths");
+        for (path, operations) in paths {
+            for method in operations.as_object().expect("operations").keys() {
+                assert!(
+                    Route::ALL
+                        .iter()
+                        .any(|r| r.path() == path
+                            && r.method().as_str().eq_ignore_ascii_case(method)),
+                    "{method} {path} is documented but not routed"
+                );
+            }
         }
         let request = &doc["components"]["schemas"]["EventRequest"];
         assert_eq!(request["x-maxBytes"], event_schema::MAX_BODY_BYTES);

@@ -182,6 +182,27 @@ async fn method_not_allowed_says_which_methods_are() {
 }
 
 #[tokio::test]
+async fn each_route_is_served_under_the_method_of_the_route_table() {
+    let (_, router) = app();
+    for route in crate::routes::Route::ALL {
+        let req = Request::builder()
+            .method(Method::DELETE)
+            .uri(route.path())
+            .body(Body::empty())
+            .expect("request");
+        let (status, headers, _) = send(&router, req).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{route:?}");
+        let allow = headers[header::ALLOW].to_str().unwrap_or("");
+        assert!(
+            allow
+                .split(',')
+                .any(|m| m.trim() == route.method().as_str()),
+            "{route:?} allows {allow}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn processed_pages_follow_the_link_header() {
     let (app, router) = app();
     let events: Vec<_> = (0..5)

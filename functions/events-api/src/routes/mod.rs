@@ -1,4 +1,4 @@
-//! One module per route; the fallbacks are here.
+//! One module per route; the table of routes ([`Route`]) and the fallbacks are here.
 
 mod generate;
 mod health;
@@ -10,8 +10,55 @@ pub(crate) use generate::{
 pub(crate) use health::{health, HealthCache, HEALTH_MAX_AGE};
 pub(crate) use processed::{processed, DEFAULT_LIMIT, LIST_DEADLINE, MAX_PAGE_BYTES};
 
-use crate::ApiError;
+use crate::{ApiError, App};
 use axum::http::{Method, Uri};
+use axum::routing::{get, post, MethodRouter};
+use event_kafka::EventPublisher;
+use event_store::EventStore;
+use std::sync::Arc;
+
+/// Every route the function serves: the router is built from [`Route::ALL`], and the OpenAPI
+/// document is held to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `POST /events/generate`.
+    Generate,
+    /// `GET /events/processed`.
+    Processed,
+    /// `GET /health`.
+    Health,
+}
+
+impl Route {
+    /// Every route.
+    pub const ALL: [Route; 3] = [Self::Generate, Self::Processed, Self::Health];
+
+    /// The method it answers.
+    pub fn method(self) -> Method {
+        match self {
+            Self::Generate => Method::POST,
+            Self::Processed | Self::Health => Method::GET,
+        }
+    }
+
+    /// Its path.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Generate => "/events/generate",
+            Self::Processed => "/events/processed",
+            Self::Health => "/health",
+        }
+    }
+
+    /// Its handler, under its method (a test holds the two to [`Route::method`]).
+    pub(crate) fn handler<S: EventStore, P: EventPublisher>(self) -> MethodRouter<Arc<App<S, P>>> {
+        match self {
+            Self::Generate => post(generate::<S, P>),
+            Self::Processed => get(processed::<S, P>),
+            Self::Health => get(health::<S, P>),
+        }
+    }
+}
 
 pub(crate) async fn not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(uri.path().to_owned())
