@@ -46,31 +46,56 @@ pub struct Instance {
     pid: Arc<Mutex<Option<u32>>>,
     relay: Arc<Relay>,
     task: tokio::task::JoinHandle<()>,
+    /// Bumped to have the supervisor start a new process in place of the running one.
+    replace: Arc<watch::Sender<u64>>,
+}
+
+/// What the rebuild loop needs of an instance: to replace its process.
+#[derive(Clone)]
+pub struct Handle {
+    relay: Arc<Relay>,
+    replace: Arc<watch::Sender<u64>>,
 }
 
 impl Instance {
     /// Starts the instance behind a relay to watch (`http://127.0.0.1:PORT`), and keeps it
-    /// running until `stop` turns true.
+    /// running until `stop` turns true. While `rebuilding` is true, the relay holds the
+    /// invocations watch hands out ([`Relay`]).
     pub async fn start(
         spec: Spec,
         watch: &str,
         stop: watch::Receiver<bool>,
+        rebuilding: watch::Receiver<bool>,
     ) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let runtime_api = listener.local_addr()?.to_string();
-        let relay = Relay::new(watch, &spec.function);
+        let relay = Relay::new(watch, &spec.function, rebuilding);
         let server = relay.serve(listener);
         let mut spec = spec;
         spec.env.extend(lambda_env(&spec.function, &runtime_api));
         let pid = Arc::new(Mutex::new(None));
+        let (replace, replaced) = watch::channel(0);
         let task = tokio::spawn(supervise(
             spec,
             Arc::clone(&relay),
             Arc::clone(&pid),
-            stop,
+            Signals { stop, replaced },
             server,
         ));
-        Ok(Self { pid, relay, task })
+        Ok(Self {
+            pid,
+            relay,
+            task,
+            replace: Arc::new(replace),
+        })
+    }
+
+    /// A handle for replacing the instance's process.
+    pub fn handle(&self) -> Handle {
+        Handle {
+            relay: Arc::clone(&self.relay),
+            replace: Arc::clone(&self.replace),
+        }
     }
 
     /// The running process, if any.
@@ -89,13 +114,42 @@ impl Instance {
     }
 }
 
+impl Handle {
+    /// Starts a new process of the instance's binary (rebuilt) in place of the running one,
+    /// once that one has finished its invocation (waiting at most `idle_within`); returns once
+    /// the new process runs, or after 10 s.
+    pub async fn replace(&self, idle_within: Duration) {
+        let deadline = tokio::time::Instant::now() + idle_within;
+        while self.relay.busy() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut started = self.relay.generations();
+        let before = *started.borrow_and_update();
+        self.replace.send_modify(|n| *n += 1);
+        let _ =
+            tokio::time::timeout(Duration::from_secs(10), started.wait_for(|g| *g > before)).await;
+    }
+}
+
+/// What the supervisor listens to besides its process.
+struct Signals {
+    /// Turns true when the stack stops.
+    stop: watch::Receiver<bool>,
+    /// Changes when the process is to be replaced by a new one.
+    replaced: watch::Receiver<u64>,
+}
+
 async fn supervise(
     spec: Spec,
     relay: Arc<Relay>,
     pid: Arc<Mutex<Option<u32>>>,
-    mut stop: watch::Receiver<bool>,
+    signals: Signals,
     server: tokio::task::JoinHandle<()>,
 ) {
+    let Signals {
+        mut stop,
+        mut replaced,
+    } = signals;
     let mut restarts = 0u32;
     while !*stop.borrow() {
         let open = || File::options().create(true).append(true).open(&spec.log);
@@ -103,7 +157,7 @@ async fn supervise(
             eprintln!("local-stack: cannot open {}", spec.log.display());
             break;
         };
-        let mut child = match tokio::process::Command::new(&spec.binary)
+        let child = match tokio::process::Command::new(&spec.binary)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
@@ -111,29 +165,43 @@ async fn supervise(
             .kill_on_drop(true)
             .spawn()
         {
-            Ok(c) => c,
+            Ok(c) => Some(c),
+            // E.g. the binary is being replaced by a build: tried again after a delay.
             Err(e) => {
                 eprintln!("local-stack: cannot start {}: {e}", spec.binary.display());
-                break;
+                None
             }
         };
-        *pid.lock().unwrap_or_else(|e| e.into_inner()) = child.id();
         let started = std::time::Instant::now();
-        let status = tokio::select! {
-            s = child.wait() => s,
-            _ = stop.changed() => {
-                let _ = child.start_kill();
-                let _ = child.wait().await;
-                break;
+        let mut new_code = false;
+        if let Some(mut child) = child {
+            *pid.lock().unwrap_or_else(|e| e.into_inner()) = child.id();
+            relay.next_generation();
+            let status = tokio::select! {
+                s = child.wait() => s,
+                _ = stop.changed() => {
+                    let _ = child.start_kill();
+                    let _ = child.wait().await;
+                    break;
+                }
+                Ok(()) = replaced.changed() => {
+                    new_code = true;
+                    let _ = child.start_kill();
+                    child.wait().await
+                }
+            };
+            *pid.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            let how = match &status {
+                Ok(s) => s.to_string(),
+                Err(e) => e.to_string(),
+            };
+            if let Some(id) = relay.take_in_flight() {
+                relay.fail_exited(&id, &how).await;
             }
-        };
-        *pid.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        let how = match &status {
-            Ok(s) => s.to_string(),
-            Err(e) => e.to_string(),
-        };
-        if let Some(id) = relay.take_in_flight() {
-            relay.fail_exited(&id, &how).await;
+        }
+        if new_code {
+            restarts = 0;
+            continue;
         }
         // Only quick successive exits count towards the backoff.
         restarts = if started.elapsed() > Duration::from_secs(5) {

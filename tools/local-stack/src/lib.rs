@@ -8,13 +8,17 @@
 //! when its instance dies, as Lambda does. An instance that exits is started again. Then it
 //! starts the local MSK trigger (`msk-trigger`) pointed at the Invoke API. Every setting goes to
 //! the functions and the trigger as environment variables (no comma splitting). Processes are
-//! stopped on drop; [`Stack::kill_function`] and [`Stack::kill_trigger`] simulate crashes. The
-//! `local-stack` binary wraps this for scripts; [`settings`] reads the `.env` format.
+//! stopped on drop; [`Stack::kill_function`] and [`Stack::kill_trigger`] simulate crashes. With
+//! [`Options::reload`] set, the functions are rebuilt on a change of their sources and their
+//! instances replaced ([`reload`]), as under `cargo lambda watch`. The `local-stack` binary
+//! wraps this for scripts; [`settings`] reads the `.env` format.
 #![warn(missing_docs)]
 
+pub mod copy;
 pub mod instance;
 pub mod process;
 pub mod relay;
+pub mod reload;
 pub mod settings;
 
 use instance::{Instance, Spec};
@@ -78,6 +82,9 @@ pub struct Options {
     pub bin_dir: PathBuf,
     /// Instances of events-api (each concurrent request on AWS gets an instance of its own).
     pub api_instances: usize,
+    /// Rebuild the functions when their sources change, with the messages and the compiler's
+    /// output going here (`None`: never rebuild).
+    pub reload: Option<reload::Output>,
 }
 
 impl Options {
@@ -108,6 +115,7 @@ impl Options {
             trigger: true,
             bin_dir,
             api_instances: 1,
+            reload: None,
         }
     }
 
@@ -126,6 +134,7 @@ pub struct Stack {
     stop: watch::Sender<bool>,
     instances: Vec<(String, Instance)>,
     trigger: Option<Group>,
+    reloader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Stack {
@@ -133,7 +142,11 @@ impl Stack {
     /// watch listens.
     pub async fn start(mut options: Options) -> Result<Self, StackError> {
         std::fs::create_dir_all(&options.run_dir).map_err(io("create the run directory"))?;
-        for binary in [EVENTS_API, EVENTS_PROCESSOR, "msk-trigger"] {
+        let trigger = options.trigger.then_some("msk-trigger");
+        for binary in [Some(EVENTS_API), Some(EVENTS_PROCESSOR), trigger]
+            .into_iter()
+            .flatten()
+        {
             let path = options.bin_dir.join(binary);
             if !path.exists() {
                 return Err(StackError::Io {
@@ -169,6 +182,7 @@ impl Stack {
             .stderr(Stdio::from(err));
         let watch = Group::spawn(cmd).map_err(io("start cargo lambda watch"))?;
         let (stop, stopped) = watch::channel(false);
+        let (rebuilding, building) = watch::channel(false);
         let mut stack = Self {
             options,
             port,
@@ -176,6 +190,7 @@ impl Stack {
             stop,
             instances: Vec::new(),
             trigger: None,
+            reloader: None,
         };
         let ready = tokio::task::spawn_blocking(move || process::wait_for_port(port, WATCH_START));
         if !ready.await.unwrap_or(false) {
@@ -196,11 +211,30 @@ impl Stack {
                     env: stack.options.settings.clone(),
                     log: stack.options.run_dir.join("functions.log"),
                 };
-                let instance = Instance::start(spec, &stack.lambda_endpoint(), stopped.clone())
-                    .await
-                    .map_err(io(format!("start {function}")))?;
+                let instance = Instance::start(
+                    spec,
+                    &stack.lambda_endpoint(),
+                    stopped.clone(),
+                    building.clone(),
+                )
+                .await
+                .map_err(io(format!("start {function}")))?;
                 stack.instances.push((function.to_owned(), instance));
             }
+        }
+        if let Some(output) = stack.options.reload.clone() {
+            let reloader = reload::Reloader {
+                root: stack.options.root.clone(),
+                bin_dir: stack.options.bin_dir.clone(),
+                instances: stack
+                    .instances
+                    .iter()
+                    .map(|(f, i)| (f.clone(), i.handle()))
+                    .collect(),
+                rebuilding,
+                output,
+            };
+            stack.reloader = Some(tokio::spawn(reloader.run(stopped)));
         }
         if stack.options.trigger {
             stack.start_trigger("trigger.log")?;
@@ -307,6 +341,9 @@ impl Stack {
     pub async fn stop(mut self) {
         self.stop_trigger();
         let _ = self.stop.send(true);
+        if let Some(reloader) = self.reloader.take() {
+            let _ = reloader.await;
+        }
         for (_, instance) in std::mem::take(&mut self.instances) {
             instance.join().await;
         }

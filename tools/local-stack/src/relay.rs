@@ -10,15 +10,29 @@
 //! It also knows which invocation its instance is working on, so that when the instance dies
 //! the invocation fails at once with Lambda's `Runtime.ExitError`, as on AWS, instead of
 //! waiting for a timeout.
+//!
+//! While the functions are being rebuilt ([`crate::reload`]) the relay holds every invocation
+//! watch hands out: it is kept here, not given to the running process, and goes to whichever
+//! process asks next once the build ends: the new instance when the build replaced it, the old
+//! one when the build failed or did not change this function. A request that arrives during a
+//! rebuild therefore waits for it and is answered by the new code.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
 use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 /// Header carrying the invocation id in a `GET …/invocation/next` answer.
 const REQUEST_ID: &str = "lambda-runtime-aws-request-id";
+
+/// An answer of watch's `…/invocation/next`, kept during a rebuild.
+struct Held {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+}
 
 /// One instance's relay.
 pub struct Relay {
@@ -26,11 +40,19 @@ pub struct Relay {
     upstream: String,
     http: reqwest::Client,
     in_flight: Mutex<Option<String>>,
+    /// True while the functions are being rebuilt.
+    rebuilding: watch::Receiver<bool>,
+    /// The invocation taken from watch during a rebuild, not yet given to a process.
+    held: Mutex<Option<Held>>,
+    /// Counts the processes started behind this relay: a held request of a process that has
+    /// been replaced is not answered.
+    generation: watch::Sender<u64>,
 }
 
 impl Relay {
-    /// A relay to watch's Runtime API at `watch` (`http://127.0.0.1:PORT`) for `function`.
-    pub fn new(watch: &str, function: &str) -> Arc<Self> {
+    /// A relay to watch's Runtime API at `watch` (`http://127.0.0.1:PORT`) for `function`,
+    /// holding invocations while `rebuilding` is true.
+    pub fn new(watch: &str, function: &str, rebuilding: watch::Receiver<bool>) -> Arc<Self> {
         Arc::new(Self {
             upstream: format!("{watch}/.rt/{function}"),
             http: reqwest::Client::builder()
@@ -38,7 +60,42 @@ impl Relay {
                 .build()
                 .unwrap_or_default(),
             in_flight: Mutex::new(None),
+            rebuilding,
+            held: Mutex::new(None),
+            generation: watch::Sender::new(0),
         })
+    }
+
+    /// Called when a new process starts behind the relay.
+    pub(crate) fn next_generation(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// Watches the count of processes started behind the relay.
+    pub(crate) fn generations(&self) -> watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    fn take_held(&self) -> Option<Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Keeps an invocation watch handed out during a rebuild, and waits until the rebuild ends
+    /// or the process that asked for it (process `asked_by`) is replaced; then it goes to the
+    /// process that asked if that one is still current (otherwise the new one takes it on its
+    /// first request).
+    async fn hold(&self, held: Held, asked_by: u64) -> Option<Held> {
+        let mut generation = self.generation.subscribe();
+        *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(held);
+        let mut rebuilding = self.rebuilding.clone();
+        tokio::select! {
+            _ = rebuilding.wait_for(|r| !*r) => {}
+            _ = generation.wait_for(|g| *g != asked_by) => {}
+        }
+        if *self.generation.borrow() != asked_by {
+            return None;
+        }
+        self.take_held()
     }
 
     /// Serves the relay on `listener` until the task is dropped.
@@ -102,6 +159,15 @@ impl Relay {
     }
 }
 
+impl Held {
+    fn into_response(self) -> Response {
+        let mut response = Response::new(Body::from(self.body));
+        *response.status_mut() = self.status;
+        *response.headers_mut() = self.headers;
+        response
+    }
+}
+
 fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
@@ -112,6 +178,15 @@ fn hop_by_hop(name: &HeaderName) -> bool {
 async fn forward(State(relay): State<Arc<Relay>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
+    let next = path.ends_with("/invocation/next");
+    let mut generation = relay.generations();
+    let asked_by = *generation.borrow_and_update();
+    if next {
+        if let Some(held) = relay.take_held() {
+            relay.track(&path, &held.headers);
+            return held.into_response();
+        }
+    }
     let query = parts
         .uri
         .query()
@@ -131,7 +206,15 @@ async fn forward(State(relay): State<Arc<Relay>>, request: Request) -> Response 
             upstream = upstream.header(name, value);
         }
     }
-    let answer = match upstream.send().await {
+    let answer = tokio::select! {
+        answer = upstream.send() => answer,
+        // The process waiting for its next invocation was replaced: its wait at watch ends
+        // here, so that watch does not hand an invocation to a process that is gone.
+        _ = generation.wait_for(|g| *g != asked_by), if next => {
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let answer = match answer {
         Ok(a) => a,
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
@@ -142,12 +225,21 @@ async fn forward(State(relay): State<Arc<Relay>>, request: Request) -> Response 
             headers.append(name.clone(), value.clone());
         }
     }
-    if status.is_success() {
-        relay.track(&path, &headers);
-    }
     let body = answer.bytes().await.unwrap_or_default();
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    *response.headers_mut() = headers;
-    response
+    let mut held = Held {
+        status,
+        headers,
+        body,
+    };
+    if next && status.is_success() && *relay.rebuilding.borrow() {
+        match relay.hold(held, asked_by).await {
+            Some(h) => held = h,
+            // Replaced while it waited: the new process takes the invocation.
+            None => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        }
+    }
+    if held.status.is_success() {
+        relay.track(&path, &held.headers);
+    }
+    held.into_response()
 }

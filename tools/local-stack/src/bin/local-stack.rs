@@ -1,50 +1,66 @@
 //! `local-stack`: starts the local pipeline for scripts (`make dev`, the browser tests) and runs
 //! until SIGTERM or Ctrl-C. Prints `ready http://127.0.0.1:PORT` on stdout once it answers.
-//!
-//! usage: local-stack [--port N] [--run-dir DIR] [--env-file FILE]... [--set KEY=VALUE]...
-//!                    [--api-instances N] [--no-trigger]
 
-use local_stack::{settings, Options, Stack};
+use clap::Parser;
+use local_stack::{reload, settings, Options, Stack};
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-fn options() -> Result<Options, String> {
+/// Starts cargo lambda watch's Lambda APIs, both functions behind them and the local MSK
+/// trigger, with every setting passed to all of them.
+#[derive(Parser)]
+#[command(name = "local-stack")]
+struct Args {
+    /// The port of cargo lambda watch (0: a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Where the logs go.
+    #[arg(long, default_value = ".run/stack")]
+    run_dir: PathBuf,
+    /// A settings file (`KEY=VALUE` lines); later files and `--set` win.
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_files: Vec<PathBuf>,
+    /// One setting.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    sets: Vec<String>,
+    /// Instances of events-api.
+    #[arg(long, default_value_t = 1)]
+    api_instances: usize,
+    /// Do not start the trigger.
+    #[arg(long)]
+    no_trigger: bool,
+    /// Rebuild the functions when `functions/` or `shared/` change, and replace their
+    /// instances; the compiler's output goes to stderr.
+    #[arg(long)]
+    reload: bool,
+}
+
+fn options(args: Args) -> Result<Options, String> {
     let root = std::env::current_dir().map_err(|e| e.to_string())?;
-    let mut o = Options::new(&root, root.join(".run/stack"));
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        match arg.as_str() {
-            "--port" => o.port = value()?.parse().map_err(|e| format!("--port: {e}"))?,
-            "--run-dir" => o.run_dir = value()?.into(),
-            "--env-file" => {
-                for (k, v) in settings::read(value()?.as_ref())? {
-                    settings::set(&mut o.settings, &k, &v);
-                }
-            }
-            "--set" => {
-                let kv = value()?;
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or(format!("--set {kv}: expected KEY=VALUE"))?;
-                settings::set(&mut o.settings, k, v);
-            }
-            "--api-instances" => {
-                o.api_instances = value()?
-                    .parse()
-                    .map_err(|e| format!("--api-instances: {e}"))?;
-            }
-            "--no-trigger" => o.trigger = false,
-            other => return Err(format!("unknown argument {other:?}")),
+    let mut o = Options::new(&root, root.join(&args.run_dir));
+    o.port = args.port;
+    for file in &args.env_files {
+        for (k, v) in settings::read(file)? {
+            settings::set(&mut o.settings, &k, &v);
         }
     }
+    for kv in &args.sets {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or(format!("--set {kv}: expected KEY=VALUE"))?;
+        settings::set(&mut o.settings, k, v);
+    }
+    o.api_instances = args.api_instances;
+    o.trigger = !args.no_trigger;
+    o.reload = args.reload.then_some(reload::Output::Stderr);
     Ok(o)
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    let options = match options() {
+    let options = match options(Args::parse()) {
         Ok(o) => o,
         Err(e) => {
             eprintln!("local-stack: {e}");
