@@ -9,7 +9,9 @@
 #      does on AWS and the page signs in against it,
 #   4. runs the stack (tools/local-stack): cargo lambda watch's Lambda APIs on
 #      127.0.0.1:$WATCH_PORT, both functions behind them with the SQLite store, and the local MSK
-#      trigger feeding events-processor; every variable of .env (if present) reaches them all,
+#      trigger feeding events-processor; every variable of .env (if present) reaches them all;
+#      a change under functions/ or shared/ rebuilds the functions and replaces their instances
+#      (the compiler's output shows here; requests made during the build wait for it),
 #   5. builds the wasm package and serves the page (web/) on 127.0.0.1:$WEB_PORT,
 #   6. prints the URLs, then the trigger's summary line every few seconds while events flow
 #      (events/s in, stored/s, duplicates, dead-lettered, failed invocations, lag), and stops
@@ -65,7 +67,7 @@ if [[ "$AUTH_MODE" == jwt && -z "${JWT_ISSUER:-}" ]]; then
   export JWT_ISSUER="$dev_issuer" JWT_AUDIENCE="${JWT_AUDIENCE:-events-web}"
 fi
 
-target/debug/local-stack --port "$WATCH_PORT" --run-dir "$RUN_DIR" &
+target/debug/local-stack --port "$WATCH_PORT" --run-dir "$RUN_DIR" --reload &
 pids+=($!)
 python3 -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory web >"$RUN_DIR/web.log" 2>&1 &
 pids+=($!)
@@ -100,6 +102,8 @@ cat <<MSG
 
   The page (validates in the browser with the wasm package): http://127.0.0.1:$WEB_PORT/
   Lambda Invoke API: http://127.0.0.1:$WATCH_PORT/2015-03-31/functions/{events-api,events-processor}/invocations
+  Edit anything under functions/ or shared/: the functions are rebuilt and replaced, and a
+  request made during the build waits for it. A build error shows here; the old code keeps serving.
   Ctrl-C stops everything started here. While events flow, a summary line follows every 5 s.
 
 MSG
