@@ -1,50 +1,20 @@
-//! The store-lock fault: another process takes every lock of the SQLite store's WAL index
-//! (`<db>-shm`: the write, checkpoint and recovery locks and all five reader marks), as a
-//! process stuck inside SQLite would hold them. Until it lets go, no connection can begin a read
-//! or a write: writers wait out their busy timeout, readers give up.
+//! The store-lock fault: another process (`hold-store-lock`, a binary of this crate) takes every
+//! lock of the SQLite store's WAL index, as a process stuck inside SQLite would hold them. Until
+//! it lets go, no connection can begin a read or a write: writers wait out their busy timeout,
+//! readers give up.
 
-use std::io::Write as _;
-use std::os::fd::AsRawFd as _;
 use std::path::Path;
 use std::time::Duration;
-
-/// Where SQLite's WAL-index locks start in the `-shm` file, and how many there are
-/// (`WALINDEX_LOCK_OFFSET`, `SQLITE_SHM_NLOCK` in sqlite3.c).
-const SHM_LOCK_OFFSET: i64 = 120;
-const SHM_LOCKS: i64 = 8;
-
-/// Runs in a child process (`chaos --hold-store-lock DB MILLIS`): takes the locks, waiting for
-/// transactions in progress, prints `locked`, holds them for `hold`, and exits (which frees them).
-pub fn hold(db: &Path, hold: Duration) -> std::io::Result<()> {
-    let mut shm = db.as_os_str().to_owned();
-    shm.push("-shm");
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(shm)?;
-    // SAFETY: `flock` is a plain C struct for which all-zero bytes are a valid value.
-    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
-    lock.l_type = libc::F_WRLCK as libc::c_short;
-    lock.l_whence = libc::SEEK_SET as libc::c_short;
-    lock.l_start = SHM_LOCK_OFFSET;
-    lock.l_len = SHM_LOCKS;
-    // SAFETY: the descriptor is open for the call's duration and `lock` is a valid `flock`.
-    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETLKW, &lock) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    println!("locked");
-    std::io::stdout().flush()?;
-    std::thread::sleep(hold);
-    Ok(())
-}
 
 /// Holds the store locked for `hold` from a child process, probing `list_url` all the while:
 /// the listing must answer 503 (with `Retry-After`) while it cannot read, and never 500.
 pub async fn lock_store(db: &Path, hold: Duration, list_url: &str) -> Vec<String> {
     use tokio::io::AsyncBufReadExt as _;
-    let exe = std::env::current_exe().expect("own path");
+    // Built beside chaos (`cargo build --workspace --bins`, as make chaos does).
+    let exe = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("hold-store-lock");
     let mut child = tokio::process::Command::new(exe)
-        .arg("--hold-store-lock")
         .arg(db)
         .arg(hold.as_millis().to_string())
         .stdout(std::process::Stdio::piped())

@@ -47,19 +47,6 @@ struct Args {
 }
 
 fn args() -> Result<Args, String> {
-    if std::env::args().nth(1).as_deref() == Some("--hold-store-lock") {
-        let db = std::env::args()
-            .nth(2)
-            .ok_or("--hold-store-lock DB MILLIS")?;
-        let ms: u64 = std::env::args()
-            .nth(3)
-            .and_then(|v| v.parse().ok())
-            .ok_or("--hold-store-lock DB MILLIS")?;
-        match lock::hold(Path::new(&db), Duration::from_millis(ms)) {
-            Ok(()) => std::process::exit(0),
-            Err(e) => return Err(format!("cannot lock {db}: {e}")),
-        }
-    }
     let mut a = Args {
         clients: 8,
         keyed_clients: 4,
