@@ -96,6 +96,12 @@ else
   "$bench" scale 1000000 100000 20000 >>"$rows"
 fi
 
+# 7. make dev's rebuild on change: edit → first answer from the new code, beside the same
+#    incremental build alone, in a copy of the workspace that links the debug dependencies.
+log "figure 7: edit → new code under make dev"
+cargo build --quiet --locked --bin events-api --bin events-processor
+"$bench" reload "$( ((smoke)) && echo 1 || echo 3)" >>"$rows"
+
 # 5. The browser validator, in node and in headless Chromium.
 log "figure 5: browser validator"
 [[ -f web/pkg/event_schema_bg.wasm ]] || scripts/wasm.sh >/dev/null

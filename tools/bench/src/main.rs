@@ -9,6 +9,7 @@
 //! pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
 //! pipeline-bench e2e --base URL --api BIN --store URL [--events N] [--rate PER_S] [--window-ms MS]
 //! pipeline-bench scale [SQLITE_EVENTS DYNAMODB_EVENTS SMALL_EVENTS]
+//! pipeline-bench reload [ROUNDS]
 //! pipeline-bench topics NAME...
 //! ```
 //!
@@ -24,6 +25,7 @@ mod e2e;
 mod load;
 mod partial;
 mod processor;
+mod reload;
 mod report;
 mod scale;
 
@@ -38,6 +40,7 @@ const USAGE: &str = "usage: pipeline-bench processor [RECORDS]
        pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
        pipeline-bench e2e --base URL --api BIN --store URL [--events N] [--rate PER_S] [--window-ms MS]
        pipeline-bench scale [SQLITE_EVENTS DYNAMODB_EVENTS SMALL_EVENTS]   (1000000 100000 20000)
+       pipeline-bench reload [ROUNDS]   (3)
        pipeline-bench topics NAME...   (creates them on KAFKA_BROKERS, 3 partitions)";
 
 fn fail(message: &str) -> ! {
@@ -124,6 +127,13 @@ async fn main() {
             scale::scale(n(0, 1_000_000), n(1, 100_000), n(2, 20_000)).await
         }
         "coldstart" => cold_starts(Flags::parse(rest)).await,
+        "reload" => {
+            let rounds = rest.first().map_or(3, |n| {
+                n.parse()
+                    .unwrap_or_else(|_| fail(&format!("{n:?} is not a number of rounds")))
+            });
+            reload::reload(rounds).await
+        }
         "e2e" => e2e(Flags::parse(rest)).await,
         "topics" => {
             for t in rest {
