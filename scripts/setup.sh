@@ -16,7 +16,9 @@
 # Versions are pinned in scripts/lib/versions.sh. Each Python tool gets its own virtual
 # environment, $TOOLS_DIR/venv/<package>, and only its commands are linked into $TOOLS_DIR/bin:
 # installing into the system Python can break packages that came with it (awscli's pinned
-# dependencies did), and one shared environment would let two tools' pins fight.
+# dependencies did), and one shared environment would let two tools' pins fight. A venv holds
+# exactly scripts/requirements/<package>.txt (every download checked against its hash) and is
+# made again only when that file changes.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/versions.sh
 source "$here/scripts/lib/versions.sh"
@@ -73,15 +75,32 @@ setup_deny() {
   rm -rf "$TOOLS_DIR/build-cargo-deny"
 }
 
-# pip_tool PACKAGE VERSION COMMAND...: install PACKAGE==VERSION into its own venv unless it is
-# there, then link each COMMAND into $TOOLS_DIR/bin.
+# requirements_pin PACKAGE VERSION: fails, saying what to do, unless scripts/requirements/PACKAGE.txt
+# pins PACKAGE at VERSION (the file was written for the version scripts/lib/versions.sh names).
+requirements_pin() {
+  grep -qxF "$1==$2 \\" "$here/scripts/requirements/$1.txt" && return
+  log "scripts/requirements/$1.txt does not pin $1 $2 (scripts/lib/versions.sh);" \
+    "write it again with scripts/requirements/compile.sh $1"
+  return 1
+}
+
+# pip_tool PACKAGE VERSION COMMAND...: install scripts/requirements/PACKAGE.txt (PACKAGE==VERSION
+# and every package it needs, each file checked against its hashes) into a new venv of its own,
+# after pip from scripts/requirements/pip.txt, unless the venv was made from these same files
+# (their sha256 is kept in the venv); then link each COMMAND into $TOOLS_DIR/bin.
 pip_tool() {
-  local package="$1" version="$2" venv="$TOOLS_DIR/venv/$1"
+  local package="$1" version="$2" venv="$TOOLS_DIR/venv/$1" dir="$here/scripts/requirements" sum
   shift 2
-  [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-  if [[ "$("$venv/bin/python" -m pip show "$package" 2>/dev/null | awk '/^Version:/ {print $2}')" != "$version" ]]; then
-    log "installing $package $version (pip, into $venv)"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$package==$version"
+  requirements_pin pip "$PIP_VERSION" && requirements_pin "$package" "$version" || return 1
+  sum="$(cat "$dir/pip.txt" "$dir/$package.txt" | sha256sum | cut -d' ' -f1)"
+  if [[ ! -x "$venv/bin/python" || "$(cat "$venv/requirements.sha256" 2>/dev/null)" != "$sum" ]]; then
+    log "installing $package $version from scripts/requirements/$package.txt (pip --require-hashes, into $venv)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$dir/pip.txt"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+      -r "$dir/$package.txt"
+    echo "$sum" >"$venv/requirements.sha256"
   fi
   mkdir -p "$TOOLS_DIR/bin"
   local cmd

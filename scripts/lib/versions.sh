@@ -11,7 +11,14 @@ TANSU_STORAGE_SHA256="720d2ed8e6010c70f7f06e5af5a7274ebbf6e42fdcd9e46de542b10dc4
 # cargo-deny, for the dependency checks of make lint and make test (deny.toml).
 CARGO_DENY_VERSION="0.20.2"
 
-# Python tools, each into the virtual environment $TOOLS_DIR/venv (never the system Python).
+# Python tools, each into the virtual environment $TOOLS_DIR/venv/<tool> (never the system
+# Python), from scripts/requirements/<tool>.txt: the tool at this version and every package it
+# needs, each pinned and checked against its hashes. After changing a version here, run
+# scripts/requirements/compile.sh <tool> to write that file again (with pip-tools at this version).
+# pip itself comes first into each, from scripts/requirements/pip.txt: the one that venv brings
+# (23.2 with Python 3.11) rejects a hashed requirement that another asks for with extras.
+PIP_TOOLS_VERSION="7.7.0"
+PIP_VERSION="26.3"
 CARGO_LAMBDA_VERSION="1.9.2"
 AWS_SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
