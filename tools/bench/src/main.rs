@@ -29,59 +29,118 @@ mod reload;
 mod report;
 mod scale;
 
+use clap::{Parser, Subcommand};
 use event_kafka::KafkaConfig;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-const USAGE: &str = "usage: pipeline-bench processor [RECORDS]
-       pipeline-bench partial [RECORDS_PER_PARTITION]
-       pipeline-bench generate --api BIN [--seconds S] [--levels 1,16,64]
-       pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
-       pipeline-bench e2e --base URL --api BIN --store URL [--events N] [--rate PER_S] [--window-ms MS]
-       pipeline-bench scale [SQLITE_EVENTS DYNAMODB_EVENTS SMALL_EVENTS]   (1000000 100000 20000)
-       pipeline-bench reload [ROUNDS]   (3)
-       pipeline-bench topics NAME...   (creates them on KAFKA_BROKERS, 3 partitions)";
-
-fn fail(message: &str) -> ! {
-    eprintln!("pipeline-bench: {message}\n{USAGE}");
-    std::process::exit(2)
+/// Each figure of `make bench` beside the baseline that bounds it, printed as tab-separated
+/// rows (figure, value, unit, baseline, baseline value, ratio).
+#[derive(Parser)]
+#[command(name = "pipeline-bench")]
+struct Cli {
+    #[command(subcommand)]
+    figure: Figure,
 }
 
-/// `--name value` pairs.
-struct Flags(HashMap<String, String>);
+#[derive(Subcommand)]
+enum Figure {
+    /// Figure 1: the processor's batch path into SQLite beside decoding alone and the store's
+    /// ceiling.
+    Processor {
+        /// Records in the batch.
+        #[arg(default_value_t = 10_000)]
+        records: usize,
+    },
+    /// The events offered to the store again when one partition of three fails, with partial
+    /// batch responses beside without.
+    Partial {
+        /// Records in each partition.
+        #[arg(default_value_t = 100)]
+        records_per_partition: usize,
+    },
+    /// Figure 2: POST /events/generate on a plain server under closed-loop load, beside the
+    /// Kafka and HTTP ceilings.
+    Generate(GenerateArgs),
+    /// Figure 4: cold starts of both functions beside a hello-world Lambda function.
+    Coldstart(ColdstartArgs),
+    /// Figure 3: from a 201 to the event listed, through the running local pipeline.
+    E2e(E2eArgs),
+    /// Figure 6: the stores at scale beside the same stores small.
+    Scale {
+        /// Events in the big SQLite file.
+        #[arg(default_value_t = 1_000_000)]
+        sqlite_events: usize,
+        /// Events in the big DynamoDB-API table.
+        #[arg(default_value_t = 100_000)]
+        dynamodb_events: usize,
+        /// Events in each small store.
+        #[arg(default_value_t = 20_000)]
+        small_events: usize,
+    },
+    /// Figure 5: from an edit to the first answer from the new code under make dev's rebuild on
+    /// change, beside the same incremental cargo build alone.
+    Reload {
+        /// Edits timed of each kind (one in events-api, one in the shared schema crate).
+        #[arg(default_value_t = 3)]
+        rounds: usize,
+    },
+    /// Creates topics on KAFKA_BROKERS, 3 partitions each.
+    Topics {
+        /// The topics.
+        names: Vec<String>,
+    },
+}
 
-impl Flags {
-    fn parse(args: &[String]) -> Self {
-        let mut map = HashMap::new();
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            let Some(name) = a.strip_prefix("--") else {
-                fail(&format!("unexpected argument {a:?}"))
-            };
-            let Some(value) = it.next() else {
-                fail(&format!("--{name} needs a value"))
-            };
-            map.insert(name.to_owned(), value.clone());
-        }
-        Self(map)
-    }
+#[derive(clap::Args)]
+struct GenerateArgs {
+    /// The events-api binary.
+    #[arg(long, value_name = "BIN")]
+    api: String,
+    /// Seconds of load at each concurrency.
+    #[arg(long, value_name = "S", default_value_t = 5.0)]
+    seconds: f64,
+    /// The concurrencies.
+    #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    levels: Vec<usize>,
+}
 
-    fn required(&self, name: &str) -> String {
-        self.0
-            .get(name)
-            .cloned()
-            .unwrap_or_else(|| fail(&format!("--{name} is required")))
-    }
+#[derive(clap::Args)]
+struct ColdstartArgs {
+    /// The events-api binary.
+    #[arg(long, value_name = "BIN")]
+    api: String,
+    /// The events-processor binary.
+    #[arg(long, value_name = "BIN")]
+    processor: String,
+    /// The hello-world Lambda binary (hello-lambda).
+    #[arg(long, value_name = "BIN")]
+    hello: String,
+    /// Cold starts of each.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    runs: usize,
+}
 
-    fn number<T: std::str::FromStr>(&self, name: &str, default: T) -> T {
-        match self.0.get(name) {
-            None => default,
-            Some(v) => v
-                .parse()
-                .unwrap_or_else(|_| fail(&format!("--{name}: {v:?} is not a number"))),
-        }
-    }
+#[derive(clap::Args)]
+struct E2eArgs {
+    /// The running pipeline's events-api.
+    #[arg(long, value_name = "URL")]
+    base: String,
+    /// The events-api binary, started here to poll the listing.
+    #[arg(long, value_name = "BIN")]
+    api: String,
+    /// The pipeline's STORE_URL.
+    #[arg(long, value_name = "URL")]
+    store: String,
+    /// Events sent.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    events: usize,
+    /// Events sent per second.
+    #[arg(long, value_name = "PER_S", default_value_t = 10.0)]
+    rate: f64,
+    /// The trigger's batching window the pipeline runs with, in ms (the figure's baseline).
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    window_ms: u64,
 }
 
 fn brokers() -> String {
@@ -97,58 +156,33 @@ async fn fresh_topic(prefix: &str) -> String {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((what, rest)) = args.split_first() else {
-        fail("which figure?")
-    };
-    match what.as_str() {
-        "processor" => {
-            let records = rest.first().map_or(10_000, |n| {
-                n.parse()
-                    .unwrap_or_else(|_| fail(&format!("{n:?} is not a record count")))
-            });
-            processor::processor(records).await
-        }
-        "partial" => {
-            let per_partition = rest.first().map_or(100, |n| {
-                n.parse()
-                    .unwrap_or_else(|_| fail(&format!("{n:?} is not a record count")))
-            });
-            partial::partial(per_partition).await
-        }
-        "generate" => generate(Flags::parse(rest)).await,
-        "scale" => {
-            let n = |i: usize, default: usize| {
-                rest.get(i).map_or(default, |v| {
-                    v.parse()
-                        .unwrap_or_else(|_| fail(&format!("{v:?} is not an event count")))
-                })
-            };
-            scale::scale(n(0, 1_000_000), n(1, 100_000), n(2, 20_000)).await
-        }
-        "coldstart" => cold_starts(Flags::parse(rest)).await,
-        "reload" => {
-            let rounds = rest.first().map_or(3, |n| {
-                n.parse()
-                    .unwrap_or_else(|_| fail(&format!("{n:?} is not a number of rounds")))
-            });
-            reload::reload(rounds).await
-        }
-        "e2e" => e2e(Flags::parse(rest)).await,
-        "topics" => {
-            for t in rest {
+    match Cli::parse().figure {
+        Figure::Processor { records } => processor::processor(records).await,
+        Figure::Partial {
+            records_per_partition,
+        } => partial::partial(records_per_partition).await,
+        Figure::Generate(a) => generate(a).await,
+        Figure::Scale {
+            sqlite_events,
+            dynamodb_events,
+            small_events,
+        } => scale::scale(sqlite_events, dynamodb_events, small_events).await,
+        Figure::Coldstart(a) => cold_starts(a).await,
+        Figure::Reload { rounds } => reload::reload(rounds).await,
+        Figure::E2e(a) => e2e(a).await,
+        Figure::Topics { names } => {
+            for t in &names {
                 testkit::kafka::create_topic(&brokers(), t, 3).await;
             }
         }
-        other => fail(&format!("unknown figure {other:?}")),
     }
 }
 
 /// Figure 3. The listing is polled through a second events-api (a plain server on the same
 /// store), so the polls do not queue in front of the requests being measured.
-async fn e2e(f: Flags) {
+async fn e2e(a: E2eArgs) {
     let brokers = brokers();
-    let (api, store) = (f.required("api"), f.required("store"));
+    let (api, store) = (a.api, a.store);
     let lister = testkit::process::Server::start(
         &api,
         &[
@@ -158,22 +192,15 @@ async fn e2e(f: Flags) {
             ("AUTH_MODE", "none"),
         ],
     );
-    e2e::created_to_listed(
-        &f.required("base"),
-        &lister.base_url,
-        f.number("events", 1000),
-        f.number("rate", 10.0),
-        f.number("window-ms", 500),
-    )
-    .await;
+    e2e::created_to_listed(&a.base, &lister.base_url, a.events, a.rate, a.window_ms).await;
     lister.terminate();
 }
 
-async fn generate(f: Flags) {
+async fn generate(a: GenerateArgs) {
     let topic = fresh_topic("bench-generate").await;
     let dir = tempfile::tempdir().expect("tempdir");
     let store = format!("sqlite://{}", dir.path().join("api.db").display());
-    let (brokers, api) = (brokers(), f.required("api"));
+    let (brokers, api) = (brokers(), a.api);
     // Every server of the figure: the same topic and store, logging as template.yaml sets it on
     // AWS (so its cost is in the CPU figures), and what each one changes.
     let start = |changes: &[(&str, &str)]| {
@@ -195,17 +222,7 @@ async fn generate(f: Flags) {
         ("KAFKA_TOPIC", topic.as_str()),
     ];
     let kafka = KafkaConfig::from_source(&env[..]).expect("kafka config");
-    let levels: Vec<usize> =
-        f.0.get("levels")
-            .map_or("1,16,64", String::as_str)
-            .split(',')
-            .map(|l| {
-                l.trim()
-                    .parse()
-                    .unwrap_or_else(|_| fail(&format!("--levels: {l:?} is not a number")))
-            })
-            .collect();
-    let seconds: f64 = f.number("seconds", 5.0);
+    let (levels, seconds) = (a.levels, a.seconds);
     load::generate(
         &server.base_url,
         server.pid(),
@@ -253,8 +270,8 @@ async fn generate(f: Flags) {
     server.terminate();
 }
 
-async fn cold_starts(f: Flags) {
-    let runs: usize = f.number("runs", 10);
+async fn cold_starts(a: ColdstartArgs) {
+    let runs = a.runs;
     let topic = fresh_topic("bench-coldstart").await;
     let dlq = fresh_topic("bench-coldstart-dlq").await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -266,7 +283,7 @@ async fn cold_starts(f: Flags) {
     ];
 
     let hello = coldstart::summary(
-        &f.required("hello"),
+        &a.hello,
         runs,
         r#"{"hello":"world"}"#,
         &[],
@@ -277,24 +294,17 @@ async fn cold_starts(f: Flags) {
 
     let generate =
         include_str!("../../../functions/events-api/tests/data/function-url-post-generate.json");
-    let api = coldstart::summary(
-        &f.required("api"),
-        runs,
-        generate,
-        &env,
-        Some(dir.path()),
-        |answer| {
-            let status = serde_json::from_str::<serde_json::Value>(answer)
-                .ok()
-                .and_then(|v| v.get("statusCode").and_then(|s| s.as_u64()));
-            assert_eq!(status, Some(201), "events-api's first answer: {answer}");
-        },
-    )
+    let api = coldstart::summary(&a.api, runs, generate, &env, Some(dir.path()), |answer| {
+        let status = serde_json::from_str::<serde_json::Value>(answer)
+            .ok()
+            .and_then(|v| v.get("statusCode").and_then(|s| s.as_u64()));
+        assert_eq!(status, Some(201), "events-api's first answer: {answer}");
+    })
     .await;
 
     let batch = serde_json::to_string(&batch::msk_batch(100)).expect("batch json");
     let processor = coldstart::summary(
-        &f.required("processor"),
+        &a.processor,
         runs,
         &batch,
         &env,
@@ -328,7 +338,7 @@ async fn cold_starts(f: Flags) {
         ("JWT_JWKS", tokens.jwks()),
     ]);
     let api_jwt = coldstart::summary(
-        &f.required("api"),
+        &a.api,
         runs,
         &signed.to_string(),
         &jwt_env,
