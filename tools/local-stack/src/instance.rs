@@ -157,6 +157,8 @@ async fn supervise(
             eprintln!("local-stack: cannot open {}", spec.log.display());
             break;
         };
+        // Before the process exists, so that its first request is already of its generation.
+        relay.next_generation();
         let child = match tokio::process::Command::new(&spec.binary)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
@@ -176,7 +178,6 @@ async fn supervise(
         let mut new_code = false;
         if let Some(mut child) = child {
             *pid.lock().unwrap_or_else(|e| e.into_inner()) = child.id();
-            relay.next_generation();
             let status = tokio::select! {
                 s = child.wait() => s,
                 _ = stop.changed() => {
