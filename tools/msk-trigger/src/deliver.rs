@@ -16,8 +16,9 @@
 
 use crate::batch::{Batch, MskRecord};
 use crate::config::Config;
-use crate::invoke::{InvokeError, Invoker};
-use crate::run::TriggerError;
+use crate::error::{InvokeError, TriggerError};
+use crate::invoke::Invoke;
+use crate::progress::Progress;
 use crate::summary::Summary;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -58,18 +59,24 @@ enum Attempts {
     Skipped(Batch, Skip, u32, InvokeError),
 }
 
-/// Delivers batches with the configured policy.
-pub struct Deliverer<'a> {
-    invoker: &'a Invoker,
+/// Delivers batches with the configured policy, through any [`Invoke`].
+pub struct Deliverer<'a, I> {
+    invoker: &'a I,
     config: &'a Config,
     destination: Option<FutureProducer>,
+    progress: &'a Progress,
     /// What went through, for the summary line.
     pub summary: Summary,
 }
 
-impl<'a> Deliverer<'a> {
-    /// A deliverer; with an on-failure topic configured, its producer is created here.
-    pub fn new(invoker: &'a Invoker, config: &'a Config) -> Result<Self, TriggerError> {
+impl<'a, I: Invoke> Deliverer<'a, I> {
+    /// A deliverer marking each attempt in `progress`; with an on-failure topic configured, its
+    /// producer is created here.
+    pub fn new(
+        invoker: &'a I,
+        config: &'a Config,
+        progress: &'a Progress,
+    ) -> Result<Self, TriggerError> {
         let destination = match &config.on_failure_topic {
             None => None,
             Some(_) => Some(destination_producer(&config.kafka)?),
@@ -78,6 +85,7 @@ impl<'a> Deliverer<'a> {
             invoker,
             config,
             destination,
+            progress,
             summary: Summary::default(),
         })
     }
@@ -127,9 +135,11 @@ impl<'a> Deliverer<'a> {
                 }
             }
             let started = Instant::now();
+            self.progress.turned();
             let error = match self.invoker.invoke(payload.clone()).await {
                 Ok(result) => match self.reported(&batch, &result) {
                     Ok(None) => {
+                        self.progress.succeeded(batch.len());
                         self.summary.delivered(batch.len(), &result);
                         info!(
                             records = batch.len(),
@@ -159,6 +169,7 @@ impl<'a> Deliverer<'a> {
                 },
                 Err(e) => e,
             };
+            self.progress.failed();
             self.summary.failed();
             self.summary.print_if_due();
             error!(
@@ -269,6 +280,7 @@ impl<'a> Deliverer<'a> {
             .await
             {
                 Ok(()) => {
+                    self.progress.succeeded(batch.len());
                     warn!(records = batch.len(), condition = ?why, topic = %topic, "batch skipped to the on-failure topic");
                     return Ok(Delivery::Done);
                 }

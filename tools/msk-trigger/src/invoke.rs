@@ -1,29 +1,20 @@
-//! Calling the function through the Lambda Invoke API, as the event source mapping does.
+//! How a batch reaches the function: the [`Invoke`] port, and [`Invoker`], its adapter over the
+//! Lambda Invoke API, as the event source mapping calls a function. A long-running consumer
+//! implements the same port by calling the handler in process, and shares everything else
+//! (batching, retries, bisecting, skipping, committing).
 
+pub use crate::error::InvokeError;
+use std::future::Future;
 use std::time::Duration;
 
-/// Why an invocation did not succeed.
-#[derive(Debug, thiserror::Error)]
-pub enum InvokeError {
-    /// The function ran and failed (HTTP 500 under cargo lambda watch, or an
-    /// `X-Amz-Function-Error` header as on AWS).
-    #[error("function error (HTTP {status}): {body}")]
-    Function {
-        /// HTTP status of the Invoke API answer.
-        status: u16,
-        /// What the function or API said.
-        body: String,
-    },
-    /// The Invoke API did not answer (not started yet, crashed, timed out).
-    #[error("invoke API unreachable: {0}")]
-    Transport(#[from] reqwest::Error),
-    /// The function succeeded but reported records it could not finish
-    /// (`batchItemFailures`): those partitions come again from there.
-    #[error("the function reported {0} partition(s) it could not finish")]
-    ItemFailures(usize),
-    /// The function reported an item failure the batch does not hold: the whole batch failed.
-    #[error("the function's batchItemFailures are invalid: {0}")]
-    InvalidItemFailures(String),
+/// One synchronous invocation of the function with an MSK event.
+pub trait Invoke: Sync {
+    /// What is invoked, for the logs (a URL, a handler's name).
+    fn target(&self) -> &str;
+
+    /// Invokes with `payload` (the MSK event JSON); the function's result on success. A result
+    /// may still name records it could not finish (`batchItemFailures`).
+    fn invoke(&self, payload: Vec<u8>) -> impl Future<Output = Result<String, InvokeError>> + Send;
 }
 
 /// A client of one function's invocation endpoint.
@@ -48,9 +39,14 @@ impl Invoker {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
 
-    /// Invokes synchronously with `payload`; the function's result on success.
-    pub async fn invoke(&self, payload: Vec<u8>) -> Result<String, InvokeError> {
+impl Invoke for Invoker {
+    fn target(&self) -> &str {
+        &self.url
+    }
+
+    async fn invoke(&self, payload: Vec<u8>) -> Result<String, InvokeError> {
         let res = self
             .client
             .post(&self.url)

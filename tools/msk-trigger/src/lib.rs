@@ -9,18 +9,27 @@
 //! never skipped unless configured like the mapping's error handling ([`deliver`]).
 //!
 //! Layout: [`config`] (settings named after the mapping's properties), [`batch`] (records and the
-//! event JSON), [`invoke`] (the Invoke API client), [`deliver`] (retries, bisecting, skipping to
-//! the on-failure topic), [`run`] (the loop), [`summary`] (the line `make dev` shows), and
+//! event JSON), [`invoke`] (the [`Invoke`] port and its Invoke API client), [`deliver`]
+//! (retries, bisecting, skipping to the on-failure topic), [`run`] (the loop), [`progress`]
+//! (what a health check reads), [`summary`] (the line `make dev` shows), [`error`], and
 //! `assignment` (the local broker's rejoin workaround).
+//!
+//! The loop is generic over [`Invoke`], so `events-consumer` runs the same batching, retries,
+//! bisecting, skipping and commits with the processor called in process ([`consume`]).
 #![warn(missing_docs)]
 
 mod assignment;
 pub mod batch;
 pub mod config;
 pub mod deliver;
+pub mod error;
 pub mod invoke;
+pub mod progress;
 pub mod run;
 pub mod summary;
 
 pub use config::Config;
-pub use run::{run, TriggerError};
+pub use error::{InvokeError, TriggerError};
+pub use invoke::Invoke;
+pub use progress::{Health, Progress};
+pub use run::{consume, run};

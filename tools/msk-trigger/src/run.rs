@@ -1,10 +1,13 @@
-//! The consume → batch → invoke → commit loop.
+//! The consume → batch → invoke → commit loop, over any [`Invoke`]: the trigger's runs it with
+//! the Lambda Invoke API client, a long-running consumer with its handler in process.
 
 use crate::assignment::{topic_partitions, AssignmentWatch};
 use crate::batch::{Batch, MskRecord};
 use crate::config::{Config, StartingPosition};
 use crate::deliver::{Deliverer, Delivery};
-use crate::invoke::{InvokeError, Invoker};
+use crate::error::TriggerError;
+use crate::invoke::{Invoke, Invoker};
+use crate::progress::Progress;
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{ClientConfig, ClientContext};
@@ -14,20 +17,6 @@ use tracing::{info, warn};
 
 /// How often an idle consumer checks its assignment.
 const IDLE_POLL: Duration = Duration::from_millis(500);
-
-/// Why the trigger stopped.
-#[derive(Debug, thiserror::Error)]
-pub enum TriggerError {
-    /// The consumer could not be created or subscribed.
-    #[error("kafka: {0}")]
-    Kafka(#[from] KafkaError),
-    /// The invocation client could not be built.
-    #[error("invoke: {0}")]
-    Invoke(#[from] InvokeError),
-    /// A setting that cannot work.
-    #[error("configuration: {0}")]
-    Config(String),
-}
 
 /// Logs group membership changes.
 struct Membership;
@@ -49,14 +38,14 @@ impl ConsumerContext for Membership {
 
 type Trigger = StreamConsumer<Membership>;
 
-fn consumer(config: &Config) -> Result<Trigger, KafkaError> {
-    let consumer: Trigger = consumer_config(config).create_with_context(Membership)?;
+fn consumer(config: &Config, client_id: &str) -> Result<Trigger, KafkaError> {
+    let consumer: Trigger = consumer_config(config, client_id).create_with_context(Membership)?;
     consumer.subscribe(&[&config.kafka.topic])?;
     Ok(consumer)
 }
 
-fn consumer_config(config: &Config) -> ClientConfig {
-    let mut c: ClientConfig = config.kafka.client_config("msk-trigger");
+fn consumer_config(config: &Config, client_id: &str) -> ClientConfig {
+    let mut c: ClientConfig = config.kafka.client_config(client_id);
     let reset = match config.starting_position {
         StartingPosition::TrimHorizon => "earliest",
         StartingPosition::Latest => "latest",
@@ -85,28 +74,51 @@ fn consumer_config(config: &Config) -> ClientConfig {
     c
 }
 
-/// Runs until `shutdown` turns true.
-pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<(), TriggerError> {
+/// Runs until `shutdown` turns true, invoking the function through the Lambda Invoke API.
+pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), TriggerError> {
     let invoker = Invoker::new(
         &config.endpoint,
         &config.function_name,
         config.invoke_timeout,
     )?;
-    let deliverer = Deliverer::new(&invoker, &config)?;
+    consume(
+        &config,
+        &invoker,
+        "msk-trigger",
+        &Progress::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// The loop itself: consumes `config`'s topic in its group as Kafka client `client_id`, hands
+/// each batch to `invoker` under the configured retry, bisect and skip rules, and commits a
+/// batch's offsets only once it is done. Returns when `shutdown` turns true, after leaving the
+/// group; a batch still being retried then stays uncommitted. Each turn is marked in `progress`.
+/// Needs the multi-threaded runtime (commits block a worker).
+pub async fn consume<I: Invoke>(
+    config: &Config,
+    invoker: &I,
+    client_id: &str,
+    progress: &Progress,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), TriggerError> {
+    let deliverer = Deliverer::new(invoker, config, progress)?;
     info!(
         topic = %config.kafka.topic,
         group = %config.group_id,
-        function = %invoker.url(),
+        function = %invoker.target(),
         batch_size = config.batch_size,
         window_ms = config.batch_window.as_millis() as u64,
-        "trigger starting"
+        "{client_id} starting"
     );
     let mut carry: Option<MskRecord> = None;
     loop {
-        let consumer = consumer(&config)?;
-        let partitions = tokio::task::block_in_place(|| topic_partitions(&consumer, &config));
+        let consumer = consumer(config, client_id)?;
+        let partitions = tokio::task::block_in_place(|| topic_partitions(&consumer, config));
         let mut watch = AssignmentWatch::new(partitions);
         let rejoin = loop {
+            progress.turned();
             if *shutdown.borrow() {
                 break false;
             }
@@ -120,7 +132,7 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                     received = tokio::time::timeout(IDLE_POLL, consumer.recv()) => match received {
                         Err(_) => {
                             deliverer.summary.print_if_due();
-                            if watch.stuck(&consumer, &config) {
+                            if watch.stuck(&consumer, config) {
                                 break true;
                             }
                             continue;
@@ -169,14 +181,14 @@ pub async fn run(config: Config, mut shutdown: watch::Receiver<bool>) -> Result<
                 // the partition, and the store's insert-if-absent absorbs the repeat.
                 warn!(error = %e, "offset commit failed; the batch may be delivered again");
             }
-            if watch.stuck(&consumer, &config) {
+            if watch.stuck(&consumer, config) {
                 break true;
             }
         };
         consumer.unsubscribe();
         drop(consumer);
         if !rejoin {
-            info!("trigger stopped; left the consumer group");
+            info!("{client_id} stopped; left the consumer group");
             return Ok(());
         }
         carry = None;
@@ -190,7 +202,7 @@ mod tests {
     #[test]
     fn the_consumer_commits_by_hand_and_waits_at_most_the_fetch_wait() {
         let src: &[(&str, &str)] = &[("TRIGGER_FETCH_WAIT_MS", "40")];
-        let c = consumer_config(&Config::from_source(src).expect("config"));
+        let c = consumer_config(&Config::from_source(src).expect("config"), "msk-trigger");
         assert_eq!(c.get("enable.auto.commit"), Some("false"));
         assert_eq!(c.get("fetch.wait.max.ms"), Some("40"));
         assert_eq!(c.get("group.id"), Some("user-activity-consumer-group"));

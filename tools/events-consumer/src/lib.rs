@@ -1,0 +1,69 @@
+//! The events processor as a long-running Kafka consumer, for running the pipeline in
+//! containers rather than on Lambda.
+//!
+//! It consumes `KAFKA_TOPIC` in the same consumer group as the event source mapping
+//! (`user-activity-consumer-group`) with the same loop as `msk-trigger` ([`msk_trigger::consume`]:
+//! MSK-shaped batches, retries with backoff, bisecting, skipping to the on-failure topic, and
+//! offsets committed only after a batch is done); only the invocation differs: the batch goes to
+//! the [`events_processor::Processor`] in this process ([`InProcess`]) rather than through the
+//! Lambda Invoke API. So its guarantees are the trigger's and the function's: a batch is
+//! committed only once every valid event is stored and every poison record is on the
+//! dead-letter topic; partial batch responses (`REPORT_BATCH_ITEM_FAILURES`) redeliver the
+//! failed partitions from the record named; SIGTERM leaves the group without committing a batch
+//! still being retried.
+//!
+//! Layout: [`config`] (the trigger's and the processor's settings, and `CONSUMER_HEALTH_ADDR`),
+//! [`InProcess`] (the port's in-process adapter), [`health`] (`GET /health` and the
+//! `--health-check` client), [`error`].
+#![warn(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod health;
+mod in_process;
+
+pub use config::Config;
+pub use error::ConsumerError;
+pub use in_process::InProcess;
+
+use event_kafka::KafkaDeadLetters;
+use events_processor::Processor;
+use msk_trigger::Progress;
+use pipeline_runtime::metrics::Metrics;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+/// The program's name: its Kafka client id and the `Service` dimension of its metrics.
+pub const SERVICE: &str = "events-consumer";
+
+/// Opens the store and the dead-letter producer once, then consumes until `shutdown` turns
+/// true (the health listener, when configured, answers meanwhile).
+pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), ConsumerError> {
+    let progress = Arc::new(Progress::default());
+    let health = match config.health_addr {
+        None => None,
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| ConsumerError::Health { addr, source })?;
+            Some(tokio::spawn(health::serve(
+                listener,
+                progress.clone(),
+                shutdown.clone(),
+            )))
+        }
+    };
+    let p = &config.processor;
+    let store = event_store::open(&p.store_url, p.event_ttl_days).await?;
+    let dead_letters = KafkaDeadLetters::connect(p.kafka.clone(), SERVICE).await?;
+    let processor = Processor::new(store, dead_letters)
+        .with_metrics(Metrics::new(p.metrics.clone(), SERVICE))
+        .reporting_item_failures(p.report_batch_item_failures);
+    let invoker = InProcess::new(processor, config.trigger.invoke_timeout);
+    let outcome =
+        msk_trigger::consume(&config.trigger, &invoker, SERVICE, &progress, shutdown).await;
+    if let Some(health) = health {
+        health.abort();
+    }
+    Ok(outcome?)
+}

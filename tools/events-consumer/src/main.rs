@@ -1,0 +1,37 @@
+use clap::Parser;
+use events_consumer::{health, run, Config};
+use std::process::ExitCode;
+
+/// The events processor as a long-running Kafka consumer. Settings come from the environment
+/// (the trigger's and the processor's variables, and CONSUMER_HEALTH_ADDR); it runs until
+/// SIGTERM or Ctrl-C.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Ask the running consumer's GET /health on CONSUMER_HEALTH_ADDR, and exit 0 only if it
+    /// answers ok (a container's HEALTHCHECK).
+    #[arg(long)]
+    health_check: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    if Args::parse().health_check {
+        return health::check_from_env();
+    }
+    pipeline_runtime::init_tracing();
+    let outcome = match Config::from_env() {
+        Ok(config) => Ok(serve(config).await),
+        Err(e) => Err(e),
+    };
+    pipeline_runtime::exit_code("events-consumer", outcome)
+}
+
+async fn serve(config: Config) -> Result<(), events_consumer::ConsumerError> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        pipeline_runtime::shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    run(config, stopped).await
+}
