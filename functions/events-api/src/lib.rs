@@ -14,6 +14,7 @@ pub mod config;
 pub mod error;
 pub mod observe;
 pub mod openapi;
+pub mod probe;
 mod routes;
 mod serve;
 

@@ -1,0 +1,64 @@
+//! `events-api --health-check`: asks the running server's `GET /health` and exits 0 only on
+//! 200. A container's HEALTHCHECK runs the binary itself, because a distroless image has no shell
+//! or curl. The address is the one the server listens on, read from the same settings
+//! (`--listen ADDR`, else `PORT`); an unspecified address (0.0.0.0) means this host.
+
+use crate::{Config, Mode};
+use pipeline_runtime::env::ProcessEnv;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// The flag that selects this mode.
+pub const FLAG: &str = "--health-check";
+
+/// Runs the check with the process environment and `args` (the command line without the
+/// program name and without [`FLAG`]); prints the body, and fails unless the answer is 200.
+pub fn health_check(args: &[String]) -> ExitCode {
+    let answer = match Config::from_parts(&ProcessEnv, args) {
+        Err(e) => Err(format!("configuration error: {e}")),
+        Ok(Config {
+            mode: Mode::Lambda, ..
+        }) => Err("under a Lambda runtime there is no server to ask".to_owned()),
+        Ok(Config {
+            mode: Mode::Server(addr),
+            ..
+        }) => get_health(addr, Duration::from_secs(3)),
+    };
+    match answer {
+        Ok(body) => {
+            println!("{body}");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("events-api: unhealthy: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `GET http://{addr}/health` within `timeout`: the body on 200, why not otherwise.
+pub fn get_health(mut addr: SocketAddr, timeout: Duration) -> Result<String, String> {
+    if addr.ip().is_unspecified() {
+        addr.set_ip(Ipv4Addr::LOCALHOST.into());
+    }
+    let fail = |e: std::io::Error| format!("{addr}: {e}");
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(fail)?;
+    stream.set_read_timeout(Some(timeout)).map_err(fail)?;
+    stream.set_write_timeout(Some(timeout)).map_err(fail)?;
+    // One write: `write!` would send the pieces apart, and a server that answers on the
+    // request line may close before the rest arrives.
+    let request = format!("GET /health HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).map_err(fail)?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).map_err(fail)?;
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head.lines().next().unwrap_or("");
+    if status.split(' ').nth(1) == Some("200") {
+        Ok(body.to_owned())
+    } else {
+        Err(format!("{status}: {body}"))
+    }
+}
