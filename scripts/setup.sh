@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, once: every step checks first and skips what is there.
 #
-#   scripts/setup.sh [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser] [deny]
+#   scripts/setup.sh [build] [wasm] [kafka] [lambda] [aws] [fuzz] [scan] [browser] [deny]
 #
 #   build   cmake (librdkafka is built from source) and the Rust components
 #   wasm    the wasm32 target and wasm-bindgen-cli at the version Cargo.lock pins
@@ -9,6 +9,7 @@
 #   lambda  cargo-lambda (from PyPI; it brings zig)
 #   aws     aws-sam-cli and cfn-lint (from PyPI), for `make validate`
 #   fuzz    schemathesis (from PyPI), for the HTTP fuzzing of the API
+#   scan    checkov (from PyPI), for the template's security checks (make scan)
 #   browser Debian's chromium, for the browser tests
 #   deny    cargo-deny, for the dependency checks of `make lint` and `make test` (deny.toml)
 #
@@ -124,6 +125,10 @@ setup_fuzz() {
   pip_tool schemathesis "$SCHEMATHESIS_VERSION" st schemathesis
 }
 
+setup_scan() {
+  pip_tool checkov "$CHECKOV_VERSION" checkov
+}
+
 setup_browser() {
   [[ -x /usr/bin/chromium ]] || apt_install chromium
 }
@@ -136,6 +141,7 @@ for part in "${@:-build}"; do
     lambda) setup_lambda ;;
     aws) setup_aws ;;
     fuzz) setup_fuzz ;;
+    scan) setup_scan ;;
     browser) setup_browser ;;
     deny) setup_deny ;;
     *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser]" >&2; exit 2 ;;

@@ -23,3 +23,5 @@ CARGO_LAMBDA_VERSION="1.9.2"
 AWS_SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
 SCHEMATHESIS_VERSION="4.32.5"
+# checkov, for make scan (scripts/scan.sh): the SAM-transformed template's static security checks.
+CHECKOV_VERSION="3.3.30"
