@@ -5,7 +5,7 @@ export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: bench bench-smoke chaos chaos-smoke fuzz fuzz-smoke http-fuzz
-.PHONY: help test dev kafka kafka-stop setup lint deny fmt schemas wasm-test wasm browser-test validate build deploy
+.PHONY: help test dev kafka kafka-stop setup lint deny fmt schemas wasm-test wasm browser-test validate build deploy container-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ wasm: ## Build the browser package (web/pkg): wasm-bindgen web + bundler targets
 
 browser-test: ## The page in headless Chromium against a local stack (needs a broker: make kafka)
 	scripts/browser-test.sh
+
+container-test: ## Build every Dockerfile target from host-built binaries and run the API and the consumer against the broker
+	scripts/container-test.sh
 
 wasm-test: ## Run the shared validation vectors as WebAssembly under node
 	scripts/setup.sh wasm

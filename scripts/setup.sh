@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs, once: every step checks first and skips what is there.
 #
-#   scripts/setup.sh [build] [wasm] [kafka] [lambda] [aws] [fuzz] [scan] [browser] [deny]
+#   scripts/setup.sh [build] [wasm] [kafka] [lambda] [aws] [fuzz] [scan] [browser] [deny] [docker]
 #
 #   build   cmake (librdkafka is built from source) and the Rust components
 #   wasm    the wasm32 target and wasm-bindgen-cli at the version Cargo.lock pins
@@ -12,6 +12,7 @@
 #   scan    checkov (from PyPI), for the template's security checks (make scan)
 #   browser Debian's chromium, for the browser tests
 #   deny    cargo-deny, for the dependency checks of `make lint` and `make test` (deny.toml)
+#   docker  a Docker daemon for the container test (as root: Debian's docker.io, started here)
 #
 # Tools land in $TOOLS_DIR (default ~/.cache/activity-pipeline) and stay there between runs.
 # Versions are pinned in scripts/lib/versions.sh. Each Python tool gets its own virtual
@@ -133,6 +134,32 @@ setup_browser() {
   [[ -x /usr/bin/chromium ]] || apt_install chromium
 }
 
+# A Docker daemon for `make container-test`: reused when one answers; otherwise, as root with
+# apt, Debian's docker.io, its daemon started in the background without iptables or a bridge
+# (containers run on the host network), logging to $TOOLS_DIR/dockerd.log. Elsewhere it says why
+# it cannot and fails, and the caller decides whether that is a skip.
+setup_docker() {
+  local docker=docker
+  [[ -x /usr/bin/docker ]] && docker=/usr/bin/docker
+  command -v "$docker" >/dev/null 2>&1 && "$docker" info >/dev/null 2>&1 && return 0
+  if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+    log "no Docker daemon answers, and installing one needs root and apt; start Docker yourself"
+    return 1
+  fi
+  [[ -x /usr/sbin/dockerd ]] || apt_install docker.io
+  if ! /usr/bin/docker info >/dev/null 2>&1; then
+    mkdir -p "$TOOLS_DIR"
+    log "starting dockerd (log: $TOOLS_DIR/dockerd.log)"
+    nohup /usr/sbin/dockerd --iptables=false --bridge=none >>"$TOOLS_DIR/dockerd.log" 2>&1 &
+    for _ in $(seq 1 60); do
+      /usr/bin/docker info >/dev/null 2>&1 && return 0
+      sleep 1
+    done
+    log "dockerd did not answer within 60 s; see $TOOLS_DIR/dockerd.log"
+    return 1
+  fi
+}
+
 for part in "${@:-build}"; do
   case "$part" in
     build) setup_build ;;
@@ -144,6 +171,7 @@ for part in "${@:-build}"; do
     scan) setup_scan ;;
     browser) setup_browser ;;
     deny) setup_deny ;;
-    *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser]" >&2; exit 2 ;;
+    docker) setup_docker ;;
+    *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser] [docker]" >&2; exit 2 ;;
   esac
 done

@@ -29,6 +29,9 @@ step "shared vectors as WebAssembly under node"
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test -p event-schema --target wasm32-unknown-unknown --features wasm --locked --test vectors
 
+step "container images: every Dockerfile target, the API and the consumer against the broker (make container-test)"
+scripts/container-test.sh
+
 step "the page in headless Chromium (wasm package, a local stack)"
 scripts/browser-test.sh
 

@@ -646,14 +646,64 @@ fn the_template_keeps_to_what_aws_accepts() {
         table["TimeToLiveSpecification"]["AttributeName"],
         "expiresAt"
     );
-    // The AWS owned key unless a customer managed one is given.
+    // AWS's own keys unless a customer managed one is given; then the table, both log groups
+    // and both functions' environments use it, and both roles may.
     assert_eq!(table["SSESpecification"]["SSEEnabled"], false);
     let key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd";
-    let cmk = stack(&[("TableKmsKeyArn", key)]);
+    let cmk = stack(&[("KmsKeyArn", key)]);
     assert_eq!(
         cmk.props("EventsTable")["SSESpecification"]["KMSMasterKeyId"],
         key
     );
+    let key_grant = |s: &Stack, role: &str| {
+        statements(s, role)
+            .into_iter()
+            .filter(|st| st["Resource"] == key)
+            .flat_map(|st| actions(&st))
+            .collect::<Vec<_>>()
+    };
+    for (function, group, role) in [
+        ("EventsApiFunction", "EventsApiLogGroup", "EventsApiRole"),
+        (
+            "EventsProcessorFunction",
+            "EventsProcessorLogGroup",
+            "EventsProcessorRole",
+        ),
+    ] {
+        assert_eq!(cmk.props(function)["KmsKeyArn"], key, "{function}");
+        assert_eq!(cmk.props(group)["KmsKeyId"], key, "{group}");
+        assert_eq!(
+            key_grant(&cmk, role),
+            ["kms:Decrypt", "kms:GenerateDataKey"]
+        );
+        assert!(s.props(function)["KmsKeyArn"].is_null(), "{function}");
+        assert!(s.props(group)["KmsKeyId"].is_null(), "{group}");
+        assert!(key_grant(&s, role).is_empty(), "{role}");
+        // Lambda's network interfaces: only Describe actions on every resource.
+        for st in statements(&s, role) {
+            if st["Resource"] == "*" {
+                for action in actions(&st) {
+                    assert!(
+                        !action.starts_with("ec2:") || action.starts_with("ec2:Describe"),
+                        "{role} may {action} anywhere"
+                    );
+                }
+            }
+        }
+    }
+    // A key's ARN (a log group and a function take no alias), or nothing.
+    let key_pattern = transformed()["Parameters"]["KmsKeyArn"]["AllowedPattern"]
+        .as_str()
+        .expect("a pattern");
+    let key_pattern = regex_lite::Regex::new(key_pattern).expect("a regex");
+    assert!(key_pattern.is_match("") && key_pattern.is_match(key));
+    for refused in [
+        "alias/events",
+        "arn:aws:kms:eu-west-1:123456789012:alias/events",
+        "1234abcd",
+    ] {
+        assert!(!key_pattern.is_match(refused), "{refused}");
+    }
     // Bootstrap brokers given: the functions skip the lookup.
     let brokers = "b-1.demo.kafka.eu-west-1.amazonaws.com:9098";
     let given = stack(&[("KafkaBootstrapBrokers", brokers)]);
@@ -720,4 +770,32 @@ fn the_template_keeps_to_what_aws_accepts() {
     for v in 60..=604_800 {
         assert!(accepted(v), "{v}");
     }
+}
+
+/// The README's table of the parameters `sam deploy --guided` asks for names each parameter of
+/// the template, and nothing else.
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn the_readme_lists_every_parameter_and_no_other() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("`sam deploy --guided` asks for the parameters")
+        .expect("README has the table of parameters");
+    let mut named = std::collections::BTreeSet::new();
+    for row in readme[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .skip(2)
+    {
+        let first = row.split('|').nth(1).unwrap_or_default();
+        named.extend(first.split('`').skip(1).step_by(2).map(str::to_owned));
+    }
+    let parameters: std::collections::BTreeSet<String> = transformed()["Parameters"]
+        .as_object()
+        .expect("parameters")
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(named, parameters, "README's parameters / template.yaml's");
 }
