@@ -4,7 +4,7 @@ TOOLS_DIR ?= $(HOME)/.cache/activity-pipeline
 export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
-.PHONY: bench bench-smoke chaos chaos-smoke fuzz fuzz-smoke http-fuzz
+.PHONY: bench bench-smoke chaos chaos-smoke fuzz fuzz-smoke http-fuzz scan
 .PHONY: help test dev kafka kafka-stop setup lint deny fmt schemas wasm-test wasm browser-test validate build deploy container-test
 
 help: ## List the targets
@@ -37,6 +37,9 @@ deploy: ## Build with SAM and deploy (guided: asks for the MSK cluster, subnets,
 
 validate: ## Check template.yaml offline: sam validate, cfn-lint on the transformed template
 	scripts/validate.sh
+
+scan: ## checkov on the SAM-transformed template: every finding fixed or skipped with its reason
+	scripts/scan.sh
 
 lint: ## Static checks (scripts/lint.sh): rustfmt, clippy (native and wasm32), the compose file, cargo deny
 	scripts/lint.sh

@@ -15,6 +15,9 @@ scripts/lint.sh
 step "template.yaml (sam validate, cfn-lint on the transformed template, broken copies rejected)"
 scripts/validate.sh --self-test
 
+step "template.yaml's security checks (make scan: checkov, every skip with its reason, broken copies refused)"
+scripts/scan.sh --self-test
+
 step "broker"
 use_broker
 
