@@ -128,12 +128,16 @@ pub async fn reload(rounds: usize) {
                 if answer.contains(seen(to)) {
                     break;
                 }
-                assert!(
-                    start.elapsed() < Duration::from_secs(600),
-                    "the edit of {} was not served within 10 minutes; see {}",
-                    edit.file,
-                    run.join("reload.log").display()
-                );
+                if start.elapsed() > Duration::from_secs(600) {
+                    let log = std::fs::read_to_string(run.join("reload.log")).unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+                    panic!(
+                        "the edit of {} was not served within 10 minutes; the last answer: \
+                         {answer:?}; the end of the rebuild output:\n{}",
+                        edit.file,
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                    );
+                }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             times.push(start.elapsed().as_secs_f64());

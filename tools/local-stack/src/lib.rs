@@ -234,7 +234,7 @@ impl Stack {
                 rebuilding,
                 output,
             };
-            stack.reloader = Some(tokio::spawn(reloader.run(stopped)));
+            stack.reloader = Some(tokio::spawn(reloader.start(stopped).await));
         }
         if stack.options.trigger {
             stack.start_trigger("trigger.log")?;

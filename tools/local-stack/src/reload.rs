@@ -57,9 +57,17 @@ pub(crate) struct Reloader {
 }
 
 impl Reloader {
-    /// Watches and rebuilds until `stop` turns true.
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        let mut seen = snapshot(&self.root).await;
+    /// Looks at the sources now, and returns the loop that rebuilds on a change from this state
+    /// until `stop` turns true (a change made once this returns is never missed).
+    pub async fn start(
+        self,
+        mut stop: watch::Receiver<bool>,
+    ) -> impl std::future::Future<Output = ()> {
+        let seen = snapshot(&self.root).await;
+        async move { self.run(seen, &mut stop).await }
+    }
+
+    async fn run(self, mut seen: Snapshot, stop: &mut watch::Receiver<bool>) {
         loop {
             tokio::select! {
                 () = tokio::time::sleep(POLL) => {}
