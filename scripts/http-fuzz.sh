@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make http-fuzz`: schema-driven fuzzing of the HTTP API. Starts the events-api as a plain
 # server (the same router the Function URL serves) on a real broker and an SQLite file, and runs
-# schemathesis with every check (scripts/schemathesis.toml) against docs/openapi.json: each answer must be documented (status,
-# headers, body), none may be a 500. Then checks that the server's peak memory stayed bounded.
+# schemathesis with every check and every phase, the stateful one included (scripts/schemathesis.toml,
+# which gives the reason for each exception) against docs/openapi.json: each answer must be
+# documented (status, headers, body, error code), none may be a 500. Then checks that the
+# server's peak memory stayed bounded.
 #
 #   scripts/http-fuzz.sh [--smoke]     --smoke: a few examples per operation (make test)
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"

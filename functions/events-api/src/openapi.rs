@@ -3,7 +3,7 @@
 //! the crates that enforce them) and checked in as `docs/openapi.json`; a test fails when the
 //! file and the code drift apart, and `make http-fuzz` drives the server from it.
 
-use crate::error::{ErrorBody, RETRY_AFTER_SECS};
+use crate::error::{ApiError, ErrorBody, RETRY_AFTER_SECS};
 use crate::routes::{
     BODY_READ_TIMEOUT, DEFAULT_LIMIT, HEALTH_MAX_AGE, LIST_DEADLINE, MAX_IDEMPOTENCY_KEY_BYTES,
     MAX_PAGE_BYTES,
@@ -12,6 +12,13 @@ use event_schema::{EventRequest, EventType, UserEvent, MAX_BODY_BYTES};
 use event_store::MAX_PAGE_SIZE;
 use schemars::generate::SchemaSettings;
 use serde_json::{json, Value};
+
+/// A cursor as the `Link` header carries one (the position after an event of 2026-11-18): the
+/// example of the `cursor` parameter, which a test decodes.
+const CURSOR_EXAMPLE: &str = "MTc5NTAwMDAwMDEyMy4wMTkxZjNiMi03YzRlLTdhNTEtOWIwZS00ZjNjMmQxYTBiOWM";
+/// The shortest cursor the server reads: unpadded URL-safe base64 of `<milliseconds>.<event id>`,
+/// at least `0.` and a UUID's 32 hex digits, 34 bytes, so 46 characters.
+const CURSOR_MIN_LENGTH: usize = 46;
 
 /// The document, as JSON.
 pub fn document() -> Value {
@@ -35,11 +42,19 @@ pub fn document() -> Value {
         "schema": {"type": "integer", "minimum": 1},
         "required": true,
     }});
-    let problem = |what: &str| json!({"description": what, "content": {"application/json": {"schema": error}}});
-    let unavailable = |what: &str| {
-        let mut r = problem(what);
+    // Each error answer names the codes it can carry (`error`), so that a client, or one
+    // generated from this document, can tell them apart; the fuzzing run holds the server to it.
+    let coded =
+        |codes: &[&str]| json!({"allOf": [error, {"properties": {"error": {"enum": codes}}}]});
+    let problem = |what: &str, codes: &[&str]| json!({"description": what, "content": {"application/json": {"schema": coded(codes)}}});
+    let unavailable = |what: &str, codes: &[&str]| {
+        let mut r = problem(what, codes);
         r["headers"] = retry_after.clone();
         r
+    };
+    let example = |e: ApiError| {
+        let (_, code) = e.status_and_code();
+        json!({"error": code, "message": e.to_string()})
     };
     let unauthorized = json!({
         "description": "No credentials, or credentials the API refuses (`unauthorized`): with AUTH_MODE=jwt a missing, malformed, expired, wrongly signed token, or one for another issuer or audience; with AUTH_MODE=iam a request the Function URL did not sign-check.",
@@ -47,7 +62,7 @@ pub fn document() -> Value {
             "description": "RFC 6750's challenge: `Bearer realm=\"events-api\"` when no token was sent, with `error=\"invalid_token\"` and an `error_description` when one was refused; `AWS4-HMAC-SHA256` with AUTH_MODE=iam.",
             "schema": {"type": "string"}, "required": true,
         }},
-        "content": {"application/json": {"schema": error}},
+        "content": {"application/json": {"schema": coded(&["unauthorized"])}},
     });
     let identity_unavailable = " With AUTH_MODE=jwt, also when the issuer's keys could not be fetched to check a token that names a key not held yet (`identity_provider_unavailable`).";
     json!({
@@ -73,32 +88,52 @@ pub fn document() -> Value {
                                 "^([!#-~]([ -~]{{0,{}}}[!-~])?|\"[ -~]{{1,{}}}\")$",
                                 MAX_IDEMPOTENCY_KEY_BYTES - 2,
                                 MAX_IDEMPOTENCY_KEY_BYTES
-                            )}},
+                            )},
+                        "example": "0b6e1f0e-3c1d-4a3b-9a57-2f1e5c8d7a10"},
                     {"name": "traceparent", "in": "header", "required": false,
                         "description": "Optional W3C Trace Context (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`): the event's Kafka record carries the same trace id, and both functions log it beside the eventId. Any other value starts a new trace, as the specification asks; it never fails the request, so the schema does not constrain it.",
                         "schema": {"type": "string"}},
                 ],
-                "requestBody": {"required": true, "content": {"application/json": {"schema": request}}},
+                "requestBody": {"required": true, "content": {"application/json": {"schema": request,
+                    "example": {"userId": "alice", "eventType": "LOGIN", "payload": {"page": "/home"}}}}},
                 "responses": {
                     "201": {"description": "Kafka acknowledged the event; it will be stored exactly once.",
                         "headers": {"Idempotent-Replayed": {
                             "description": "`true` when this answer repeats the one given earlier for the same Idempotency-Key: the event was published then, not now.",
                             "schema": {"type": "string", "enum": ["true"]},
                         }},
-                        "content": {"application/json": {"schema": event}}},
-                    "400": problem("The body breaks the rules (`validation_failed`, with `details`; a malformed Idempotency-Key is reported there too, as field `Idempotency-Key`), or could not be read (`bad_request`)."),
+                        "content": {"application/json": {"schema": event}},
+                        "links": {
+                            "retryWithTheSameKey": {
+                                "operationId": "generateEvent",
+                                "description": "A retry: the same Idempotency-Key with the same body answers this 201 again (`Idempotent-Replayed: true`) and publishes nothing. The same key with another body is refused with 422 `idempotency_key_reused`.",
+                                "parameters": {"header.Idempotency-Key": "$request.header.Idempotency-Key"},
+                                "requestBody": "$request.body",
+                            },
+                            "listTheUsersEvents": {
+                                "operationId": "listProcessedEvents",
+                                "description": "The user's events of this type, newest first: the new one is among them once the processor has stored it.",
+                                "parameters": {"userId": "$response.body#/userId", "eventType": "$response.body#/eventType"},
+                            },
+                        }},
+                    "400": problem("The body breaks the rules (`validation_failed`, with `details`; a malformed Idempotency-Key is reported there too, as field `Idempotency-Key`), or could not be read (`bad_request`).", &["validation_failed", "bad_request"]),
                     "409": {
                         "description": "A request with the same Idempotency-Key is still being published (`idempotency_in_progress`): retry after Retry-After seconds.",
                         "headers": {"Retry-After": {"description": "Seconds until the earlier request's lease ends.", "schema": {"type": "integer", "minimum": 1}, "required": true}},
-                        "content": {"application/json": {"schema": error}},
+                        "content": {"application/json": {"schema": coded(&["idempotency_in_progress"]),
+                            "example": example(ApiError::IdempotencyInProgress(2))}},
                     },
                     "401": unauthorized.clone(),
-                    "403": problem("The caller may not send this event (`forbidden`): with AUTH_MODE=jwt, `userId` is not the token's user."),
-                    "408": problem(&format!("The body did not arrive within {} s of the headers (`request_timeout`; plain server only).", BODY_READ_TIMEOUT.as_secs())),
-                    "422": problem("The Idempotency-Key was used before with another body (`idempotency_key_reused`)."),
-                    "413": problem(&format!("The body is over {MAX_BODY_BYTES} bytes (`payload_too_large`).")),
-                    "415": problem("Content-Type is not application/json (`unsupported_media_type`)."),
-                    "503": unavailable(&format!("Kafka did not acknowledge the event in time (`kafka_unavailable`): not accepted, though it may still be stored (retry with an Idempotency-Key to be sure of one event); or, with an Idempotency-Key, the store that records keys did not answer (`store_unavailable`): nothing was published.{identity_unavailable}")),
+                    "403": problem("The caller may not send this event (`forbidden`): with AUTH_MODE=jwt, `userId` is not the token's user.", &["forbidden"]),
+                    "408": problem(&format!("The body did not arrive within {} s of the headers (`request_timeout`; plain server only).", BODY_READ_TIMEOUT.as_secs()), &["request_timeout"]),
+                    "422": {
+                        "description": "The Idempotency-Key was used before, within IDEMPOTENCY_TTL_SECONDS, with another body (`idempotency_key_reused`). By design: a key names one event, so nothing was published; send a new event with a new key. The same key with the same body is a retry instead (see the link `retryWithTheSameKey` of the 201).",
+                        "content": {"application/json": {"schema": coded(&["idempotency_key_reused"]),
+                            "example": example(ApiError::IdempotencyKeyReused)}},
+                    },
+                    "413": problem(&format!("The body is over {MAX_BODY_BYTES} bytes (`payload_too_large`)."), &["payload_too_large"]),
+                    "415": problem("Content-Type is not application/json (`unsupported_media_type`).", &["unsupported_media_type"]),
+                    "503": unavailable(&format!("Kafka did not acknowledge the event in time (`kafka_unavailable`): not accepted, though it may still be stored (retry with an Idempotency-Key to be sure of one event); or, with an Idempotency-Key, the store that records keys did not answer (`store_unavailable`): nothing was published.{identity_unavailable}"), &["kafka_unavailable", "store_unavailable", "identity_provider_unavailable"]),
                 },
             }},
             "/events/processed": {"get": {
@@ -110,8 +145,13 @@ pub fn document() -> Value {
                     {"name": "userId", "in": "query", "description": "Only this user's events. With AUTH_MODE=jwt a token without the read-all scope lists only its own user's events, whether or not it gives userId, and may not give another.",
                         "schema": user_id},
                     {"name": "eventType", "in": "query", "description": "Only this type.", "schema": event_type},
-                    {"name": "cursor", "in": "query", "description": "Continue after the previous page: take it from the Link header.",
-                        "schema": {"type": "string"}},
+                    // Refused when empty: a client that lost its cursor would otherwise start
+                    // over from the first page, and one that loops until no Link comes back
+                    // would never end.
+                    {"name": "cursor", "in": "query", "description": "Continue after the previous page: copy it from that page's Link header. It is opaque (unpadded URL-safe base64); a value this service did not issue, the empty one included, is refused with 400 `validation_failed`. Leave the parameter out for the first page.",
+                        "schema": {"type": "string", "minLength": CURSOR_MIN_LENGTH,
+                            "pattern": "^([A-Za-z0-9_-]{4})*([A-Za-z0-9_-]{2,3})?$"},
+                        "example": CURSOR_EXAMPLE},
                 ],
                 "responses": {
                     "200": {
@@ -122,10 +162,10 @@ pub fn document() -> Value {
                         }},
                         "content": {"application/json": {"schema": {"type": "array", "items": event, "maxItems": MAX_PAGE_SIZE}}},
                     },
-                    "400": problem("A query parameter is unknown, repeated or malformed (`validation_failed`, with `details`)."),
+                    "400": problem("A query parameter is unknown, repeated or malformed (`validation_failed`, with `details`).", &["validation_failed"]),
                     "401": unauthorized,
-                    "403": problem("The caller may not list these events (`forbidden`): with AUTH_MODE=jwt, `userId` names another user and the token lacks the read-all scope."),
-                    "503": unavailable(&format!("The store did not answer within {} s (`store_unavailable`).{identity_unavailable}", LIST_DEADLINE.as_secs())),
+                    "403": problem("The caller may not list these events (`forbidden`): with AUTH_MODE=jwt, `userId` names another user and the token lacks the read-all scope.", &["forbidden"]),
+                    "503": unavailable(&format!("The store did not answer within {} s (`store_unavailable`).{identity_unavailable}", LIST_DEADLINE.as_secs()), &["store_unavailable", "identity_provider_unavailable"]),
                 },
             }},
             "/health": {"get": {
@@ -187,6 +227,104 @@ mod tests {
         assert!(
             on_disk == generated,
             "docs/openapi.json is stale: run `make schemas`"
+        );
+    }
+
+    /// The cursor's example is one the server reads, and the schema's shortest length is the
+    /// length of the shortest cursor it reads.
+    #[test]
+    fn the_cursor_schema_matches_what_the_server_reads() {
+        use event_store::Cursor;
+        let doc = super::document();
+        let cursor = doc["paths"]["/events/processed"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "cursor")
+            .expect("the cursor parameter")
+            .clone();
+        let example = cursor["example"].as_str().expect("an example");
+        assert!(Cursor::decode(example).is_ok(), "{example}");
+        let shortest = "MC4wMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA"; // "0." and 32 zeros
+        assert!(Cursor::decode(shortest).is_ok());
+        assert_eq!(cursor["schema"]["minLength"], shortest.len());
+        assert!(Cursor::decode(&shortest[..shortest.len() - 2]).is_err());
+        assert!(Cursor::decode("").is_err(), "an empty cursor is refused");
+    }
+
+    /// The request's example is a body the server accepts.
+    #[test]
+    fn the_request_example_is_valid() {
+        let doc = super::document();
+        let example = &doc["paths"]["/events/generate"]["post"]["requestBody"]["content"]
+            ["application/json"]["example"];
+        let body = serde_json::to_vec(example).expect("json");
+        assert!(event_schema::validate_request(&body).is_ok(), "{example}");
+    }
+
+    /// Every error code the document lists under a status is the code the server answers with
+    /// that status, and the examples are the server's own bodies.
+    #[test]
+    fn the_documented_error_codes_are_the_servers() {
+        use crate::error::ApiError;
+        let doc = super::document();
+        let errors = [
+            ApiError::UnsupportedMediaType(None),
+            ApiError::PayloadTooLarge(1),
+            ApiError::BadBody(String::new()),
+            ApiError::BodyTimeout(1),
+            ApiError::Validation(Vec::new()),
+            ApiError::KafkaUnavailable(String::new()),
+            ApiError::StoreUnavailable(String::new()),
+            ApiError::IdempotencyKeyReused,
+            ApiError::IdempotencyInProgress(1),
+            ApiError::IdentityUnavailable(String::new()),
+        ];
+        let answers: Vec<(String, &str)> = errors
+            .iter()
+            .map(|e| {
+                let (status, code) = e.status_and_code();
+                (status.as_u16().to_string(), code)
+            })
+            .chain([
+                ("401".to_owned(), "unauthorized"),
+                ("403".to_owned(), "forbidden"),
+            ])
+            .collect();
+        let mut listed = 0;
+        for operation in doc["paths"]
+            .as_object()
+            .expect("paths")
+            .values()
+            .flat_map(|p| p.as_object().expect("operations").values())
+        {
+            for (status, response) in operation["responses"].as_object().expect("responses") {
+                let content = &response["content"]["application/json"];
+                let Some(codes) =
+                    content["schema"]["allOf"][1]["properties"]["error"]["enum"].as_array()
+                else {
+                    continue;
+                };
+                for code in codes {
+                    let code = code.as_str().expect("a code");
+                    assert!(
+                        answers.iter().any(|(s, c)| s == status && *c == code),
+                        "{status} {code} is documented, but the server answers {code} otherwise"
+                    );
+                    listed += 1;
+                }
+                if let Some(example) = content.get("example") {
+                    assert!(codes.contains(&example["error"]), "{status}: {example}");
+                }
+            }
+        }
+        assert!(listed >= answers.len(), "{listed} codes documented");
+        let reused = &doc["paths"]["/events/generate"]["post"]["responses"]["422"]["content"]
+            ["application/json"]["example"];
+        assert_eq!(reused["error"], "idempotency_key_reused");
+        assert_eq!(
+            reused["message"],
+            ApiError::IdempotencyKeyReused.to_string()
         );
     }
 

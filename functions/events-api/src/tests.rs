@@ -234,6 +234,49 @@ async fn processed_pages_follow_the_link_header() {
     assert_eq!(seen.len(), 5);
 }
 
+/// Every cursor the server issues fits the OpenAPI document's form (unpadded URL-safe base64, at
+/// least its minLength), and an empty cursor, which the document refuses too, is a 400 naming
+/// the parameter rather than the first page again.
+#[tokio::test]
+async fn issued_cursors_fit_the_document_and_an_empty_one_is_400() {
+    let doc = crate::openapi::document();
+    let schema = doc["paths"]["/events/processed"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .find(|p| p["name"] == "cursor")
+        .expect("the cursor parameter")["schema"]
+        .clone();
+    let min = schema["minLength"].as_u64().expect("a minLength") as usize;
+    let (app, router) = app();
+    let events: Vec<_> = (0..3)
+        .map(|_| {
+            event_schema::validate_request(br#"{"userId":"u","eventType":"LOGIN"}"#)
+                .expect("valid")
+                .into_event()
+        })
+        .collect();
+    app.store.insert_batch(&events).await.expect("insert");
+    let (_, headers, _) = send(&router, get("/events/processed?limit=1")).await;
+    let link = headers[header::LINK].to_str().expect("ascii");
+    let cursor = link
+        .split(['?', '&', '>'])
+        .find_map(|p| p.strip_prefix("cursor="))
+        .expect("a cursor");
+    assert!(cursor.len() >= min && cursor.len() % 4 != 1, "{cursor}");
+    assert!(cursor
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    for uri in [
+        "/events/processed?cursor=",
+        "/events/processed?limit=1&cursor=",
+    ] {
+        let (status, _, body) = send(&router, get(uri)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(body["details"][0]["field"], "cursor", "{uri}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn cors_preflight_and_origin_headers_for_allowed_origins_only() {
     let app = Arc::new(App::new(MemoryStore::default(), MemoryPublisher::default()));
