@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make container-test`: the images from the real Dockerfile, run against the local broker.
 #
-# Builds the host binaries (debug, the build make test already does), puts stripped copies in
+# Builds the host binaries (debug, the build make test already does; CONTAINER_PROFILE=release
+# for release), puts stripped copies in
 # target/container/, makes the runtime base from them (scripts/container-base.sh: no base image
 # can be pulled here) and builds every target of the Dockerfile with BINARIES=prebuilt, so
 # nothing compiles inside a container. Then runs events-api and events-consumer on the host
@@ -29,15 +30,22 @@ export DOCKER_BUILDKIT=1
 run_id="ct-$$-$RANDOM"
 label="activity-pipeline.container-test"
 
-log "building the host binaries"
-cargo build --workspace --bins --locked --quiet
+# CONTAINER_PROFILE=release uses release binaries (built here if missing: minutes); the default,
+# debug, is the build make test already made.
+profile="${CONTAINER_PROFILE:-debug}"
+log "building the host binaries ($profile)"
+if [[ "$profile" == release ]]; then
+  cargo build --release --locked --quiet --bin events-api --bin events-consumer --bin events-processor
+else
+  cargo build --workspace --bins --locked --quiet
+fi
 stage=target/container
 on_exit 'rm -rf "$stage"'
 mkdir -p "$stage/bin" "$stage/lambda/events-api" "$stage/lambda/events-processor"
-strip --strip-debug -o "$stage/bin/events-api" target/debug/events-api
-strip --strip-debug -o "$stage/bin/events-consumer" target/debug/events-consumer
-strip --strip-debug -o "$stage/lambda/events-api/bootstrap" target/debug/events-api
-strip --strip-debug -o "$stage/lambda/events-processor/bootstrap" target/debug/events-processor
+strip --strip-debug -o "$stage/bin/events-api" target/$profile/events-api
+strip --strip-debug -o "$stage/bin/events-consumer" target/$profile/events-consumer
+strip --strip-debug -o "$stage/lambda/events-api/bootstrap" target/$profile/events-api
+strip --strip-debug -o "$stage/lambda/events-processor/bootstrap" target/$profile/events-processor
 
 base=activity-pipeline/base:local
 DOCKER="$docker" scripts/container-base.sh "$base" "$stage/bin/events-api" "$stage/bin/events-consumer" \
@@ -55,7 +63,7 @@ for target in events-api events-consumer events-api-lambda events-processor-lamb
   images+=("activity-pipeline/$target:$run_id")
 done
 mb() { echo "$(($("$docker" image inspect -f '{{.Size}}' "$1") / 1000000)) MB"; }
-log "sizes (debug binaries without debug info, over the $(mb "$base") local base):"
+log "sizes ($profile binaries without debug info, over the $(mb "$base") local base):"
 for image in "${images[@]}"; do log "  ${image%%:*}: $(mb "$image")"; done
 
 log "the Lambda images: /var/runtime/bootstrap, executable"
