@@ -62,3 +62,40 @@ pub fn get_health(mut addr: SocketAddr, timeout: Duration) -> Result<String, Str
         Err(format!("{status}: {body}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    /// A server that answers one request with `status`.
+    fn answering(status: &'static str) -> SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut request = [0u8; 1024];
+                let _ = stream.read(&mut request);
+                let body = r#"{"status":"x"}"#;
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn only_a_200_is_healthy() {
+        let timeout = Duration::from_secs(2);
+        assert!(get_health(answering("200 OK"), timeout).is_ok());
+        let failing = get_health(answering("503 Service Unavailable"), timeout);
+        assert!(failing.is_err_and(|why| why.starts_with("HTTP/1.1 503")));
+        let closed = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a port");
+        assert!(get_health(closed, timeout).is_err(), "nothing listens");
+    }
+}
