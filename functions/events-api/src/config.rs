@@ -38,18 +38,35 @@ pub struct Config {
     pub auth: AuthConfig,
 }
 
+/// The events API: under a Lambda runtime (Function URL events), or as a plain HTTP server.
+/// Under Lambda the command line is empty.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(name = "events-api", version)]
+pub struct Args {
+    /// Serve plain HTTP on this address (e.g. 127.0.0.1:3000) instead of under a Lambda
+    /// runtime; without it, `PORT` (on all interfaces) when no runtime API is set.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Ask the running server's `GET /health` (at the address it listens on) and exit 0 only
+    /// on 200: a container's HEALTHCHECK, where the image has no shell or curl.
+    #[arg(long)]
+    pub health_check: bool,
+}
+
 impl Config {
-    /// Reads the process environment and command-line arguments (`--listen ADDR`).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        Self::from_parts(&ProcessEnv, &args)
+    /// Reads the process environment; `listen` is the `--listen` address, if given.
+    pub fn from_env(listen: Option<SocketAddr>) -> Result<Self, ConfigError> {
+        Self::from_parts(&ProcessEnv, listen)
     }
 
     /// Reads settings from any source (tests pass a fixed list).
-    pub fn from_parts(src: &(impl Source + ?Sized), args: &[String]) -> Result<Self, ConfigError> {
+    pub fn from_parts(
+        src: &(impl Source + ?Sized),
+        listen: Option<SocketAddr>,
+    ) -> Result<Self, ConfigError> {
         let kafka = KafkaConfig::from_source(src)?;
         let store_url = env::string(src, "STORE_URL", DEFAULT_STORE_URL);
-        let mode = mode(src, args)?;
+        let mode = mode(src, listen)?;
         let cors_allowed_origins = cors_origins(src)?;
         let idempotency_ttl = idempotency_ttl(src)?;
         // A key must outlive the lease of the request that holds it: a key forgotten while
@@ -127,29 +144,7 @@ fn cors_origins(src: &(impl Source + ?Sized)) -> Result<Vec<String>, ConfigError
     Ok(origins)
 }
 
-fn mode(src: &(impl Source + ?Sized), args: &[String]) -> Result<Mode, ConfigError> {
-    let mut listen = None;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let value = if arg == "--listen" {
-            it.next().cloned().ok_or_else(|| {
-                ConfigError::new("--listen", "expects an address like 127.0.0.1:3000")
-            })?
-        } else if let Some(v) = arg.strip_prefix("--listen=") {
-            v.to_owned()
-        } else {
-            return Err(ConfigError::new(
-                arg.clone(),
-                "unknown argument; usage: events-api [--listen ADDR]",
-            ));
-        };
-        listen = Some(value.parse().map_err(|e| {
-            ConfigError::new(
-                "--listen",
-                format!("expected host:port, got {value:?} ({e})"),
-            )
-        })?);
-    }
+fn mode(src: &(impl Source + ?Sized), listen: Option<SocketAddr>) -> Result<Mode, ConfigError> {
     if let Some(addr) = listen {
         return Ok(Mode::Server(addr));
     }
@@ -170,8 +165,9 @@ fn mode(src: &(impl Source + ?Sized), args: &[String]) -> Result<Mode, ConfigErr
 mod tests {
     use super::*;
 
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| (*s).to_owned()).collect()
+    fn args(a: &[&str]) -> Result<Args, clap::Error> {
+        use clap::Parser as _;
+        Args::try_parse_from(std::iter::once("events-api").chain(a.iter().copied()))
     }
 
     #[test]
@@ -181,16 +177,17 @@ mod tests {
             ("PORT", "8080"),
             ("AUTH_MODE", "none"),
         ];
-        let c = Config::from_parts(src, &args(&["--listen", "127.0.0.1:0"])).expect("config");
+        let listen = args(&["--listen", "127.0.0.1:0"]).expect("args").listen;
+        let c = Config::from_parts(src, listen).expect("config");
         assert_eq!(c.mode, Mode::Server("127.0.0.1:0".parse().expect("addr")));
-        let c = Config::from_parts(src, &[]).expect("config");
+        let c = Config::from_parts(src, None).expect("config");
         assert_eq!(c.mode, Mode::Lambda);
     }
 
     #[test]
     fn port_listens_on_all_interfaces_and_defaults_apply() {
         let src: &[(&str, &str)] = &[("PORT", "8080"), ("AUTH_MODE", "none")];
-        let c = Config::from_parts(src, &[]).expect("config");
+        let c = Config::from_parts(src, None).expect("config");
         assert_eq!(c.mode, Mode::Server("0.0.0.0:8080".parse().expect("addr")));
         assert_eq!(c.store_url, DEFAULT_STORE_URL);
         assert_eq!(c.kafka.topic, "user-activity-events");
@@ -205,14 +202,14 @@ mod tests {
             ),
             ("AUTH_MODE", "none"),
         ];
-        let c = Config::from_parts(src, &[]).expect("config");
+        let c = Config::from_parts(src, None).expect("config");
         assert_eq!(
             c.cors_allowed_origins,
             ["http://127.0.0.1:8080", "https://app.example.com"]
         );
         let src: &[(&str, &str)] = &[("CORS_ALLOWED_ORIGINS", "app.example.com")];
         assert_eq!(
-            Config::from_parts(src, &[]).expect_err("bad").var,
+            Config::from_parts(src, None).expect_err("bad").var,
             "CORS_ALLOWED_ORIGINS"
         );
     }
@@ -221,12 +218,12 @@ mod tests {
     fn jwt_is_the_default_and_iam_needs_a_lambda_function_url() {
         let empty: &[(&str, &str)] = &[];
         assert_eq!(
-            Config::from_parts(empty, &[]).expect_err("no issuer").var,
+            Config::from_parts(empty, None).expect_err("no issuer").var,
             "JWT_ISSUER"
         );
         let src: &[(&str, &str)] = &[("AUTH_MODE", "iam")];
         assert_eq!(
-            Config::from_parts(src, &[]).expect_err("plain server").var,
+            Config::from_parts(src, None).expect_err("plain server").var,
             "AUTH_MODE"
         );
         let src: &[(&str, &str)] = &[
@@ -234,7 +231,7 @@ mod tests {
             ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
         ];
         assert_eq!(
-            Config::from_parts(src, &[]).map(|c| c.auth),
+            Config::from_parts(src, None).map(|c| c.auth),
             Ok(AuthConfig::Iam)
         );
     }
@@ -246,24 +243,28 @@ mod tests {
             ("IDEMPOTENCY_TTL_SECONDS", "60"),
             ("KAFKA_PRODUCE_TIMEOUT_MS", "58000"),
         ];
-        let err = Config::from_parts(src, &[]).expect_err("lease reaches the TTL");
+        let err = Config::from_parts(src, None).expect_err("lease reaches the TTL");
         assert_eq!(err.var, "IDEMPOTENCY_TTL_SECONDS");
         let src: &[(&str, &str)] = &[
             ("AUTH_MODE", "none"),
             ("IDEMPOTENCY_TTL_SECONDS", "60"),
             ("KAFKA_PRODUCE_TIMEOUT_MS", "57000"),
         ];
-        assert!(Config::from_parts(src, &[]).is_ok());
+        assert!(Config::from_parts(src, None).is_ok());
     }
 
     #[test]
     fn bad_values_name_their_source() {
         let src: &[(&str, &str)] = &[("PORT", "eighty")];
-        assert_eq!(Config::from_parts(src, &[]).expect_err("bad").var, "PORT");
+        assert_eq!(Config::from_parts(src, None).expect_err("bad").var, "PORT");
         let empty: &[(&str, &str)] = &[];
-        let err = Config::from_parts(empty, &args(&["--listen", "nope"])).expect_err("bad");
-        assert_eq!(err.var, "--listen");
-        let err = Config::from_parts(empty, &args(&["--verbose"])).expect_err("bad");
-        assert_eq!(err.var, "--verbose");
+        assert!(Config::from_parts(empty, None).is_err(), "no issuer");
+        let err = args(&["--listen", "nope"]).expect_err("bad").to_string();
+        assert!(err.contains("--listen") && err.contains("nope"), "{err}");
+        let err = args(&["--verbose"]).expect_err("bad").to_string();
+        assert!(err.contains("--verbose"), "{err}");
+        let both = args(&["--listen=0.0.0.0:3000", "--health-check"]).expect("args");
+        assert!(both.health_check);
+        assert_eq!(both.listen, Some("0.0.0.0:3000".parse().expect("addr")));
     }
 }

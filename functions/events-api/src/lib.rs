@@ -18,7 +18,7 @@ pub mod probe;
 mod routes;
 mod serve;
 
-pub use config::{Config, Mode};
+pub use config::{Args, Config, Mode};
 pub use error::ApiError;
 pub use routes::Route;
 pub use serve::{run, run_until, serve, StartError};

@@ -10,13 +10,10 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// The flag that selects this mode.
-pub const FLAG: &str = "--health-check";
-
-/// Runs the check with the process environment and `args` (the command line without the
-/// program name and without [`FLAG`]); prints the body, and fails unless the answer is 200.
-pub fn health_check(args: &[String]) -> ExitCode {
-    let answer = match Config::from_parts(&ProcessEnv, args) {
+/// Runs the check with the process environment and the `--listen` address, if given; prints
+/// the body, and fails unless the answer is 200.
+pub fn health_check(listen: Option<SocketAddr>) -> ExitCode {
+    let answer = match Config::from_parts(&ProcessEnv, listen) {
         Err(e) => Err(format!("configuration error: {e}")),
         Ok(Config {
             mode: Mode::Lambda, ..

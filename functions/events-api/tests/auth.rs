@@ -36,8 +36,8 @@ async fn api(settings: &[(&str, &str)], policy: JwksPolicy) -> Api {
         ("JWT_AUDIENCE", AUDIENCE),
     ];
     env.splice(0..0, settings.iter().copied());
-    let config = Config::from_parts(env.as_slice(), &["--listen".into(), "127.0.0.1:0".into()])
-        .expect("config");
+    let config =
+        Config::from_parts(env.as_slice(), Some(([127, 0, 0, 1], 0).into())).expect("config");
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path().join("events.db")).expect("sqlite");
     let kafka = KafkaConfig {

@@ -30,7 +30,7 @@ fn code_settings() -> (BTreeSet<String>, std::collections::BTreeMap<String, Stri
     ];
     for source in sources {
         let api = Recording::new(source);
-        let _ = events_api::Config::from_parts(&api, &[]);
+        let _ = events_api::Config::from_parts(&api, None);
         let processor = Recording::new(source);
         let _ = events_processor::Config::from_source(&processor);
         let trigger = Recording::new(source);

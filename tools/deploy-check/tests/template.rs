@@ -469,7 +469,7 @@ fn each_function_gets_the_settings_its_code_reads_and_nothing_else() {
             source.extend(lambda);
             let recording = Recording::new(source.as_slice());
             let read = if function == "EventsApiFunction" {
-                events_api::Config::from_parts(&recording, &[]).map(drop)
+                events_api::Config::from_parts(&recording, None).map(drop)
             } else {
                 events_processor::Config::from_source(&recording).map(drop)
             };
