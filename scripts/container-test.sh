@@ -12,8 +12,8 @@
 # /var/runtime/bootstrap (over the local base: the real provided:al2023 cannot be pulled here,
 # and these host binaries are not built for its glibc). Prints each image's size.
 #
-# Removes the containers, images, binaries and temporary files it made; keeps the base image
-# (rebuilt only when its inputs change) and the build cache. Skips, saying so, only where no Docker daemon
+# Removes the containers, images, build cache records, binaries and temporary files it made;
+# keeps the base image (rebuilt only when its inputs change). Skips, saying so, only where no Docker daemon
 # answers and none can be installed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 started=$SECONDS
@@ -51,6 +51,24 @@ base=activity-pipeline/base:local
 DOCKER="$docker" scripts/container-base.sh "$base" "$stage/bin/events-api" "$stage/bin/events-consumer" \
   "$stage/lambda/events-processor/bootstrap"
 
+# The build cache records this run adds (its binaries' layers, never reused by the next run's
+# new binaries) are removed on exit; the rest of the cache is left alone.
+cache_ids() {
+  "$docker" system df -v 2>/dev/null \
+    | awk '/^Build cache usage/ {on = 1; next} on && NF > 3 && $1 != "CACHE" {print $1}' | sort
+}
+cache_before="$(mktemp)"
+cache_ids >"$cache_before"
+prune_cache() {
+  local id
+  for _ in 1 2; do # a record goes once the records made from it have gone
+    for id in $(cache_ids | comm -13 "$cache_before" -); do
+      "$docker" builder prune -f --filter "id=$id" >/dev/null 2>&1 || true
+    done
+  done
+  rm -f "$cache_before"
+}
+on_exit prune_cache
 images=()
 on_exit '[[ ${#images[@]} -eq 0 ]] || $docker image rm "${images[@]}" >/dev/null 2>&1; $docker image prune -f --filter "label=$label" >/dev/null'
 for target in events-api events-consumer events-api-lambda events-processor-lambda; do
