@@ -22,8 +22,8 @@ kafka: ## Start the local broker on 127.0.0.1:9092 (or reuse one) and create the
 kafka-stop: ## Stop the broker started by `make kafka`
 	scripts/kafka.sh stop
 
-setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda, aws-sam-cli, schemathesis, checkov, chromium)
-	scripts/setup.sh build wasm kafka lambda aws fuzz scan browser
+setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda, aws-sam-cli, schemathesis, checkov, cargo-deny, chromium, Docker where apt can)
+	scripts/setup.sh build wasm kafka lambda aws fuzz scan deny browser docker
 
 build: ## Build both functions for AWS Lambda (arm64, release) into target/lambda/*/bootstrap
 	scripts/setup.sh build lambda

@@ -36,17 +36,6 @@ impl<E> From<Result<(), E>> for Exit<E> {
     }
 }
 
-/// The settings read, then the run's result: the shape of a `main` that has not moved to
-/// [`Exit`] yet.
-impl<E> From<Result<Result<(), E>, ConfigError>> for Exit<E> {
-    fn from(outcome: Result<Result<(), E>, ConfigError>) -> Self {
-        match outcome {
-            Ok(result) => result.into(),
-            Err(e) => Self::Config(e),
-        }
-    }
-}
-
 /// The one way a program ends: a configuration error is printed as `PROGRAM: configuration
 /// error: …` with exit status 2, any other error as `PROGRAM: …` with 1, success 0.
 pub fn exit_code<E: std::fmt::Display>(
@@ -166,10 +155,5 @@ mod exit_tests {
         // A run's result as it comes.
         assert_eq!(exit_code("p", Err::<(), _>("boom")), ExitCode::FAILURE);
         assert_eq!(exit_code("p", Ok::<(), String>(())), ExitCode::SUCCESS);
-        // The settings' result around it.
-        let config: Result<Result<(), &str>, _> = Err(ConfigError::new("PORT", "not a number"));
-        assert_eq!(exit_code("p", config), ExitCode::from(2));
-        let failed: Result<Result<(), &str>, ConfigError> = Ok(Err("boom"));
-        assert_eq!(exit_code("p", failed), ExitCode::FAILURE);
     }
 }

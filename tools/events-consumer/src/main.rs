@@ -1,5 +1,6 @@
 use clap::Parser;
 use events_consumer::{health, run, Config};
+use pipeline_runtime::Exit;
 use std::process::ExitCode;
 
 /// The events processor as a long-running Kafka consumer. Settings come from the environment
@@ -20,11 +21,11 @@ async fn main() -> ExitCode {
         return health::check_from_env();
     }
     pipeline_runtime::init_tracing();
-    let outcome = match Config::from_env() {
-        Ok(config) => Ok(serve(config).await),
-        Err(e) => Err(e),
+    let exit = match Config::from_env() {
+        Ok(config) => Exit::from(serve(config).await),
+        Err(e) => Exit::Config(e),
     };
-    pipeline_runtime::exit_code("events-consumer", outcome)
+    pipeline_runtime::exit_code("events-consumer", exit)
 }
 
 async fn serve(config: Config) -> Result<(), events_consumer::ConsumerError> {

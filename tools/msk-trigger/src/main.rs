@@ -1,14 +1,15 @@
 use msk_trigger::{run, Config, TriggerError};
+use pipeline_runtime::Exit;
 use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     pipeline_runtime::init_tracing();
-    let outcome = match Config::from_env() {
-        Ok(config) => Ok(serve(config).await),
-        Err(e) => Err(e),
+    let exit = match Config::from_env() {
+        Ok(config) => Exit::from(serve(config).await),
+        Err(e) => Exit::Config(e),
     };
-    pipeline_runtime::exit_code("msk-trigger", outcome)
+    pipeline_runtime::exit_code("msk-trigger", exit)
 }
 
 /// Runs until SIGTERM or Ctrl-C.
