@@ -13,15 +13,27 @@
 # and these host binaries are not built for its glibc). Prints each image's size.
 #
 # Removes the containers, images, build cache records, binaries and temporary files it made;
-# keeps the base image (rebuilt only when its inputs change). Skips, saying so, only where no Docker daemon
-# answers and none can be installed.
+# keeps the base image (rebuilt only when its inputs change), and stops the Docker daemon if it
+# started it. Skips, saying so, only where no Docker daemon answers and none can be installed.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 started=$SECONDS
 
+daemon_was_up=0
+{ docker info || /usr/bin/docker info; } >/dev/null 2>&1 && daemon_was_up=1
 if ! scripts/setup.sh docker; then
   log "SKIPPED: no Docker daemon answers here and none could be installed (needs root and apt)"
   exit 0
 fi
+stop_daemon() {
+  local pid
+  pid="$(cat "$TOOLS_DIR/dockerd.pid" 2>/dev/null)" || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+  rm -f "$TOOLS_DIR/dockerd.pid"
+  log "stopped the Docker daemon it started"
+}
+# Registered first, so it runs last: after the containers and images are gone.
+((daemon_was_up)) || on_exit stop_daemon
 # Debian's docker.io client (20.10) builds with the daemon's own BuildKit; a newer client
 # without the buildx plugin could only use the legacy builder, which builds every stage.
 docker=docker

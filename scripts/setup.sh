@@ -136,8 +136,9 @@ setup_browser() {
 
 # A Docker daemon for `make container-test`: reused when one answers; otherwise, as root with
 # apt, Debian's docker.io, its daemon started in the background without iptables or a bridge
-# (containers run on the host network), logging to $TOOLS_DIR/dockerd.log. Elsewhere it says why
-# it cannot and fails, and the caller decides whether that is a skip.
+# (containers run on the host network), logging to $TOOLS_DIR/dockerd.log, its pid in
+# $TOOLS_DIR/dockerd.pid (for a caller that stops what it started). Elsewhere it says why it
+# cannot and fails, and the caller decides whether that is a skip.
 setup_docker() {
   local docker=docker
   [[ -x /usr/bin/docker ]] && docker=/usr/bin/docker
@@ -151,6 +152,7 @@ setup_docker() {
     mkdir -p "$TOOLS_DIR"
     log "starting dockerd (log: $TOOLS_DIR/dockerd.log)"
     nohup /usr/sbin/dockerd --iptables=false --bridge=none >>"$TOOLS_DIR/dockerd.log" 2>&1 &
+    echo $! >"$TOOLS_DIR/dockerd.pid"
     for _ in $(seq 1 60); do
       /usr/bin/docker info >/dev/null 2>&1 && return 0
       sleep 1
