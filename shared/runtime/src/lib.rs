@@ -4,12 +4,14 @@
 //! expects), [`shutdown_signal`] resolves on SIGTERM or Ctrl-C, [`exit_code`] turns how a
 //! program ended ([`Exit`]) into the exit status every program uses, [`aws::sdk_config`] loads the
 //! AWS SDK configuration once per cold start, [`metrics`] writes CloudWatch Embedded Metric
-//! Format documents, and [`trace`] reads and writes W3C `traceparent` values.
+//! Format documents, [`trace`] reads and writes W3C `traceparent` values, and [`health`] is the
+//! `--health-check` client of the programs that serve `GET /health` in containers.
 #![warn(missing_docs)]
 
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod env;
+pub mod health;
 pub mod metrics;
 pub mod trace;
 

@@ -1,5 +1,5 @@
-//! `GET /health` of a running consumer, and the client its `--health-check` mode uses (a
-//! container's HEALTHCHECK runs the binary itself: a distroless image has no shell or curl).
+//! `GET /health` of a running consumer, and its `--health-check` mode (the client is
+//! [`pipeline_runtime::health`]: a container's HEALTHCHECK runs the binary itself).
 //!
 //! What it says, honestly: `200 {"status":"ok"}` while the consume loop turns (it polls at least
 //! every half second) and its batches go through; `503 {"status":"failing"}` with the reason
@@ -8,8 +8,6 @@
 //! does not ask the broker or the store itself: the loop's own attempts are the check.
 
 use msk_trigger::{Health, Progress};
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -79,38 +77,6 @@ fn answer(request_line: &str, progress: &Progress) -> String {
     )
 }
 
-/// Asks `http://{addr}/health` (an unspecified address means this host) within `timeout`:
-/// `Ok` with the body on 200, `Err` saying why otherwise.
-pub fn check(addr: SocketAddr, timeout: Duration) -> Result<String, String> {
-    let mut addr = addr;
-    if addr.ip().is_unspecified() {
-        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
-    }
-    let mut stream =
-        TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| e.to_string())?;
-    // One write: `write!` would send the pieces apart, and a server that answers on the
-    // request line may close before the rest arrives.
-    let request = format!("GET /health HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| format!("{addr}: {e}"))?;
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .map_err(|e| format!("{addr}: {e}"))?;
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head.lines().next().unwrap_or("");
-    if status.split(' ').nth(1) == Some("200") {
-        Ok(body.to_owned())
-    } else {
-        Err(format!("{status}: {body}"))
-    }
-}
-
 /// `--health-check`: asks `CONSUMER_HEALTH_ADDR` and prints the answer; success only on ok.
 pub fn check_from_env() -> std::process::ExitCode {
     let env = pipeline_runtime::env::ProcessEnv;
@@ -119,18 +85,9 @@ pub fn check_from_env() -> std::process::ExitCode {
         Ok(None) => {
             Err("CONSUMER_HEALTH_ADDR is not set: the consumer has no health listener".into())
         }
-        Ok(Some(addr)) => check(addr, Duration::from_secs(3)),
+        Ok(Some(addr)) => pipeline_runtime::health::get(addr, pipeline_runtime::health::TIMEOUT),
     };
-    match answer {
-        Ok(body) => {
-            println!("{body}");
-            std::process::ExitCode::SUCCESS
-        }
-        Err(why) => {
-            eprintln!("events-consumer: unhealthy: {why}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    pipeline_runtime::health::report("events-consumer", answer)
 }
 
 #[cfg(test)]
@@ -144,16 +101,20 @@ mod tests {
         let progress = Arc::new(Progress::default());
         let (stop, stopped) = watch::channel(false);
         let server = tokio::spawn(serve(listener, progress.clone(), stopped));
-        let ok = tokio::task::spawn_blocking(move || check(addr, Duration::from_secs(2)))
-            .await
-            .expect("join");
+        let ok = tokio::task::spawn_blocking(move || {
+            pipeline_runtime::health::get(addr, Duration::from_secs(2))
+        })
+        .await
+        .expect("join");
         assert!(ok.is_ok_and(|body| body.contains(r#""status":"ok""#)));
         assert!(answer("GET /other HTTP/1.1", &progress).starts_with("HTTP/1.1 404"));
         stop.send(true).expect("stop");
         server.await.expect("server");
-        let refused = tokio::task::spawn_blocking(move || check(addr, Duration::from_secs(2)))
-            .await
-            .expect("join");
+        let refused = tokio::task::spawn_blocking(move || {
+            pipeline_runtime::health::get(addr, Duration::from_secs(2))
+        })
+        .await
+        .expect("join");
         assert!(refused.is_err(), "nothing listens any more");
     }
 }
