@@ -10,8 +10,7 @@
 
 use crate::report;
 use local_stack::copy::WorkspaceCopy;
-use local_stack::reload::{self, Output};
-use local_stack::{Options, Stack, EVENTS_API};
+use local_stack::{Stack, EVENTS_API};
 use std::time::{Duration, Instant};
 
 /// One kind of edit: the file, two versions of a message that alternate, and the request that
@@ -58,17 +57,7 @@ async fn message(http: &reqwest::Client, url: &str, post: bool) -> Option<String
 
 fn build(copy: &WorkspaceCopy) -> Duration {
     let start = Instant::now();
-    let ok = reload::cargo(copy.root())
-        .args([
-            "build",
-            "--quiet",
-            "--bin",
-            EVENTS_API,
-            "--bin",
-            "events-processor",
-        ])
-        .status()
-        .is_ok_and(|s| s.success());
+    let ok = copy.build_functions().unwrap_or(false);
     assert!(ok, "the copy of the workspace builds");
     start.elapsed()
 }
@@ -102,18 +91,7 @@ pub async fn reload(rounds: usize) {
         }
     }
 
-    let run = copy.root().join(".run");
-    let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
-    let mut options = Options::new(copy.root(), &run)
-        .set("KAFKA_BROKERS", &brokers)
-        .set(
-            "STORE_URL",
-            format!("sqlite://{}", run.join("events.db").display()),
-        )
-        .set("RUST_LOG", "warn");
-    options.bin_dir = copy.root().join("target/debug");
-    options.trigger = false;
-    options.reload = Some(Output::File(run.join("reload.log")));
+    let options = copy.stack_options().set("RUST_LOG", "warn");
     let stack = Stack::start(options).await.expect("the stack starts");
     let url = stack.function_url(EVENTS_API);
     let http = reqwest::Client::new();
@@ -129,7 +107,7 @@ pub async fn reload(rounds: usize) {
                     break;
                 }
                 if start.elapsed() > Duration::from_secs(600) {
-                    let log = std::fs::read_to_string(run.join("reload.log")).unwrap_or_default();
+                    let log = std::fs::read_to_string(copy.reload_log()).unwrap_or_default();
                     let tail: Vec<&str> = log.lines().rev().take(40).collect();
                     panic!(
                         "the edit of {} was not served within 10 minutes; the last answer: \

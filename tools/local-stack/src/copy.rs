@@ -51,6 +51,36 @@ impl WorkspaceCopy {
         &self.root
     }
 
+    /// Builds both functions in the copy (debug, incremental); whether the build succeeded.
+    pub fn build_functions(&self) -> io::Result<bool> {
+        let status = crate::reload::cargo(&self.root)
+            .args(["build", "--quiet"])
+            .args(["--bin", crate::EVENTS_API, "--bin", crate::EVENTS_PROCESSOR])
+            .status()?;
+        Ok(status.success())
+    }
+
+    /// A stack of the copy's debug functions, without the trigger, rebuilding on change with
+    /// its output in `.run/reload.log` ([`Self::reload_log`]): the broker is `KAFKA_BROKERS`'s
+    /// (else the local one), the store an SQLite file in `.run/`.
+    pub fn stack_options(&self) -> crate::Options {
+        let run = self.root.join(".run");
+        let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
+        let store = format!("sqlite://{}", run.join("events.db").display());
+        let mut options = crate::Options::new(&self.root, &run)
+            .set("KAFKA_BROKERS", brokers)
+            .set("STORE_URL", store);
+        options.bin_dir = self.root.join("target/debug");
+        options.trigger = false;
+        options.reload = Some(crate::reload::Output::File(self.reload_log()));
+        options
+    }
+
+    /// Where the stack of [`Self::stack_options`] writes its rebuilds' output.
+    pub fn reload_log(&self) -> PathBuf {
+        self.root.join(".run/reload.log")
+    }
+
     /// Replaces the one occurrence of `from` in the file at `relative` with `to`.
     pub fn edit(&self, relative: &str, from: &str, to: &str) -> io::Result<()> {
         let path = self.root.join(relative);

@@ -4,8 +4,7 @@
 //! the output.
 
 use local_stack::copy::WorkspaceCopy;
-use local_stack::reload::Output;
-use local_stack::{Options, Stack, EVENTS_API};
+use local_stack::{Stack, EVENTS_API};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -49,40 +48,21 @@ async fn an_edit_is_served_by_the_next_request_and_a_broken_build_keeps_the_old_
     let root = local_stack::workspace_root(env!("CARGO_MANIFEST_DIR"));
     let copy = WorkspaceCopy::new(&root, "debug").expect("copy the workspace");
     let first = Instant::now();
-    let built = local_stack::reload::cargo(copy.root())
-        .args([
-            "build",
-            "--quiet",
-            "--bin",
-            EVENTS_API,
-            "--bin",
-            "events-processor",
-        ])
-        .status()
-        .expect("run cargo build");
-    assert!(built.success(), "the copy builds");
+    assert!(
+        copy.build_functions().expect("run cargo build"),
+        "the copy builds"
+    );
     eprintln!(
         "first build of the copy: {:.1} s",
         first.elapsed().as_secs_f64()
     );
 
-    let run = copy.root().join(".run");
-    let log = run.join("reload.log");
-    let brokers = std::env::var("KAFKA_BROKERS").unwrap_or_else(|_| "127.0.0.1:9092".into());
-    let mut options = Options::new(copy.root(), &run)
-        .set("KAFKA_BROKERS", &brokers)
-        .set(
-            "STORE_URL",
-            format!("sqlite://{}", run.join("events.db").display()),
-        );
-    options.bin_dir = copy.root().join("target/debug");
-    options.trigger = false;
-    options.reload = Some(Output::File(log.clone()));
-    let stack = match Stack::start(options).await {
+    let log = copy.reload_log();
+    let stack = match Stack::start(copy.stack_options()).await {
         Ok(s) => s,
         Err(e) => panic!(
             "the stack did not start: {e}\n{}",
-            std::fs::read_to_string(run.join("watch.log")).unwrap_or_default()
+            std::fs::read_to_string(copy.root().join(".run/watch.log")).unwrap_or_default()
         ),
     };
     let url = stack.function_url(EVENTS_API);
