@@ -3,7 +3,7 @@
 
 use crate::{Config, Processor, SERVICE};
 use event_kafka::KafkaDeadLetters;
-use event_store::StoreError;
+use event_store::{Store, StoreError};
 use lambda_runtime::{service_fn, LambdaEvent};
 use pipeline_runtime::metrics::Metrics;
 
@@ -21,14 +21,22 @@ pub enum StartError {
     Lambda(lambda_runtime::Error),
 }
 
+impl Processor<Store, KafkaDeadLetters> {
+    /// The processor `config` describes: its store and dead-letter producer opened once, its
+    /// metrics under `service`. The Lambda function and the long-running consumer
+    /// (`events-consumer`) both start here.
+    pub async fn open(config: &Config, service: &'static str) -> Result<Self, StartError> {
+        let store = event_store::open(&config.store_url, config.event_ttl_days).await?;
+        let dead_letters = KafkaDeadLetters::connect(config.kafka.clone(), service).await?;
+        Ok(Processor::new(store, dead_letters)
+            .with_metrics(Metrics::new(config.metrics.clone(), service))
+            .reporting_item_failures(config.report_batch_item_failures))
+    }
+}
+
 /// Builds the clients once and serves invocations until the Lambda runtime stops.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let store = event_store::open(&config.store_url, config.event_ttl_days).await?;
-    let dead_letters = KafkaDeadLetters::connect(config.kafka.clone(), SERVICE).await?;
-    let metrics = Metrics::new(config.metrics.clone(), SERVICE);
-    let processor = Processor::new(store, dead_letters)
-        .with_metrics(metrics)
-        .reporting_item_failures(config.report_batch_item_failures);
+    let processor = Processor::open(&config, SERVICE).await?;
     let processor = &processor;
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<serde_json::Value>| async move {

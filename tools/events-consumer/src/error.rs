@@ -3,12 +3,9 @@
 /// Why the consumer stopped (or did not start).
 #[derive(Debug, thiserror::Error)]
 pub enum ConsumerError {
-    /// The store could not be opened.
-    #[error("store: {0}")]
-    Store(#[from] event_store::StoreError),
-    /// The dead-letter producer could not be created.
-    #[error("dead-letter producer: {0}")]
-    DeadLetter(#[from] event_kafka::Error),
+    /// The store could not be opened or the dead-letter producer created.
+    #[error(transparent)]
+    Processor(#[from] events_processor::StartError),
     /// The consume loop stopped on an error (the consumer could not be created, a setting).
     #[error(transparent)]
     Loop(#[from] msk_trigger::TriggerError),

@@ -26,10 +26,8 @@ pub use config::Config;
 pub use error::ConsumerError;
 pub use in_process::InProcess;
 
-use event_kafka::KafkaDeadLetters;
 use events_processor::Processor;
 use msk_trigger::Progress;
-use pipeline_runtime::metrics::Metrics;
 use std::sync::Arc;
 use tokio::sync::watch;
 
@@ -53,12 +51,7 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
             )))
         }
     };
-    let p = &config.processor;
-    let store = event_store::open(&p.store_url, p.event_ttl_days).await?;
-    let dead_letters = KafkaDeadLetters::connect(p.kafka.clone(), SERVICE).await?;
-    let processor = Processor::new(store, dead_letters)
-        .with_metrics(Metrics::new(p.metrics.clone(), SERVICE))
-        .reporting_item_failures(p.report_batch_item_failures);
+    let processor = Processor::open(&config.processor, SERVICE).await?;
     let invoker = InProcess::new(processor, config.trigger.invoke_timeout);
     let outcome =
         msk_trigger::consume(&config.trigger, &invoker, SERVICE, &progress, shutdown).await;
