@@ -108,15 +108,7 @@ scan template.yaml defaults options
 # scan must refuse (the scan's own output goes to $work/NAME.log).
 broken() {
   local name="$1" variant="$2" expr="$3" copy="$work/broken-$1.yaml"
-  python3 - "$copy" "$expr" <<'PY'
-import re, sys
-copy, expr = sys.argv[1], sys.argv[2]
-text = open("template.yaml", encoding="utf-8").read()
-pattern, replacement = expr.split("=>", 1)
-changed, n = re.subn(pattern, replacement, text, count=1, flags=re.M)
-assert n == 1, f"mutation {expr!r} did not apply"
-open(copy, "w", encoding="utf-8").write(changed)
-PY
+  broken_template "$copy" "$expr"
   if scan "$copy" "$variant" >"$work/$name.log" 2>&1; then
     cat "$work/$name.log" >&2
     log "the broken copy '$name' passed the scan"

@@ -41,15 +41,7 @@ validate template.yaml
 echo "validate: template.yaml is valid"
 broken() {
   local name="$1" expr="$2" copy="$out/broken-$1.yaml"
-  python3 - "$copy" "$expr" <<'PY'
-import re, sys
-copy, expr = sys.argv[1], sys.argv[2]
-text = open("template.yaml", encoding="utf-8").read()
-pattern, replacement = expr.split("=>", 1)
-changed, n = re.subn(pattern, replacement, text, count=1, flags=re.M)
-assert n == 1, f"mutation {expr!r} did not apply"
-open(copy, "w", encoding="utf-8").write(changed)
-PY
+  broken_template "$copy" "$expr"
   if validate "$copy" 2>"$out/broken-$name.log"; then
     log "the broken copy '$name' was accepted"
     return 1

@@ -9,6 +9,10 @@
 #                 FILE and prints the rest of it; fails otherwise
 #   use_broker    uses KAFKA_BROKERS if set, else the local broker on 127.0.0.1:9092: reused if
 #                 one answers, started otherwise (and stopped on exit); exports KAFKA_BROKERS
+#   broken_template COPY 'PATTERN=>REPLACEMENT'
+#                 writes template.yaml to COPY with the first match of PATTERN (a regular
+#                 expression, multi-line) replaced; fails unless it matched (the broken copies the
+#                 template checks must refuse)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -53,4 +57,16 @@ use_broker() {
     scripts/kafka.sh start
     on_exit scripts/kafka.sh stop
   fi
+}
+
+broken_template() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+copy, expr = sys.argv[1], sys.argv[2]
+text = open("template.yaml", encoding="utf-8").read()
+pattern, replacement = expr.split("=>", 1)
+changed, n = re.subn(pattern, replacement, text, count=1, flags=re.M)
+assert n == 1, f"mutation {expr!r} did not apply"
+open(copy, "w", encoding="utf-8").write(changed)
+PY
 }
