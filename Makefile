@@ -5,7 +5,7 @@ export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: bench bench-smoke chaos chaos-smoke fuzz fuzz-smoke http-fuzz scan
-.PHONY: help test dev kafka kafka-stop setup lint deny fmt schemas wasm-test wasm browser-test validate build deploy container-test
+.PHONY: help test dev kafka kafka-stop setup setup-test lint deny fmt schemas wasm-test wasm browser-test validate build deploy container-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,8 +22,11 @@ kafka: ## Start the local broker on 127.0.0.1:9092 (or reuse one) and create the
 kafka-stop: ## Stop the broker started by `make kafka`
 	scripts/kafka.sh stop
 
-setup: ## Install every tool once (cmake, wasm-bindgen-cli, tansu, cargo-lambda, aws-sam-cli, schemathesis, checkov, cargo-deny, chromium, Docker where apt can)
+setup: ## Install every tool once (cmake, wasm-bindgen, tansu, cargo-lambda, aws-sam-cli, schemathesis, checkov, cargo-deny, chromium, Docker where apt can)
 	scripts/setup.sh build wasm kafka lambda aws fuzz scan deny browser docker
+
+setup-test: ## The install path: wasm tools into an empty tool directory, every third-party Cargo.lock still resolves
+	scripts/setup-test.sh
 
 build: ## Build both functions for AWS Lambda (arm64, release) into target/lambda/*/bootstrap
 	scripts/setup.sh build lambda

@@ -14,6 +14,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/versions.sh
 source "$here/scripts/lib/versions.sh"
+# shellcheck source=lib/crates.sh
+source "$here/scripts/lib/crates.sh"
 KAFKA_HOST="${KAFKA_HOST:-127.0.0.1}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_RUN_DIR="${KAFKA_RUN_DIR:-$here/.run/kafka-$KAFKA_PORT}"
@@ -33,16 +35,6 @@ tansu_bin() {
   echo "$bin"
 }
 
-# fetch_crate NAME SHA256: download NAME-$TANSU_VERSION from crates.io, check it, unpack it.
-fetch_crate() {
-  local name="$1" sha="$2" file="$TOOLS_DIR/src/$1-$TANSU_VERSION.crate"
-  mkdir -p "$TOOLS_DIR/src"
-  curl -sSfL -o "$file" "https://static.crates.io/crates/$name/$name-$TANSU_VERSION.crate"
-  echo "$sha  $file" | sha256sum --check --quiet
-  rm -rf "$TOOLS_DIR/src/$name-$TANSU_VERSION"
-  tar -xzf "$file" -C "$TOOLS_DIR/src"
-}
-
 answering() { (exec 3<>"/dev/tcp/$KAFKA_HOST/$KAFKA_PORT") 2>/dev/null; }
 
 install() {
@@ -51,9 +43,10 @@ install() {
     return
   fi
   log "building tansu $TANSU_VERSION with our patches into $TOOLS_DIR (once; about 20-30 minutes on 2 cores)"
-  fetch_crate tansu "$TANSU_SHA256"
-  fetch_crate tansu-storage "$TANSU_STORAGE_SHA256"
+  fetch_crate tansu "$TANSU_VERSION" "$TANSU_SHA256"
+  fetch_crate tansu-storage "$TANSU_VERSION" "$TANSU_STORAGE_SHA256"
   local patch src="$TOOLS_DIR/src"
+  lock_repair tansu "$TANSU_VERSION" "$src/tansu-$TANSU_VERSION"
   for patch in "$here"/scripts/tansu/*.patch; do
     log "applying $(basename "$patch")"
     patch --quiet -p1 -d "$src/tansu-storage-$TANSU_VERSION" <"$patch"

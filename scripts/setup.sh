@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the project needs, once: every step checks first and skips what is there.
 #
-#   scripts/setup.sh [build] [wasm] [kafka] [lambda] [aws] [fuzz] [scan] [browser] [deny] [docker]
+#   scripts/setup.sh [build] [wasm] [kafka] [lambda] [aws] [fuzz] [scan] [browser] [deny] [docker] [locks]
 #
 #   build   cmake (librdkafka is built from source) and the Rust components
-#   wasm    the wasm32 target and wasm-bindgen-cli at the version Cargo.lock pins
+#   wasm    the wasm32 target, and wasm-bindgen and wasm-bindgen-test-runner built from this
+#           workspace (tools/wasm-bindgen) at the version Cargo.lock pins
 #   kafka   the tansu broker (first time: about 30 minutes on 2 cores)
 #   lambda  cargo-lambda (from PyPI; it brings zig)
 #   aws     aws-sam-cli and cfn-lint (from PyPI), for `make validate`
@@ -13,6 +14,8 @@
 #   browser Debian's chromium, for the browser tests
 #   deny    cargo-deny, for the dependency checks of `make lint` and `make test` (deny.toml)
 #   docker  a Docker daemon for the container test (as root: Debian's docker.io, started here)
+#   locks   installs nothing: fails, naming the tool and the crate, when the Cargo.lock of a tool
+#           built from crates.io sources (CARGO_TOOLS) no longer resolves (make test runs it)
 #
 # Tools land in $TOOLS_DIR (default ~/.cache/activity-pipeline) and stay there between runs.
 # Versions are pinned in scripts/lib/versions.sh. Each Python tool gets its own virtual
@@ -24,6 +27,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # shellcheck source=lib/versions.sh
 source "$here/scripts/lib/versions.sh"
+# shellcheck source=lib/crates.sh
+source "$here/scripts/lib/crates.sh"
 
 apt_install() {
   local missing=()
@@ -47,22 +52,34 @@ wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3; exit }' "$here/Cargo.lock"
 }
 
+# wasm-bindgen's command line, from this workspace (tools/wasm-bindgen): Cargo.lock holds it at
+# the library's exact version, with dependencies we resolved. It is built with the workspace's
+# debug profile into its target directory, where `cargo build --workspace` reuses it, and copied
+# into $TOOLS_DIR/bin under its usual names.
 setup_wasm() {
   rustup target list --installed | grep -q '^wasm32-unknown-unknown$' \
     || rustup target add wasm32-unknown-unknown
-  local want
+  local want bin target
   want="$(wasm_bindgen_version)"
   if [[ -z "$want" ]]; then
-    log "Cargo.lock pins no wasm-bindgen; skipping wasm-bindgen-cli"
+    log "Cargo.lock pins no wasm-bindgen; skipping its command line"
     return
   fi
-  if command -v wasm-bindgen >/dev/null 2>&1 && [[ "$(wasm-bindgen --version)" == "wasm-bindgen $want" ]]; then
+  if [[ "$("$TOOLS_DIR/bin/wasm-bindgen" --version 2>/dev/null)" == "wasm-bindgen $want" &&
+    "$("$TOOLS_DIR/bin/wasm-bindgen-test-runner" --version 2>/dev/null)" == "wasm-bindgen-test-runner $want" ]]; then
     return
   fi
-  log "installing wasm-bindgen-cli $want into $TOOLS_DIR (once; about 5-10 minutes)"
-  CARGO_TARGET_DIR="$TOOLS_DIR/build-wasm-bindgen" \
-    cargo install --locked wasm-bindgen-cli --version "$want" --root "$TOOLS_DIR"
-  rm -rf "$TOOLS_DIR/build-wasm-bindgen"
+  log "building wasm-bindgen $want from tools/wasm-bindgen into $TOOLS_DIR/bin (once per version; about 1 minute)"
+  cargo build --locked --quiet -p wasm-bindgen-tools --bins
+  target="$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+  mkdir -p "$TOOLS_DIR/bin"
+  for bin in wasm-bindgen wasm-bindgen-test-runner; do
+    install -m 755 "$target/debug/${bin#wasm-}" "$TOOLS_DIR/bin/$bin"
+  done
+  [[ "$("$TOOLS_DIR/bin/wasm-bindgen" --version)" == "wasm-bindgen $want" ]] || {
+    log "the wasm-bindgen just built is not $want (Cargo.lock)"
+    return 1
+  }
 }
 
 setup_kafka() {
@@ -72,9 +89,24 @@ setup_kafka() {
 setup_deny() {
   [[ "$("$TOOLS_DIR/bin/cargo-deny" --version 2>/dev/null)" == "cargo-deny $CARGO_DENY_VERSION" ]] && return
   log "installing cargo-deny $CARGO_DENY_VERSION into $TOOLS_DIR (once; about 5 minutes on 2 cores)"
+  local src="$TOOLS_DIR/src/cargo-deny-$CARGO_DENY_VERSION"
+  fetch_crate cargo-deny "$CARGO_DENY_VERSION" "$CARGO_DENY_SHA256"
+  lock_repair cargo-deny "$CARGO_DENY_VERSION" "$src"
   CARGO_TARGET_DIR="$TOOLS_DIR/build-cargo-deny" \
-    cargo install --locked cargo-deny --version "$CARGO_DENY_VERSION" --root "$TOOLS_DIR" --force
-  rm -rf "$TOOLS_DIR/build-cargo-deny"
+    cargo install --locked --path "$src" --root "$TOOLS_DIR" --force
+  rm -rf "$TOOLS_DIR/build-cargo-deny" "$src"
+}
+
+# Every tool built from crates.io sources still installs as released: its Cargo.lock resolves.
+setup_locks() {
+  local tool name version sha failed=0
+  for tool in "${CARGO_TOOLS[@]}"; do
+    read -r name version sha <<<"$tool"
+    fetch_crate "$name" "$version" "$sha"
+    lock_check "$name" "$version" "$TOOLS_DIR/src/$name-$version" || failed=1
+    rm -rf "$TOOLS_DIR/src/$name-$version"
+  done
+  return "$failed"
 }
 
 # requirements_pin PACKAGE VERSION: fails, saying what to do, unless scripts/requirements/PACKAGE.txt
@@ -174,6 +206,7 @@ for part in "${@:-build}"; do
     browser) setup_browser ;;
     deny) setup_deny ;;
     docker) setup_docker ;;
-    *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws] [fuzz] [browser] [docker]" >&2; exit 2 ;;
+    locks) setup_locks ;;
+    *) echo "usage: $0 [build] [wasm] [kafka] [lambda] [aws] [fuzz] [scan] [browser] [deny] [docker] [locks]" >&2; exit 2 ;;
   esac
 done

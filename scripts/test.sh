@@ -28,9 +28,8 @@ cargo build --workspace --bins --locked
 # --all-targets: unit, integration and binary tests (the crates have no doctests).
 cargo test --workspace --all-targets --locked -- --include-ignored
 
-step "shared vectors as WebAssembly under node"
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test -p event-schema --target wasm32-unknown-unknown --features wasm --locked --test vectors
+step "the install path: the wasm tool chain into an empty tool directory (the shared vectors as WebAssembly under node), every third-party lock resolves (make setup-test)"
+scripts/setup-test.sh
 
 step "container images: every Dockerfile target, the API and the consumer against the broker (make container-test)"
 scripts/container-test.sh

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Every tool the project installs, pinned here and only here (sourced by scripts/setup.sh and
-# scripts/kafka.sh). wasm-bindgen-cli follows Cargo.lock; the npm tools follow web/package-lock.json.
-# Tools built with cargo are installed with --locked: from the Cargo.lock they were released with.
+# scripts/kafka.sh). wasm-bindgen's command line is built from this workspace (tools/wasm-bindgen),
+# so Cargo.lock pins it; the npm tools follow web/package-lock.json.
 
 # The local broker, built from crates.io sources with our patches (scripts/tansu/*.patch).
 TANSU_VERSION="0.6.0"
@@ -10,6 +10,14 @@ TANSU_STORAGE_SHA256="720d2ed8e6010c70f7f06e5af5a7274ebbf6e42fdcd9e46de542b10dc4
 
 # cargo-deny, for the dependency checks of make lint and make test (deny.toml).
 CARGO_DENY_VERSION="0.20.2"
+CARGO_DENY_SHA256="e528dfcbe739af7ce37a77d3d6df1b29dd6887b1c701d888820c0f16b864f737"
+
+# The tools built from crates.io sources, each from its .crate (checked against its sha256) with
+# the Cargo.lock it was released with, which make test checks still resolves (scripts/lib/crates.sh).
+CARGO_TOOLS=(
+  "tansu $TANSU_VERSION $TANSU_SHA256"
+  "cargo-deny $CARGO_DENY_VERSION $CARGO_DENY_SHA256"
+)
 
 # Python tools, each into the virtual environment $TOOLS_DIR/venv/<tool> (never the system
 # Python), from scripts/requirements/<tool>.txt: the tool at this version and every package it
