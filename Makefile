@@ -13,7 +13,7 @@ help: ## List the targets
 test: ## Install what is missing, start the broker, run every check and test, stop what it started
 	scripts/test.sh
 
-dev: ## Run the pipeline locally under cargo lambda watch (see README)
+dev: ## Run the pipeline locally under cargo lambda watch (docs/local-development.md)
 	scripts/dev.sh
 
 kafka: ## Start the local broker on 127.0.0.1:9092 (or reuse one) and create the topics

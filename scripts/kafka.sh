@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A Kafka-protocol broker for local work and tests, without Docker.
 #
-#   scripts/kafka.sh install   build tansu once into $TOOLS_DIR (about 20-30 min on 2 cores),
+#   scripts/kafka.sh install   build tansu once into $TOOLS_DIR (about 10 min on 2 cores),
 #                              from crates.io sources with scripts/tansu/*.patch applied
 #   scripts/kafka.sh start     start it on $KAFKA_HOST:$KAFKA_PORT (or reuse a broker already
 #                              there) and create the topics
@@ -42,7 +42,7 @@ install() {
     log "tansu $TANSU_VERSION already installed at $bin"
     return
   fi
-  log "building tansu $TANSU_VERSION with our patches into $TOOLS_DIR (once; about 20-30 minutes on 2 cores)"
+  log "building tansu $TANSU_VERSION with our patches into $TOOLS_DIR (once; about 10 minutes on 2 cores)"
   fetch_crate tansu "$TANSU_VERSION" "$TANSU_SHA256"
   fetch_crate tansu-storage "$TANSU_VERSION" "$TANSU_STORAGE_SHA256"
   local patch src="$TOOLS_DIR/src"

@@ -6,7 +6,7 @@
 #   build   cmake (librdkafka is built from source) and the Rust components
 #   wasm    the wasm32 target, and wasm-bindgen and wasm-bindgen-test-runner built from this
 #           workspace (tools/wasm-bindgen) at the version Cargo.lock pins
-#   kafka   the tansu broker (first time: about 30 minutes on 2 cores)
+#   kafka   the tansu broker (first time: about 10 minutes on 2 cores)
 #   lambda  cargo-lambda (from PyPI; it brings zig)
 #   aws     aws-sam-cli and cfn-lint (from PyPI), for `make validate`
 #   fuzz    schemathesis (from PyPI), for the HTTP fuzzing of the API

@@ -19,7 +19,7 @@ pub enum Mode {
 }
 
 /// The HTTP function's settings. Each field names its variable; what each means and its default
-/// are in the README's Configuration section, which a test holds to this code's defaults.
+/// are in docs/configuration.md, which a test holds to this code's defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `KAFKA_*`.

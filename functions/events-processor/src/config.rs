@@ -6,7 +6,7 @@ use pipeline_runtime::metrics::MetricsConfig;
 use pipeline_runtime::ConfigError;
 
 /// The processor's settings. Each field names its variable; what each means and its default are
-/// in the README's Configuration section, which a test holds to this code's defaults.
+/// in docs/configuration.md, which a test holds to this code's defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `KAFKA_*` (the dead-letter producer uses `KAFKA_BROKERS`, `KAFKA_DLQ_TOPIC` and

@@ -429,12 +429,12 @@ async fn a_traceparent_of_any_bytes_leaves_the_event_stored() {
 }
 
 #[test]
-fn the_readme_names_every_dead_letter_reason() {
-    let readme = include_str!("../../../README.md");
-    let row = readme
+fn the_operations_doc_names_every_dead_letter_reason() {
+    let doc = include_str!("../../../docs/operations.md");
+    let row = doc
         .lines()
         .find(|l| l.starts_with("| `DeadLettered` |"))
-        .expect("README's DeadLettered row");
+        .expect("docs/operations.md's DeadLettered row");
     for reason in Reason::ALL {
         assert!(
             row.contains(&format!("`{}`", reason.as_str())),

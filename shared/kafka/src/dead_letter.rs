@@ -50,7 +50,7 @@ const TRUNCATED_HEADERS: usize = 256;
 
 /// Why a record was dead-lettered: the `dlq-reason` header and the `Reason` dimension of the
 /// processor's `DeadLettered` metric. The one list of reasons: the decoder, the processor, the
-/// fuzzers and the README's metric table all take it from here.
+/// fuzzers and the metric table of docs/operations.md all take it from here.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Reason {
     /// The record has no value.

@@ -73,7 +73,7 @@ impl<'a, S: Source + ?Sized> Recording<'a, S> {
     }
 
     /// The default of each setting read with one, as the code writes it (`""` for none), so
-    /// that the README's defaults can be checked against it.
+    /// that the documented defaults (docs/configuration.md) can be checked against it.
     pub fn defaults(&self) -> std::collections::BTreeMap<String, String> {
         self.defaults.borrow().clone()
     }

@@ -1,6 +1,6 @@
-//! Each setting is described in the README's tables and in `.env.example`; the code that reads it
-//! is the source. This fails when a program reads a variable neither lists, when either lists
-//! one no program reads, or when the README's default differs from the code's.
+//! Each setting is described in docs/configuration.md's tables and in `.env.example`; the code
+//! that reads it is the source. This fails when a program reads a variable neither lists, when
+//! either lists one no program reads, or when the document's default differs from the code's.
 
 use pipeline_runtime::env::Recording;
 use std::collections::BTreeSet;
@@ -44,16 +44,13 @@ fn code_settings() -> (BTreeSet<String>, std::collections::BTreeMap<String, Stri
     (names, defaults)
 }
 
-/// The README's rows as (names, defaults): `| `A` / `B` | `1` / `2` | … |` gives both pairs.
-fn readme_defaults() -> Vec<(String, String)> {
-    let readme = include_str!("../../../README.md");
-    let section = readme
-        .split("\n## Configuration\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .unwrap_or_default();
+/// The document's tables of settings.
+const CONFIGURATION: &str = include_str!("../../../docs/configuration.md");
+
+/// The document's rows as (names, defaults): `| `A` / `B` | `1` / `2` | … |` gives both pairs.
+fn documented_defaults() -> Vec<(String, String)> {
     let mut out = Vec::new();
-    for line in section.lines() {
+    for line in CONFIGURATION.lines() {
         let cells: Vec<&str> = line.split(" | ").collect();
         if cells.len() < 3 || !line.starts_with("| `") {
             continue;
@@ -80,17 +77,17 @@ fn readme_defaults() -> Vec<(String, String)> {
 }
 
 #[test]
-fn the_readme_gives_each_setting_the_default_the_code_applies() {
+fn the_configuration_doc_gives_each_setting_the_default_the_code_applies() {
     let (_, defaults) = code_settings();
     let mut checked = 0;
-    for (name, readme) in readme_defaults() {
+    for (name, documented) in documented_defaults() {
         let Some(code) = defaults.get(&name) else {
             // Read without a default (a value or nothing), or by the logging set-up.
             continue;
         };
         assert_eq!(
-            &readme, code,
-            "README.md says {name} defaults to {readme:?}, the code to {code:?}"
+            &documented, code,
+            "docs/configuration.md says {name} defaults to {documented:?}, the code to {code:?}"
         );
         checked += 1;
     }
@@ -104,15 +101,9 @@ fn is_name(s: &str) -> bool {
             .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// The names in the first column of the README's configuration tables.
-fn in_readme() -> BTreeSet<String> {
-    let readme = include_str!("../../../README.md");
-    let section = readme
-        .split("\n## Configuration\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("README has a Configuration section");
-    section
+/// The names in the first column of docs/configuration.md's tables.
+fn in_configuration_doc() -> BTreeSet<String> {
+    CONFIGURATION
         .lines()
         .filter_map(|l| l.strip_prefix("| "))
         .filter_map(|l| l.split(" |").next())
@@ -133,7 +124,7 @@ fn in_env_example() -> BTreeSet<String> {
 }
 
 #[test]
-fn the_readme_and_env_example_list_every_setting_the_code_reads_and_no_other() {
+fn the_configuration_doc_and_env_example_list_every_setting_the_code_reads_and_no_other() {
     let code = read_by_code();
     let documented: BTreeSet<String> = code
         .iter()
@@ -142,7 +133,7 @@ fn the_readme_and_env_example_list_every_setting_the_code_reads_and_no_other() {
         .collect();
     assert!(code.contains("KAFKA_BROKERS") && code.contains("TRIGGER_BATCH_SIZE"));
     for (file, listed) in [
-        ("README.md", in_readme()),
+        ("docs/configuration.md", in_configuration_doc()),
         (".env.example", in_env_example()),
     ] {
         let missing: Vec<_> = documented.difference(&listed).collect();

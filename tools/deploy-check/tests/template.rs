@@ -772,17 +772,17 @@ fn the_template_keeps_to_what_aws_accepts() {
     }
 }
 
-/// The README's table of the parameters `sam deploy --guided` asks for names each parameter of
+/// docs/deploy.md's table of the parameters `sam deploy --guided` asks for names each parameter of
 /// the template, and nothing else.
 #[test]
 #[ignore = "needs aws-sam-cli (make setup)"]
-fn the_readme_lists_every_parameter_and_no_other() {
-    let readme = include_str!("../../../README.md");
-    let start = readme
+fn the_deploy_doc_lists_every_parameter_and_no_other() {
+    let doc = include_str!("../../../docs/deploy.md");
+    let start = doc
         .find("`sam deploy --guided` asks for the parameters")
-        .expect("README has the table of parameters");
+        .expect("docs/deploy.md has the table of parameters");
     let mut named = std::collections::BTreeSet::new();
-    for row in readme[start..]
+    for row in doc[start..]
         .lines()
         .skip_while(|l| !l.starts_with('|'))
         .take_while(|l| l.starts_with('|'))
@@ -797,5 +797,5 @@ fn the_readme_lists_every_parameter_and_no_other() {
         .keys()
         .cloned()
         .collect();
-    assert_eq!(named, parameters, "README's parameters / template.yaml's");
+    assert_eq!(named, parameters, "docs/deploy.md's parameters / template.yaml's");
 }

@@ -31,8 +31,8 @@ pub enum AssignmentCheck {
 }
 
 /// Settings of the local event source mapping. Each field names its variable (and the mapping's
-/// property it mirrors); what each means, its default and its range are in the README's
-/// Configuration section, which a test holds to this code's defaults.
+/// property it mirrors); what each means, its default and its range are in
+/// docs/configuration.md, which a test holds to this code's defaults.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `KAFKA_BROKERS` and `KAFKA_TOPIC` (the topic consumed).
@@ -51,7 +51,7 @@ pub struct Config {
     /// waiting fetch as soon as records arrive; brokers that only answer when the wait ends
     /// (tansu) add up to this much to every record's latency. Lower is
     /// faster against tansu, but at 100 ms cargo lambda watch 1.9.2 more often answers a function
-    /// URL request with a stray 500 while the processor is being invoked (see README).
+    /// URL request with a stray 500 while the processor is being invoked (docs/local-development.md).
     pub fetch_wait: Duration,
     /// `TRIGGER_MAX_PAYLOAD_BYTES`: at most [`MAX_INVOKE_PAYLOAD_BYTES`].
     pub max_payload_bytes: usize,

@@ -1,18 +1,18 @@
-//! The README repeats the rules for people; it must say what the code does.
+//! docs/api.md repeats the rules for people; it must say what the code does.
 #![cfg(not(target_arch = "wasm32"))]
 
 use event_schema::{
     MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH, MAX_REPORTED_ERRORS, MAX_USER_ID_CHARS,
 };
 
-const README: &str = include_str!("../../../README.md");
+const API_DOC: &str = include_str!("../../../docs/api.md");
 
 #[test]
-fn the_readme_states_the_limits_the_code_enforces() {
-    let rules = README
+fn the_api_doc_states_the_limits_the_code_enforces() {
+    let rules = API_DOC
         .split_once("Rules (all in `shared/schema`)")
         .map(|(_, rest)| &rest[..rest.find("```").unwrap_or(rest.len())])
-        .expect("README has the rules paragraph");
+        .expect("docs/api.md has the rules paragraph");
     for phrase in [
         format!("at most {} KiB with", MAX_BODY_BYTES / 1024),
         format!("1–{MAX_USER_ID_CHARS} characters"),
@@ -22,22 +22,22 @@ fn the_readme_states_the_limits_the_code_enforces() {
         format!("gets those {MAX_REPORTED_ERRORS}"),
     ] {
         let flat = rules.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(flat.contains(&phrase), "README's rules lack {phrase:?}");
+        assert!(flat.contains(&phrase), "docs/api.md's rules lack {phrase:?}");
     }
 }
 
 #[test]
-fn the_readme_lists_every_error_code() {
+fn the_api_doc_lists_every_error_code() {
     let codes = event_schema::ErrorCode::all_codes();
     assert!(codes.len() >= 14, "{codes:?}");
-    let row = README
+    let row = API_DOC
         .lines()
         .find(|l| l.starts_with("| 400 | `validation_failed`"))
-        .expect("README has the 400 row");
+        .expect("docs/api.md has the 400 row");
     for code in codes {
         assert!(
             row.contains(&format!("`{code}`")),
-            "README's 400 row lacks {code}"
+            "docs/api.md's 400 row lacks {code}"
         );
     }
 }

@@ -1,5 +1,5 @@
-//! The README's Containers section lists the consumer's own settings (the trigger's and the
-//! processor's are held to the Configuration section by `tools/deploy-check`): every variable
+//! docs/containers.md lists the consumer's own settings (the trigger's and the processor's are
+//! held to docs/configuration.md by `tools/deploy-check`): every variable
 //! `events_consumer::Config` reads beyond theirs, and nothing else.
 
 use pipeline_runtime::env::Recording;
@@ -13,14 +13,9 @@ fn is_name(s: &str) -> bool {
 }
 
 #[test]
-fn the_containers_section_lists_the_consumers_own_settings() {
-    let readme = include_str!("../../../README.md");
-    let section = readme
-        .split("\n## Containers\n")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("README has a Containers section");
-    let listed: BTreeSet<String> = section
+fn the_containers_doc_lists_the_consumers_own_settings() {
+    let doc = include_str!("../../../docs/containers.md");
+    let listed: BTreeSet<String> = doc
         .lines()
         .filter_map(|l| l.strip_prefix("| `"))
         .filter_map(|l| l.split('`').next())
@@ -50,6 +45,6 @@ fn the_containers_section_lists_the_consumers_own_settings() {
     assert!(!own.is_empty(), "the consumer reads a setting of its own");
     assert_eq!(
         listed, own,
-        "README Containers section / events_consumer::Config"
+        "docs/containers.md / events_consumer::Config"
     );
 }
