@@ -22,7 +22,10 @@ fn the_api_doc_states_the_limits_the_code_enforces() {
         format!("gets those {MAX_REPORTED_ERRORS}"),
     ] {
         let flat = rules.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert!(flat.contains(&phrase), "docs/api.md's rules lack {phrase:?}");
+        assert!(
+            flat.contains(&phrase),
+            "docs/api.md's rules lack {phrase:?}"
+        );
     }
 }
 

@@ -118,7 +118,10 @@ fn the_readme_is_a_front_page_that_links_every_document() {
     );
     for doc in files("docs") {
         if doc.ends_with(".md") && doc != "docs/benchmarks-notes.md" {
-            assert!(readme.contains(&format!("]({doc})")), "README.md does not link {doc}");
+            assert!(
+                readme.contains(&format!("]({doc})")),
+                "README.md does not link {doc}"
+            );
         }
     }
 }

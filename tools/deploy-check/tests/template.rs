@@ -797,5 +797,8 @@ fn the_deploy_doc_lists_every_parameter_and_no_other() {
         .keys()
         .cloned()
         .collect();
-    assert_eq!(named, parameters, "docs/deploy.md's parameters / template.yaml's");
+    assert_eq!(
+        named, parameters,
+        "docs/deploy.md's parameters / template.yaml's"
+    );
 }

@@ -43,8 +43,5 @@ fn the_containers_doc_lists_the_consumers_own_settings() {
         .filter(|n| !theirs.contains(n))
         .collect();
     assert!(!own.is_empty(), "the consumer reads a setting of its own");
-    assert_eq!(
-        listed, own,
-        "docs/containers.md / events_consumer::Config"
-    );
+    assert_eq!(listed, own, "docs/containers.md / events_consumer::Config");
 }
