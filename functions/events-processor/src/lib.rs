@@ -103,8 +103,8 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
         Self { metrics, ..self }
     }
 
-    /// Reports per partition the first record it could not finish, instead of failing the
-    /// whole invocation (the event source mapping's `ReportBatchItemFailures`, which must be on
+    /// Reports, per failed partition, every record from the first it could not finish to the
+    /// end of the batch, instead of failing the whole invocation (the event source mapping's `ReportBatchItemFailures`, which must be on
     /// whenever this is: without it, Lambda would take the answer for a complete success).
     pub fn reporting_item_failures(self, on: bool) -> Self {
         Self {
@@ -162,8 +162,8 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
     }
 
     /// Processes one MSK batch partition by partition: a partition whose events the store did
-    /// not take, or whose poison records the dead-letter topic did not, is reported from its
-    /// first record not finished; the others are done.
+    /// not take, or whose poison records the dead-letter topic did not, is reported by naming
+    /// each of its records from the first not finished on; the others are done.
     pub async fn handle_by_partition(
         &self,
         event: KafkaEvent,
@@ -194,10 +194,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
         let mut unreadable = unreadable;
         for (key, mut records) in partitions {
             records.sort_by_key(|r| r.offset);
-            let mut work = Partition {
-                first_offset: records.first().map(|r| r.offset),
-                ..Partition::default()
-            };
+            let mut work = Partition::default();
             prepared.received += records.len();
             let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut unreadable)
                 .into_iter()
@@ -207,9 +204,11 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                 warn!(reason = %letter.reason, partition = letter.partition, offset = letter.offset,
                     message = ?letter.message, "unreadable record, dead-lettering");
                 prepared.received += 1;
+                work.offsets.push(letter.offset);
                 work.letters.push(letter);
             }
             for record in records {
+                work.offsets.push(record.offset);
                 prepared.lags.push(
                     u64::try_from(now_ms - record.timestamp.0.timestamp_millis()).unwrap_or(0),
                 );
@@ -250,6 +249,10 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                     }
                 }
             }
+            // An unreadable record's offset may be unknown (-1): it cannot be named.
+            work.offsets.retain(|o| *o >= 0);
+            work.offsets.sort_unstable();
+            work.offsets.dedup();
             prepared.partitions.push((key, work));
         }
         prepared
@@ -286,7 +289,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
     }
 
     /// Each partition in its own store call and dead-letter send; a failure costs that
-    /// partition from its first record not finished.
+    /// partition its records from the first not finished on, each named in the answer.
     async fn finish_by_partition(
         &self,
         prepared: Prepared,
@@ -301,7 +304,7 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
             let stored = self.store.insert_batch(&work.events).await;
             store_time += started.elapsed();
             let outcome = match stored {
-                Err(e) => Err((ProcessError::from(e), work.first_offset)),
+                Err(e) => Err((ProcessError::from(e), work.offsets.first().copied())),
                 Ok(outcomes) => match self.dead_letters.send_all(&work.letters).await {
                     _ if work.letters.is_empty() => Ok(outcomes),
                     Ok(()) => Ok(outcomes),
@@ -314,7 +317,10 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                             .map(|l| l.offset)
                             .filter(|o| *o >= 0)
                             .min();
-                        Err((ProcessError::from(e), first_letter.or(work.first_offset)))
+                        Err((
+                            ProcessError::from(e),
+                            first_letter.or(work.offsets.first().copied()),
+                        ))
                     }
                 },
             };
@@ -326,11 +332,24 @@ impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
                     dead_lettered += work.letters.len();
                     measured.sent(&work.letters);
                 }
-                Err((e, offset)) => {
-                    error!(error = e.code(), cause = %e, partition = %key, offset, request_id,
-                        "partition failed; reporting it from its first record not finished");
+                Err((e, from)) => {
+                    // Every record from the first not finished to the end of the batch: Lambda
+                    // retries exactly what is named, and the store's insert-if-absent makes a
+                    // stored record named again harmless.
+                    let again: Vec<i64> = match from {
+                        Some(from) => work
+                            .offsets
+                            .iter()
+                            .copied()
+                            .filter(|o| *o >= from)
+                            .collect(),
+                        None => Vec::new(),
+                    };
+                    error!(error = e.code(), cause = %e, partition = %key, offset = from,
+                        records = again.len(), request_id,
+                        "partition failed; naming its records from the first not finished on");
                     *measured.failed.entry(e.code()).or_default() += 1;
-                    failures.push((key, offset));
+                    failures.push((key, again));
                 }
             }
         }
@@ -358,7 +377,8 @@ struct Prepared {
 /// One partition's events to store and letters to send.
 #[derive(Default)]
 struct Partition {
-    first_offset: Option<i64>,
+    /// The known offsets of its records, ascending.
+    offsets: Vec<i64>,
     events: Vec<event_schema::UserEvent>,
     letters: Vec<event_kafka::DeadLetter>,
 }

@@ -24,13 +24,14 @@ pub struct BatchSummary {
 }
 
 /// A record the function could not finish, as the event source mapping reads it: the partition
-/// (its key in the event, `"<topic>-<partition>"`) and the record's offset
+/// (its key in the event, `"<topic>-<partition>"`) and the record's offset. Lambda retries the
+/// records named, and only those
 /// (https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct ItemIdentifier {
     /// `"<topic>-<partition>"`.
     pub partition: String,
-    /// The offset from which the partition is delivered again.
+    /// The record's offset.
     pub offset: i64,
 }
 
@@ -42,15 +43,16 @@ pub struct ItemFailure {
     pub item_identifier: ItemIdentifier,
 }
 
-/// What an invocation returns: its summary, and with item failures reported, the first record
-/// not finished of each partition that failed (none: a complete success).
+/// What an invocation returns: its summary, and with item failures reported, every record of a
+/// failed partition from its first one not finished to the end of the batch (none: a complete
+/// success).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchResponse {
     /// What was done.
     #[serde(flatten)]
     pub summary: BatchSummary,
-    /// The partitions to deliver again, each from its offset.
+    /// The records to deliver again.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub batch_item_failures: Vec<ItemFailure>,
 }
@@ -65,19 +67,25 @@ impl From<BatchSummary> for BatchResponse {
 }
 
 impl BatchResponse {
-    /// The answer for partitions that failed from these offsets. A failed partition whose
-    /// first record's offset is unknown (every record unreadable) cannot be named, so the
-    /// answer is a complete failure, which the mapping retries whole.
+    /// The answer for partitions that failed, each with the offsets of its records still to
+    /// do. A failed partition none of whose records has a known offset (every record
+    /// unreadable) cannot be named, so the answer is a complete failure, which the mapping
+    /// retries whole.
     pub(crate) fn reporting(
         summary: BatchSummary,
-        failures: Vec<(String, Option<i64>)>,
+        failures: Vec<(String, Vec<i64>)>,
     ) -> Result<Self, ProcessError> {
-        let mut batch_item_failures = Vec::with_capacity(failures.len());
-        for (partition, offset) in failures {
-            let offset = offset.ok_or(ProcessError::Unnamed(partition.clone()))?;
-            batch_item_failures.push(ItemFailure {
-                item_identifier: ItemIdentifier { partition, offset },
-            });
+        let mut batch_item_failures = Vec::new();
+        for (partition, offsets) in failures {
+            if offsets.is_empty() {
+                return Err(ProcessError::Unnamed(partition));
+            }
+            batch_item_failures.extend(offsets.into_iter().map(|offset| ItemFailure {
+                item_identifier: ItemIdentifier {
+                    partition: partition.clone(),
+                    offset,
+                },
+            }));
         }
         Ok(Self {
             summary,

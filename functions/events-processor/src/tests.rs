@@ -521,7 +521,8 @@ fn failures(r: &crate::BatchResponse) -> Vec<(String, i64)> {
 }
 
 #[tokio::test]
-async fn reporting_item_failures_a_partition_the_store_refuses_comes_again_alone() {
+async fn reporting_item_failures_a_partition_the_store_refuses_comes_again_alone_every_record_named(
+) {
     let p = Processor::new(
         FailsFor(MemoryStore::default(), "u1"),
         MemoryDeadLetters::default(),
@@ -531,14 +532,26 @@ async fn reporting_item_failures_a_partition_the_store_refuses_comes_again_alone
         .invoke(three_partitions(false), "r")
         .await
         .expect("an answer");
-    assert_eq!(failures(&answer), [("t-1".to_owned(), 10)]);
+    // Lambda retries the records named and only those: all of the failed partition's.
+    assert_eq!(
+        failures(&answer),
+        [
+            ("t-1".to_owned(), 10),
+            ("t-1".to_owned(), 11),
+            ("t-1".to_owned(), 12)
+        ]
+    );
     assert_eq!((answer.summary.received, answer.summary.inserted), (9, 6));
     assert_eq!(p.store().0.len(), 6, "the other partitions stay stored");
     // The answer is what the event source mapping reads.
     let json = serde_json::to_value(&answer).expect("json");
     assert_eq!(
         json["batchItemFailures"],
-        serde_json::json!([{"itemIdentifier": {"partition": "t-1", "offset": 10}}])
+        serde_json::json!([
+            {"itemIdentifier": {"partition": "t-1", "offset": 10}},
+            {"itemIdentifier": {"partition": "t-1", "offset": 11}},
+            {"itemIdentifier": {"partition": "t-1", "offset": 12}}
+        ])
     );
     // Without reporting, the same trouble fails the whole invocation.
     let whole = Processor::new(
@@ -560,11 +573,14 @@ async fn reporting_item_failures_an_unavailable_dead_letter_topic_costs_from_the
         failures(&answer),
         [
             ("t-0".to_owned(), 11),
+            ("t-0".to_owned(), 12),
             ("t-1".to_owned(), 11),
-            ("t-2".to_owned(), 11)
+            ("t-1".to_owned(), 12),
+            ("t-2".to_owned(), 11),
+            ("t-2".to_owned(), 12)
         ]
     );
-    // The events were stored; the redelivery from offset 11 finds 12 stored and letters 11.
+    // The events were stored; the redelivery of 11 and 12 finds 12 stored and letters 11.
     assert_eq!(p.store().len(), 6);
     let clean = processor().reporting_item_failures(true);
     let answer = clean

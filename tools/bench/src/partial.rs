@@ -63,24 +63,22 @@ fn payload(per_partition: usize) -> Value {
     serde_json::json!({"eventSource": "aws:kafka", "records": records})
 }
 
-/// The payload of what is delivered again after `answer`: each failed partition from its offset.
+/// The payload of what is delivered again after `answer`: the records it names.
 fn redelivery(payload: &Value, answer: &BatchResponse) -> Value {
+    let named = |key: &str, offset: Option<i64>| {
+        answer
+            .batch_item_failures
+            .iter()
+            .any(|f| f.item_identifier.partition == key && Some(f.item_identifier.offset) == offset)
+    };
     let mut again = payload.clone();
     if let Some(records) = again["records"].as_object_mut() {
-        records.retain(|key, list| {
-            let from = answer
-                .batch_item_failures
-                .iter()
-                .find(|f| f.item_identifier.partition == *key)
-                .map(|f| f.item_identifier.offset);
-            match (from, list.as_array_mut()) {
-                (Some(offset), Some(list)) => {
-                    list.retain(|r| r["offset"].as_i64().is_some_and(|o| o >= offset));
-                    true
-                }
-                _ => false,
+        for (key, list) in records.iter_mut() {
+            if let Some(list) = list.as_array_mut() {
+                list.retain(|r| named(key, r["offset"].as_i64()));
             }
-        });
+        }
+        records.retain(|_, list| list.as_array().is_some_and(|l| !l.is_empty()));
     }
     again
 }

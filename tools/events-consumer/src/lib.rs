@@ -8,8 +8,8 @@
 //! the [`events_processor::Processor`] in this process ([`InProcess`]) rather than through the
 //! Lambda Invoke API. So its guarantees are the trigger's and the function's: a batch is
 //! committed only once every valid event is stored and every poison record is on the
-//! dead-letter topic; partial batch responses (`REPORT_BATCH_ITEM_FAILURES`) redeliver the
-//! failed partitions from the record named; SIGTERM leaves the group without committing a batch
+//! dead-letter topic; partial batch responses (`REPORT_BATCH_ITEM_FAILURES`) redeliver exactly
+//! the records named; SIGTERM leaves the group without committing a batch
 //! still being retried.
 //!
 //! Layout: [`config`] (the trigger's and the processor's settings, and `CONSUMER_HEALTH_ADDR`),

@@ -197,13 +197,12 @@ impl Batch {
     }
 
     /// What is left to deliver after the function reported `failures` (`"<topic>-<partition>"`
-    /// and an offset each): every record of a failed partition from the lowest offset reported
-    /// for it on; the other partitions are done. `None` when nothing is left. An identifier the
-    /// batch does not hold fails the whole batch, as on AWS ("Any invalid topic-partition_number
-    /// or offset returned that was not present in the invoked event will be treated as failure
-    /// and entire batch will be retried": kafka-retry-configurations).
+    /// and an offset each): exactly the records named, in consumption order, as Lambda retries
+    /// "only the failed records" (kafka-retry-configurations); the rest are done. `None` when
+    /// nothing is left. An identifier the batch does not hold fails the whole batch, as on AWS
+    /// ("Any invalid topic-partition_number or offset returned that was not present in the
+    /// invoked event will be treated as failure and entire batch will be retried").
     pub fn remainder(&self, failures: &[(String, i64)]) -> Result<Option<Batch>, String> {
-        let mut from: BTreeMap<&str, i64> = BTreeMap::new();
         let grouped = self.grouped();
         for (partition, offset) in failures {
             let held = grouped
@@ -212,13 +211,11 @@ impl Batch {
             if !held {
                 return Err(format!("{partition} offset {offset} is not in the batch"));
             }
-            let e = from.entry(partition.as_str()).or_insert(*offset);
-            *e = (*e).min(*offset);
         }
         let mut rest = Batch::default();
         for r in &self.records {
             let key = format!("{}-{}", r.topic, r.partition);
-            if from.get(key.as_str()).is_some_and(|o| r.offset >= *o) {
+            if failures.iter().any(|(p, o)| *p == key && *o == r.offset) {
                 rest.push(r.clone());
             }
         }
@@ -292,6 +289,39 @@ mod tests {
         assert_eq!(parsed.records.len(), 3);
         assert_eq!(parsed.records["user-activity-events-2"][1].offset, 8);
         assert_eq!(parsed.records["user-activity-events-1"][0].value, None);
+    }
+
+    #[test]
+    fn what_is_left_after_item_failures_is_exactly_the_records_named() {
+        let mut batch = Batch::default();
+        for (p, o) in [(0, 5), (1, 3), (0, 6), (0, 7), (1, 4)] {
+            batch.push(MskRecord::from_message(&message(p, o, Some(b"x"))));
+        }
+        let named = |list: &[(&str, i64)]| -> Vec<(String, i64)> {
+            list.iter().map(|(p, o)| ((*p).to_owned(), *o)).collect()
+        };
+        let left = batch
+            .remainder(&named(&[
+                ("user-activity-events-0", 7),
+                ("user-activity-events-0", 5),
+            ]))
+            .expect("held")
+            .expect("something left");
+        let kept: Vec<(i32, i64)> = left
+            .records
+            .iter()
+            .map(|r| (r.partition, r.offset))
+            .collect();
+        assert_eq!(
+            kept,
+            [(0, 5), (0, 7)],
+            "not 6 between them, nothing of partition 1"
+        );
+        assert!(batch.remainder(&[]).expect("nothing named").is_none());
+        assert!(batch
+            .remainder(&named(&[("user-activity-events-0", 8)]))
+            .is_err());
+        assert!(batch.remainder(&named(&[("other-0", 5)])).is_err());
     }
 
     #[test]

@@ -7,9 +7,8 @@
 //! record by record, to the on-failure topic; only then does the trigger move on.
 //!
 //! With `REPORT_BATCH_ITEM_FAILURES` (`FunctionResponseTypes: [ReportBatchItemFailures]`), a
-//! successful answer may name, per partition, the first record the function could not finish:
-//! the other partitions are done, and what is left (each failed partition from the lowest
-//! offset named for it) is delivered again as a failed attempt would be, under the same
+//! successful answer may name records the function could not finish: the others are done, and
+//! exactly the records named are delivered again as a failed attempt would be, under the same
 //! retry, age and bisect rules; an identifier the batch does not hold fails the whole batch.
 //! AWS documents the answer and the whole-batch rule but not how partial answers count against
 //! the retry limit: here each counts as one attempt.
