@@ -155,7 +155,7 @@ pub fn document() -> Value {
                 ],
                 "responses": {
                     "200": {
-                        "description": format!("A page of events: at most `limit`, and at most {MAX_PAGE_BYTES} bytes (a page that would be larger ends early, and its Link continues after its last event)."),
+                        "description": format!("A page of events: at most `limit`, and at most {MAX_PAGE_BYTES} bytes counting each `\"` and `\\` twice, as Lambda's response document does (a page that would be larger ends early, and its Link continues after its last event)."),
                         "headers": {"Link": {
                             "description": "`<?limit=…&cursor=…>; rel=\"next\"` when another page exists: a reference relative to the URL called.",
                             "schema": {"type": "string"},

@@ -13,9 +13,11 @@ use std::sync::Arc;
 
 /// Page size when `limit` is absent.
 pub(crate) const DEFAULT_LIMIT: usize = 100;
-/// Largest listing body: under Lambda's 6 MB limit on a buffered Function URL response
+/// Largest listing body, counted as Lambda counts it ([`response_len`]): under the 6 MB limit on
+/// a buffered Function URL response
 /// (https://docs.aws.amazon.com/lambda/latest/dg/config-rs-invoke-furls.html), with room for
-/// the headers. A page holding more is cut, and its `Link` continues after the last event sent.
+/// the headers and the rest of the response document. A page holding more is cut, and its
+/// `Link` continues after the last event sent.
 pub(crate) const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
 /// Longest wait for the store before answering 503 `store_unavailable`.
 pub(crate) const LIST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
@@ -58,19 +60,31 @@ pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
     Ok(response)
 }
 
-/// The page as a JSON array of at most `max_bytes` (and at least one event), and where the next
-/// page starts: the store's cursor, or after the last event that fit when the page was cut.
+/// The bytes `json` (as serde_json writes it) takes in Lambda's response document, where the
+/// body is itself a JSON string: each `"` and `\` is escaped once more. Nothing else is: the
+/// text holds no raw control character, and other characters stay as they are. A quote-heavy
+/// payload nearly doubles.
+pub(crate) fn response_len(json: &str) -> usize {
+    json.len() + json.bytes().filter(|b| matches!(b, b'"' | b'\\')).count()
+}
+
+/// The page as a JSON array of at most `max_bytes` as Lambda counts them ([`response_len`]; at
+/// least one event), and where the next page starts: the store's cursor, or after the last
+/// event that fit when the page was cut.
 fn bounded_page(page: Page, max_bytes: usize) -> Result<(String, Option<Cursor>), ApiError> {
     let mut body = String::from("[");
+    let mut size = 2;
     let mut kept = None;
     let total = page.events.len();
     for (i, event) in page.events.iter().enumerate() {
         let json = serde_json::to_string(event).map_err(|e| {
             ApiError::StoreUnavailable(format!("an event could not be encoded: {e}"))
         })?;
-        if i > 0 && body.len() + 1 + json.len() + 1 > max_bytes {
+        let len = response_len(&json);
+        if i > 0 && size + 1 + len > max_bytes {
             break;
         }
+        size += len + usize::from(i > 0);
         if i > 0 {
             body.push(',');
         }
@@ -201,7 +215,7 @@ mod tests {
             next: None,
         };
         let (body, next) = bounded_page(page, 3500).expect("page");
-        assert!(body.len() <= 3500, "{} bytes", body.len());
+        assert!(response_len(&body) <= 3500, "{} bytes", response_len(&body));
         let sent: Vec<event_schema::UserEvent> = serde_json::from_str(&body).expect("array");
         assert_eq!(sent, events[..sent.len()]);
         assert!(!sent.is_empty() && sent.len() < 10);
@@ -220,6 +234,21 @@ mod tests {
             Some(1)
         );
         assert_eq!(next, Some(Cursor::after(&events[0])));
+    }
+
+    #[test]
+    fn a_body_counts_as_lambdas_response_document_holds_it() {
+        for text in [
+            r#"[{"a":"b"}]"#.to_owned(),
+            serde_json::to_string(&serde_json::json!({"q": "\"\\ é \n\u{1}"})).expect("json"),
+        ] {
+            let document = serde_json::to_string(&serde_json::json!({"body": text})).expect("json");
+            assert_eq!(
+                response_len(&text),
+                document.len() - r#"{"body":""}"#.len(),
+                "{text}"
+            );
+        }
     }
 
     #[test]
