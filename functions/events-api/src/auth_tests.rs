@@ -156,6 +156,36 @@ async fn two_signers_with_one_key_and_one_user_id_never_see_each_others_answers(
 }
 
 #[tokio::test]
+async fn a_key_belongs_to_the_role_so_any_session_of_it_replays_and_another_role_does_not() {
+    let app = app(AuthConfig::Iam);
+    // Two tasks of one service, or one task before and after its credentials were refreshed:
+    // the same role, another session name.
+    let task_one = Some("arn:aws:sts::123456789012:assumed-role/writer/task-1");
+    let task_two = Some("arn:aws:sts::123456789012:assumed-role/writer/task-2");
+    let other_role = Some("arn:aws:sts::123456789012:assumed-role/reporter/task-1");
+    let key = [("idempotency-key", "order-8")];
+    let body = Some(json!({"userId": "shared", "eventType": "LOGIN"}));
+    let post = |signer| event("POST", "/events/generate", &key, body.clone(), signer);
+    let (status, _, first) = answer(&app, post(task_one)).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, res, retry) = answer(&app, post(task_two)).await;
+    assert_eq!(status, StatusCode::CREATED, "{retry}");
+    assert_eq!(res.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        retry["eventId"], first["eventId"],
+        "the same event, not a second one"
+    );
+    let (status, res, theirs) = answer(&app, post(other_role)).await;
+    assert_eq!(status, StatusCode::CREATED, "{theirs}");
+    assert!(res.headers().get("idempotent-replayed").is_none());
+    assert_ne!(
+        theirs["eventId"], first["eventId"],
+        "another role's key is its own"
+    );
+    assert_eq!(app.publisher.published().len(), 2);
+}
+
+#[tokio::test]
 async fn jwt_mode_under_the_lambda_shape_applies_the_same_rules() {
     let key = SigningKey::es256("k1").expect("key");
     let jwks = KeySet::parse(json!({"keys": [key.jwk()]}).to_string().as_bytes()).expect("set");

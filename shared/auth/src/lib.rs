@@ -85,14 +85,32 @@ impl Caller {
 
     /// What an `Idempotency-Key` is scoped by besides the event's `userId`: nothing for an
     /// anonymous caller (so keys recorded before identities existed still answer), else the
-    /// caller's kind and identity.
+    /// caller's kind and identity. A service's identity is its role ([`role_of`]), not one
+    /// session of it.
     pub fn key_scope(&self) -> String {
         match self {
             Self::Anonymous => String::new(),
-            Self::Service { principal } => format!("iam:{principal}"),
+            Self::Service { principal } => format!("iam:{}", role_of(principal)),
             Self::User { user_id, .. } => format!("jwt:{user_id}"),
         }
     }
+}
+
+/// The role an assumed-role session belongs to: `arn:P:sts::ACCOUNT:assumed-role/NAME/SESSION`
+/// is `arn:P:iam::ACCOUNT:role/NAME`. The session name differs between the tasks of one service
+/// and changes when credentials are refreshed, so a retry that keys on it would miss the first
+/// attempt's key and publish a second event. Any other principal (a user, a role ARN) is itself.
+pub fn role_of(principal: &str) -> std::borrow::Cow<'_, str> {
+    let parts: Vec<&str> = principal.splitn(6, ':').collect();
+    if let ["arn", partition, "sts", "", account, resource] = parts.as_slice() {
+        if let Some((name, _session)) = resource
+            .strip_prefix("assumed-role/")
+            .and_then(|rest| rest.split_once('/'))
+        {
+            return format!("arn:{partition}:iam::{account}:role/{name}").into();
+        }
+    }
+    principal.into()
 }
 
 /// The bearer token of a request's `Authorization` header values: exactly one header, scheme
@@ -122,6 +140,39 @@ pub fn bearer<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> Result<&'a str,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_keys_as_its_role_and_other_principals_as_themselves() {
+        assert_eq!(
+            role_of("arn:aws:sts::123456789012:assumed-role/writer/task-1"),
+            "arn:aws:iam::123456789012:role/writer"
+        );
+        assert_eq!(
+            role_of("arn:aws-cn:sts::123456789012:assumed-role/w/s/extra"),
+            "arn:aws-cn:iam::123456789012:role/w"
+        );
+        for itself in [
+            "arn:aws:iam::123456789012:user/alice",
+            "arn:aws:iam::123456789012:role/writer",
+            "arn:aws:sts::123456789012:assumed-role/no-session",
+            "arn:aws:sts::123456789012:federated-user/bob",
+            "AROAEXAMPLE:s",
+            "",
+        ] {
+            assert_eq!(role_of(itself), itself);
+        }
+        let session = |s: &str| Caller::Service {
+            principal: format!("arn:aws:sts::1:assumed-role/writer/{s}"),
+        };
+        assert_eq!(session("a").key_scope(), session("b").key_scope());
+        assert_ne!(
+            session("a").key_scope(),
+            Caller::Service {
+                principal: "arn:aws:sts::1:assumed-role/other/a".into()
+            }
+            .key_scope()
+        );
+    }
 
     #[test]
     fn users_write_their_own_and_read_their_own_unless_scoped() {
