@@ -39,6 +39,11 @@ pub struct KafkaConfig {
     pub msk_cluster_arn: Option<String>,
     /// `AWS_REGION` (set by Lambda), else the cluster ARN's region: where IAM tokens are signed.
     pub region: Option<String>,
+    /// `MSK_API_DUALSTACK`: call MSK's API (`GetBootstrapBrokers`) at its dual-stack endpoint.
+    /// A VPC reaches it through the `kafka-api` interface endpoint, the one that takes new
+    /// connections (https://docs.aws.amazon.com/msk/latest/developerguide/privatelink-vpc-endpoints.html);
+    /// the other AWS clients keep their usual endpoints.
+    pub msk_api_dual_stack: bool,
 }
 
 impl Default for KafkaConfig {
@@ -52,6 +57,7 @@ impl Default for KafkaConfig {
             auth: KafkaAuth::Plaintext,
             msk_cluster_arn: None,
             region: None,
+            msk_api_dual_stack: false,
         }
     }
 }
@@ -131,6 +137,7 @@ impl KafkaConfig {
             auth,
             msk_cluster_arn,
             region,
+            msk_api_dual_stack: env::parse(src, "MSK_API_DUALSTACK", false, "true or false")?,
         })
     }
 

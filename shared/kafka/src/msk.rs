@@ -18,6 +18,17 @@ pub(crate) fn arn_region(arn: &str) -> Option<&str> {
     }
 }
 
+/// The MSK API client's settings: the shared AWS configuration, at the dual-stack endpoint when
+/// `MSK_API_DUALSTACK` asks for it (this client alone).
+pub(crate) fn msk_client_config(
+    aws: &pipeline_runtime::aws::SdkConfig,
+    config: &KafkaConfig,
+) -> aws_sdk_kafka::Config {
+    aws_sdk_kafka::config::Builder::from(aws)
+        .use_dual_stack(config.msk_api_dual_stack)
+        .build()
+}
+
 /// Fills in what `config` leaves to AWS and builds the client context. Nothing is asked of AWS
 /// when the brokers are given and no IAM token is needed.
 pub(crate) async fn resolve(mut config: KafkaConfig) -> Result<(KafkaConfig, AuthContext), Error> {
@@ -28,7 +39,7 @@ pub(crate) async fn resolve(mut config: KafkaConfig) -> Result<(KafkaConfig, Aut
     let aws = pipeline_runtime::aws::sdk_config(config.region.as_deref(), None).await;
     if config.brokers.is_empty() {
         let arn = config.msk_cluster_arn.clone().unwrap_or_default();
-        let out = aws_sdk_kafka::Client::new(&aws)
+        let out = aws_sdk_kafka::Client::from_conf(msk_client_config(&aws, &config))
             .get_bootstrap_brokers()
             .cluster_arn(&arn)
             .send()
@@ -68,4 +79,71 @@ pub(crate) async fn resolve(mut config: KafkaConfig) -> Result<(KafkaConfig, Aut
         _ => None,
     };
     Ok((config, AuthContext::new(signer)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_kafka::config::interceptors::BeforeTransmitInterceptorContextRef;
+    use aws_sdk_kafka::config::{
+        ConfigBag, Credentials, Intercept, RuntimeComponents, SharedCredentialsProvider,
+    };
+    use aws_sdk_kafka::error::BoxError;
+    use std::sync::{Arc, Mutex};
+
+    /// Notes the URI of the request about to be sent, and stops it there.
+    #[derive(Debug, Default, Clone)]
+    struct Capture(Arc<Mutex<Option<String>>>);
+
+    impl Intercept for Capture {
+        fn name(&self) -> &'static str {
+            "capture"
+        }
+        fn read_before_transmit(
+            &self,
+            context: &BeforeTransmitInterceptorContextRef<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let uri = context.request().uri().to_owned();
+            *self.0.lock().map_err(|_| "poisoned")? = Some(uri);
+            Err("captured; not sent".into())
+        }
+    }
+
+    /// The host `GetBootstrapBrokers` goes to, with `MSK_API_DUALSTACK` as given.
+    async fn msk_api_host(dual_stack: &str) -> String {
+        let aws = pipeline_runtime::aws::sdk_config(Some("eu-west-1"), None)
+            .await
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKIDEXAMPLE",
+                "secret",
+                None,
+                None,
+                "test",
+            )))
+            .build();
+        let arn = "arn:aws:kafka:eu-west-1:123456789012:cluster/c/u";
+        let src: &[(&str, &str)] = &[("MSK_CLUSTER_ARN", arn), ("MSK_API_DUALSTACK", dual_stack)];
+        let config = KafkaConfig::from_source(src).expect("config");
+        let capture = Capture::default();
+        let client_config = msk_client_config(&aws, &config)
+            .to_builder()
+            .interceptor(capture.clone())
+            .build();
+        let _ = aws_sdk_kafka::Client::from_conf(client_config)
+            .get_bootstrap_brokers()
+            .cluster_arn(arn)
+            .send()
+            .await;
+        let uri = capture.0.lock().expect("lock").clone().expect("a request");
+        uri.split('/').nth(2).unwrap_or_default().to_owned()
+    }
+
+    #[tokio::test]
+    async fn the_msk_api_is_called_at_its_dual_stack_endpoint_when_asked() {
+        assert_eq!(msk_api_host("false").await, "kafka.eu-west-1.amazonaws.com");
+        assert_eq!(msk_api_host("true").await, "kafka-api.eu-west-1.api.aws");
+    }
 }

@@ -2,6 +2,9 @@
 //! credentials from the environment (as Lambda provides them), HTTPS through rustls with ring, so
 //! that the SDK compiles one TLS stack.
 
+/// The shared configuration [`sdk_config`] loads, from which each service's client is built.
+pub use aws_config::SdkConfig;
+
 /// Loads the shared AWS configuration, optionally for another region or endpoint (a local
 /// DynamoDB-API server).
 pub async fn sdk_config(region: Option<&str>, endpoint: Option<&str>) -> aws_config::SdkConfig {
