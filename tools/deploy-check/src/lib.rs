@@ -2,7 +2,8 @@
 //!
 //! [`transform`] runs the SAM transform (`scripts/sam_transform.py`, with aws-sam-cli's
 //! samtranslator) on `template.yaml`; [`deploy`] then does what CloudFormation does with given
-//! parameter values: defaults filled in, the template's `Rules` asserted (a failed assertion
+//! parameter values (and pseudo parameters, `AWS::Region` …, when given): defaults filled in, the
+//! template's `Rules` asserted (a failed assertion
 //! fails the deploy with its description, as CloudFormation refuses the stack), conditions
 //! evaluated, resources whose condition is false dropped, and `Ref`, `Fn::GetAtt`, `Fn::Sub`, `Fn::Join`, `Fn::Select`, `Fn::Split`, `Fn::If`
 //! and `AWS::NoValue` resolved. A `Ref` or `Fn::GetAtt` to nothing is an error, as a deploy
@@ -86,6 +87,7 @@ impl Stack {
 }
 
 struct Resolver<'a> {
+    pseudo: BTreeMap<String, String>,
     params: BTreeMap<String, Value>,
     conditions: BTreeMap<String, bool>,
     raw_conditions: &'a Map<String, Value>,
@@ -98,6 +100,13 @@ pub fn deploy(template: &Value, overrides: &[(&str, &str)]) -> Result<Stack, Vec
     let empty = Map::new();
     let resources = template["Resources"].as_object().unwrap_or(&empty);
     let mut r = Resolver {
+        pseudo: PSEUDO
+            .iter()
+            .map(|(k, v)| {
+                let given = overrides.iter().find(|(name, _)| name == k);
+                ((*k).to_owned(), given.map_or(*v, |(_, v)| *v).to_owned())
+            })
+            .collect(),
         params: BTreeMap::new(),
         conditions: BTreeMap::new(),
         raw_conditions: template["Conditions"].as_object().unwrap_or(&empty),
@@ -123,7 +132,7 @@ pub fn deploy(template: &Value, overrides: &[(&str, &str)]) -> Result<Stack, Vec
         r.params.insert(name.clone(), value);
     }
     for name in overrides.iter().map(|(k, _)| *k) {
-        if !r.params.contains_key(name) {
+        if !r.params.contains_key(name) && !r.pseudo.contains_key(name) {
             r.errors.push(format!("no parameter {name}"));
         }
     }
@@ -216,6 +225,19 @@ impl Resolver<'_> {
                 a == b
             }
             "Fn::Not" => !args.first().is_some_and(|a| self.truth(a)),
+            // Rules only: whether the string is one of the list's.
+            "Fn::Contains" => {
+                let list = args.first().and_then(|l| self.value(l));
+                let item = args.get(1).and_then(|i| self.value(i)).map(|i| scalar(&i));
+                let list: Vec<String> = list
+                    .as_ref()
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(scalar)
+                    .collect();
+                item.is_some_and(|i| list.contains(&i))
+            }
             "Fn::And" => args.iter().all(|a| self.truth(a)),
             "Fn::Or" => args.iter().any(|a| self.truth(a)),
             "Condition" => {
@@ -261,8 +283,8 @@ impl Resolver<'_> {
         if let Some(p) = self.params.get(name) {
             return Some(p.clone());
         }
-        if let Some((_, v)) = PSEUDO.iter().find(|(k, _)| *k == name) {
-            return Some(Value::from(*v));
+        if let Some(v) = self.pseudo.get(name) {
+            return Some(Value::from(v.as_str()));
         }
         if self.resources.contains_key(name) {
             return Some(Value::from(format!("ref:{name}")));
@@ -432,6 +454,23 @@ mod tests {
         let public = deploy(&t, &[("Auth", "NONE")]).expect("deploys");
         assert_eq!(public.props("Fn")["Maybe"], "yes");
         assert!(public.resources.contains_key("Other"));
+    }
+
+    #[test]
+    fn a_rule_may_ask_which_region_the_stack_goes_to() {
+        let t = json!({
+            "Rules": {"Offered": {"Assertions": [{
+                "Assert": {"Fn::Not": [{"Fn::Contains": [["ap-south-2", "il-central-1"], {"Ref": "AWS::Region"}]}]},
+                "AssertDescription": "not here"
+            }]}},
+            "Resources": {"A": {"Type": "X", "Properties": {"R": {"Ref": "AWS::Region"}}}},
+        });
+        assert_eq!(
+            deploy(&t, &[]).expect("deploys").props("A")["R"],
+            "eu-west-1"
+        );
+        let refused = deploy(&t, &[("AWS::Region", "il-central-1")]).expect_err("refused");
+        assert_eq!(refused, ["rule Offered: not here"]);
     }
 
     #[test]

@@ -16,12 +16,16 @@ fn transformed() -> &'static Value {
     })
 }
 
+/// The stack deployed with the required parameters and `extra`, which may replace them.
 fn stack(extra: &[(&str, &str)]) -> Stack {
-    let mut params = vec![
+    let mut params: Vec<(&str, &str)> = [
         ("MskClusterArn", ARN),
         ("SubnetIds", "subnet-1,subnet-2"),
         ("SecurityGroupIds", "sg-1"),
-    ];
+    ]
+    .into_iter()
+    .filter(|(name, _)| !extra.iter().any(|(given, _)| given == name))
+    .collect();
     params.extend_from_slice(extra);
     deploy(transformed(), &params).unwrap_or_else(|e| panic!("{extra:?} does not deploy: {e:#?}"))
 }
@@ -322,13 +326,78 @@ fn roles_grant_what_the_functions_use_and_no_more() {
         api.contains(&"kafka-cluster:WriteDataIdempotently".into()),
         "the event producer is idempotent"
     );
+    // X-Ray traces the API; it does not trace functions behind a Kafka event source mapping
+    // (https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html), so the processor has
+    // neither tracing nor its grants.
     assert!(api.contains(&"xray:PutTraceSegments".into()));
-    assert!(processor.contains(&"xray:PutTraceSegments".into()));
-    for function in ["EventsApiFunction", "EventsProcessorFunction"] {
+    assert!(
+        !processor.iter().any(|a| a.starts_with("xray:")),
+        "{processor:?}"
+    );
+    assert_eq!(
+        s.props("EventsApiFunction")["TracingConfig"]["Mode"],
+        "Active"
+    );
+    assert!(s.props("EventsProcessorFunction")["TracingConfig"].is_null());
+    // A Kafka on-failure destination: Lambda writes to it with this role as a producer, which
+    // describes the cluster; only then.
+    let describes = |s: &Stack| {
+        statements(s, "EventsProcessorRole").iter().any(|st| {
+            actions(st).contains(&"kafka-cluster:DescribeCluster".to_owned())
+                && st["Resource"] == ARN
+        })
+    };
+    assert!(!describes(&s));
+    assert!(describes(&stack(&[(
+        "OnFailureKafkaTopic",
+        "failed-batches"
+    )])));
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn lambda_may_attach_the_functions_to_the_vpc_and_their_code_may_not() {
+    const WRITES: [&str; 4] = [
+        "ec2:CreateNetworkInterface",
+        "ec2:DeleteNetworkInterface",
+        "ec2:AssignPrivateIpAddresses",
+        "ec2:UnassignPrivateIpAddresses",
+    ];
+    let s = stack(&[]);
+    for role in ["EventsApiRole", "EventsProcessorRole"] {
+        let all = statements(&s, role);
+        // Lambda checks these on every resource when it creates the function
+        // (https://docs.aws.amazon.com/lambda/latest/dg/configuration-vpc.html).
+        for action in WRITES.iter().chain(&["ec2:DescribeNetworkInterfaces"]) {
+            assert!(
+                all.iter().any(|st| st["Effect"] == "Allow"
+                    && st["Resource"] == "*"
+                    && actions(st).contains(&(*action).to_owned())),
+                "{role} does not allow {action} on every resource"
+            );
+        }
+        // The calls from the function's code carry lambda:SourceFunctionArn; Lambda's own do not
+        // (https://docs.aws.amazon.com/lambda/latest/dg/permissions-source-function-arn.html).
+        let deny = all
+            .iter()
+            .find(|st| st["Effect"] == "Deny")
+            .unwrap_or_else(|| panic!("{role} denies its code nothing"));
+        let mut denied = actions(deny);
+        denied.sort();
+        let mut writes = WRITES.map(str::to_owned).to_vec();
+        writes.sort();
+        assert_eq!(denied, writes, "{role}");
+        assert_eq!(deny["Resource"], "*");
         assert_eq!(
-            s.props(function)["TracingConfig"]["Mode"],
-            "Active",
-            "{function}"
+            deny["Condition"]["ArnLike"]["lambda:SourceFunctionArn"],
+            "arn:aws:lambda:eu-west-1:123456789012:function:*",
+            "{role}"
+        );
+        // checkov's CKV_AWS_111 is skipped there, with that reason.
+        let skips = transformed()["Resources"][role]["Metadata"]["checkov"]["skip"].to_string();
+        assert!(
+            skips.contains("CKV_AWS_111") && skips.contains("configuration-vpc"),
+            "{role}: {skips}"
         );
     }
 }
@@ -362,6 +431,8 @@ fn logs_are_kept_for_the_retention_and_the_alarms_watch_lag_errors_and_dead_lett
     for metric in [
         "OffsetLag",
         "Errors",
+        "PollingErrorCount",
+        events_processor::names::FAILED,
         events_processor::names::DEAD_LETTERED,
         events_processor::names::LAG_MAX,
         events_api::observe::names::UNAVAILABLE,
@@ -375,6 +446,59 @@ fn logs_are_kept_for_the_retention_and_the_alarms_watch_lag_errors_and_dead_lett
             "arn:aws:sns:eu-west-1:123456789012:ops"
         );
     }
+    // A mapping that cannot poll invokes nothing, so only its own metric tells: published per
+    // mapping, under its UUID (the mapping's Ref).
+    let (_, polling) = alarms
+        .iter()
+        .find(|(m, _)| m == "PollingErrorCount")
+        .expect("a polling alarm");
+    assert_eq!(polling["Namespace"], "AWS/Lambda");
+    assert_eq!(
+        polling["Dimensions"],
+        serde_json::json!([{"Name": "EventSourceMappingUUID", "Value": "ref:EventsProcessorMskTrigger"}])
+    );
+    let metrics = s.props("EventsProcessorMskTrigger")["MetricsConfig"]["Metrics"].to_string();
+    assert!(metrics.contains("ErrorCount"), "{metrics}");
+}
+
+/// docs/deploy.md's key policy for `KmsKeyArn` parses, and lets CloudWatch Logs use the key
+/// for exactly the log groups the template names (`/STACK/…`).
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn the_documented_key_policy_admits_the_stacks_log_groups() {
+    let doc = include_str!("../../../docs/deploy.md");
+    let block = doc
+        .split_once("## The key policy for `KmsKeyArn`")
+        .and_then(|(_, rest)| rest.split_once("```json\n"))
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(json, _)| json)
+        .expect("docs/deploy.md has the key policy");
+    let policy: Value = serde_json::from_str(block).expect("the key policy is JSON");
+    let statements = policy["Statement"].as_array().expect("statements");
+    let logs = statements
+        .iter()
+        .find(|st| st["Principal"]["Service"] == "logs.REGION.amazonaws.com")
+        .expect("a statement for CloudWatch Logs");
+    let pattern = logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"]
+        .as_str()
+        .expect("the log group condition");
+    let prefix = pattern
+        .strip_suffix('*')
+        .and_then(|p| p.strip_prefix("arn:aws:logs:REGION:ACCOUNT:log-group:"))
+        .expect("a log-group ARN pattern")
+        .replace("STACK", "stack");
+    let s = stack(&[]);
+    for group in ["EventsApiLogGroup", "EventsProcessorLogGroup"] {
+        let name = s.props(group)["LogGroupName"].as_str().unwrap_or_default();
+        assert!(
+            name.starts_with(&prefix),
+            "{group} {name:?} is not under {prefix:?}"
+        );
+    }
+    let dynamodb = statements.iter().find(|st| {
+        st["Condition"]["StringEquals"]["kms:ViaService"] == "dynamodb.REGION.amazonaws.com"
+    });
+    assert!(dynamodb.is_some(), "a statement for DynamoDB");
 }
 
 #[test]
@@ -604,27 +728,36 @@ fn an_open_url_without_sign_in_is_refused_unless_chosen_and_jwt_needs_its_issuer
 
 #[test]
 #[ignore = "needs aws-sam-cli (make setup)"]
-fn both_functions_have_reserved_concurrency_and_no_page_is_allowed_by_default() {
+fn nothing_is_reserved_unless_asked_zero_is_refused_and_no_page_is_allowed_by_default() {
+    // A new account's quota may not spare a reservation and the 100 unreserved executions AWS
+    // requires (https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html):
+    // the defaults reserve nothing, so a first deploy goes through.
     let s = stack(&[]);
     let reserved = |s: &Stack, f: &str| s.props(f)["ReservedConcurrentExecutions"].clone();
-    let number = |v: Value| {
-        v.as_str()
-            .and_then(|n| n.parse::<u64>().ok())
-            .or(v.as_u64())
-    };
-    let api = number(reserved(&s, "EventsApiFunction")).expect("the API is capped");
-    let processor =
-        number(reserved(&s, "EventsProcessorFunction")).expect("the processor has its own");
-    // The processor runs one invocation per partition at a time (3 by default, up to 5 per
-    // poller with two pollers in provisioned mode): its reservation covers that.
-    assert!(processor >= 10, "processor reserves {processor}");
-    assert!(api >= 1, "{api}");
-    let unreserved = stack(&[
-        ("ApiReservedConcurrency", "-1"),
-        ("ProcessorReservedConcurrency", "-1"),
-    ]);
     for f in ["EventsApiFunction", "EventsProcessorFunction"] {
-        assert!(reserved(&unreserved, f).is_null(), "{f}");
+        assert!(reserved(&s, f).is_null(), "{f} reserves by default");
+    }
+    let capped = stack(&[
+        ("ApiReservedConcurrency", "100"),
+        ("ProcessorReservedConcurrency", "10"),
+    ]);
+    assert_eq!(reserved(&capped, "EventsApiFunction"), "100");
+    assert_eq!(reserved(&capped, "EventsProcessorFunction"), "10");
+    // 0 throttles a function completely: refused before anything is created.
+    for parameter in ["ApiReservedConcurrency", "ProcessorReservedConcurrency"] {
+        let mut params = vec![
+            ("MskClusterArn", ARN),
+            ("SubnetIds", "subnet-1"),
+            ("SecurityGroupIds", "sg-1"),
+        ];
+        params.push((parameter, "0"));
+        let errors = deploy(transformed(), &params).err().unwrap_or_default();
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains("ReservationsLetTheFunctionsRun") && e.contains(parameter)),
+            "{parameter} 0: {errors:?}"
+        );
     }
     // CORS: no origin unless one is given.
     let url = s
@@ -679,18 +812,9 @@ fn the_template_keeps_to_what_aws_accepts() {
         assert!(s.props(function)["KmsKeyArn"].is_null(), "{function}");
         assert!(s.props(group)["KmsKeyId"].is_null(), "{group}");
         assert!(key_grant(&s, role).is_empty(), "{role}");
-        // Lambda's network interfaces: only Describe actions on every resource.
-        for st in statements(&s, role) {
-            if st["Resource"] == "*" {
-                for action in actions(&st) {
-                    assert!(
-                        !action.starts_with("ec2:") || action.starts_with("ec2:Describe"),
-                        "{role} may {action} anywhere"
-                    );
-                }
-            }
-        }
     }
+    // A delete of the table is refused until protection is turned off.
+    assert_eq!(table["DeletionProtectionEnabled"], true);
     // A key's ARN (a log group and a function take no alias), or nothing.
     let key_pattern = transformed()["Parameters"]["KmsKeyArn"]["AllowedPattern"]
         .as_str()
@@ -724,6 +848,66 @@ fn the_template_keeps_to_what_aws_accepts() {
         esm["Properties"]["ProvisionedPollerConfig"],
         serde_json::json!({"MinimumPollers": "2", "MaximumPollers": "6"})
     );
+    // The mapping's own logs, offered in provisioned mode only
+    // (https://docs.aws.amazon.com/lambda/latest/dg/esm-logging.html).
+    assert_eq!(
+        esm["Properties"]["LoggingConfig"],
+        serde_json::json!({"SystemLogLevel": "WARN"})
+    );
+    let (_, on_demand) = s
+        .of_type("AWS::Lambda::EventSourceMapping")
+        .next()
+        .expect("an MSK trigger");
+    assert!(on_demand["Properties"]["LoggingConfig"].is_null());
+    let base = [
+        ("MskClusterArn", ARN),
+        ("SubnetIds", "subnet-1"),
+        ("SecurityGroupIds", "sg-1"),
+    ];
+    // Changing these replaces the mapping, whose new copy cannot join the old one's group: each
+    // says so where `sam deploy --guided` asks for it.
+    for parameter in ["MskClusterArn", "KafkaTopic", "StartingPosition"] {
+        let description = transformed()["Parameters"][parameter]["Description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            description.contains("replaces the event source mapping")
+                && description.contains("ConsumerGroupId"),
+            "{parameter}: {description:?}"
+        );
+    }
+    // Function URLs are not offered everywhere: refused before anything is created.
+    for (region, offered) in [
+        ("eu-west-1", true),
+        ("us-east-1", true),
+        ("ap-south-2", false),
+        ("il-central-1", false),
+    ] {
+        let mut params = base.to_vec();
+        params.push(("AWS::Region", region));
+        let errors = deploy(transformed(), &params).err().unwrap_or_default();
+        assert_eq!(
+            errors.iter().any(|e| e.contains("FunctionUrlsAreOffered")),
+            !offered,
+            "{region}: {errors:?}"
+        );
+    }
+    // A cluster in another account and region: the topic and group ARNs are the cluster's.
+    let elsewhere = "arn:aws:kafka:us-east-2:210987654321:cluster/shared/9a8b7c6d-1";
+    let remote = stack(&[("MskClusterArn", elsewhere)]);
+    let remote_arns: Vec<String> = statements(&remote, "EventsProcessorRole")
+        .iter()
+        .chain(statements(&remote, "EventsApiRole").iter())
+        .filter_map(|st| st["Resource"].as_str().map(str::to_owned))
+        .filter(|r| r.contains(":topic/") || r.contains(":group/"))
+        .collect();
+    assert!(remote_arns.len() >= 4, "{remote_arns:?}");
+    for arn in &remote_arns {
+        assert!(
+            arn.starts_with("arn:aws:kafka:us-east-2:210987654321:"),
+            "{arn}"
+        );
+    }
     // An SSE-KMS failure bucket: the processor may make data keys with its key, and only then.
     let key_arn = "arn:aws:kms:eu-west-1:123456789012:key/feed";
     let bucket = stack(&[
@@ -740,11 +924,6 @@ fn the_template_keeps_to_what_aws_accepts() {
         .iter()
         .any(|st| actions(st).iter().any(|a| a.starts_with("kms:"))));
     // The on-failure topic is a topic of its own.
-    let base = [
-        ("MskClusterArn", ARN),
-        ("SubnetIds", "subnet-1"),
-        ("SecurityGroupIds", "sg-1"),
-    ];
     for topic in ["user-activity-events", "user-activity-events.dlq"] {
         let mut params = base.to_vec();
         params.push(("OnFailureKafkaTopic", topic));
