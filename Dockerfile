@@ -17,9 +17,20 @@
 #   BINARIES       "build" (compile events-api and events-consumer in RUST_IMAGE, release) or
 #                  "prebuilt" (take them from target/container/bin/ in the build context:
 #                  scripts/container-test.sh puts host-built binaries there)
-#   LAMBDA_BINARIES "lambda-build" (cargo lambda build in RUST_IMAGE, x86_64) or
+#   LAMBDA_BINARIES "lambda-build" (cargo lambda build in RUST_IMAGE) or
 #                  "lambda-prebuilt" (LAMBDA_DIR/<function>/bootstrap from the build context;
-#                  LAMBDA_DIR defaults to target/lambda, where `cargo lambda build` writes)
+#                  LAMBDA_DIR defaults to target/lambda, where `make build` writes)
+#   LAMBDA_ARCH    what lambda-build compiles for: arm64 (default, as template.yaml's
+#                  Architectures) or x86_64; build the image for the same platform
+#
+# Lambda takes a single-platform image manifest, not an image index
+# (https://docs.aws.amazon.com/lambda/latest/dg/images-create.html), and BuildKit adds
+# provenance attestations by default, which make one. Build the Lambda images with
+#
+#   docker buildx build --platform linux/arm64 --provenance=false --sbom=false \
+#     --target events-api-lambda -t events-api-lambda .
+#
+# which is what `make lambda-images` (scripts/lambda-images.sh) runs.
 #
 # The Lambda images need binaries linked against a glibc no newer than Amazon Linux 2023's
 # (2.34): cargo lambda builds with zig for an older glibc. A plain `cargo build` on Debian 12
@@ -30,6 +41,7 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 ARG LAMBDA_IMAGE=public.ecr.aws/lambda/provided:al2023
 ARG BINARIES=build
 ARG LAMBDA_BINARIES=lambda-build
+ARG LAMBDA_ARCH=arm64
 
 # ---- compiling (skipped when prebuilt binaries are given) ----
 FROM ${RUST_IMAGE} AS toolchain
@@ -52,13 +64,19 @@ RUN cargo build --release --locked --bin events-api --bin events-consumer \
 FROM toolchain AS lambda-build
 # The version scripts/lib/versions.sh pins; zig comes with it (the ziglang package).
 ARG CARGO_LAMBDA_VERSION=1.9.2
+ARG LAMBDA_ARCH
 RUN python3 -m venv /opt/cargo-lambda \
  && /opt/cargo-lambda/bin/pip install --no-cache-dir "cargo-lambda==${CARGO_LAMBDA_VERSION}" \
  && printf '#!/bin/sh\nexec /opt/cargo-lambda/bin/python -m ziglang "$@"\n' >/usr/local/bin/zig \
  && chmod +x /usr/local/bin/zig
 ENV PATH=/opt/cargo-lambda/bin:${PATH}
 COPY . .
-RUN cargo lambda build --release --locked --bin events-api --bin events-processor \
+RUN case "${LAMBDA_ARCH}" in \
+      arm64) arch=--arm64 ;; \
+      x86_64) arch=--x86-64 ;; \
+      *) echo "LAMBDA_ARCH must be arm64 or x86_64, got ${LAMBDA_ARCH}" >&2; exit 1 ;; \
+    esac \
+ && cargo lambda build --release --locked "$arch" --bin events-api --bin events-processor \
  && mkdir -p /out/lambda \
  && cp -r target/lambda/events-api target/lambda/events-processor /out/lambda/
 

@@ -5,7 +5,7 @@ export TOOLS_DIR
 export PATH := $(TOOLS_DIR)/bin:$(HOME)/.cargo/bin:$(PATH)
 
 .PHONY: bench bench-smoke chaos chaos-smoke fuzz fuzz-smoke http-fuzz scan
-.PHONY: help test dev kafka kafka-stop setup setup-test lint deny fmt schemas wasm-test wasm browser-test validate build deploy container-test
+.PHONY: help test dev kafka kafka-stop setup setup-test lint deny fmt schemas wasm-test wasm browser-test validate build deploy container-test lambda-images
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -88,6 +88,10 @@ wasm: ## Build the browser package (web/pkg): wasm-bindgen web + bundler targets
 
 browser-test: ## The page in headless Chromium against a local stack (needs a broker: make kafka)
 	scripts/browser-test.sh
+
+lambda-images: build ## Both functions as Lambda container images for arm64, one manifest each (no attestations), from make build's binaries
+	scripts/setup.sh docker
+	scripts/lambda-images.sh
 
 container-test: ## Build every Dockerfile target from host-built binaries and run the API and the consumer against the broker
 	scripts/container-test.sh

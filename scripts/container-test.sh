@@ -8,7 +8,8 @@
 # nothing compiles inside a container. Then runs events-api and events-consumer on the host
 # network against the broker with their own topics, group and SQLite directory; posts an event
 # and waits until GET /events/processed lists it; waits until both containers' HEALTHCHECKs say
-# healthy; checks that both run as a non-root user; checks that the Lambda images carry
+# healthy; checks that both run as a non-root user; builds the Lambda images for linux/arm64
+# through scripts/lambda-images.sh (make lambda-images); checks that the Lambda images carry
 # /var/runtime/bootstrap (over the local base: the real provided:al2023 cannot be pulled here,
 # and these host binaries are not built for its glibc). Prints each image's size.
 #
@@ -102,6 +103,27 @@ for fn in events-api events-processor; do
   mode="$("$docker" cp "$c:/var/runtime/bootstrap" - | tar -tvf - | awk '{print $1}')"
   "$docker" rm "$c" >/dev/null
   [[ "$mode" == -rwx* ]] || { log "FAIL: $fn-lambda has no executable /var/runtime/bootstrap ($mode)"; exit 1; }
+done
+
+log "make lambda-images: both Lambda images for linux/arm64, one manifest each"
+# An arm64 twin of the local base (files only: nothing runs in it), so that the build for
+# linux/arm64 resolves its base here instead of pulling one.
+arm_base=activity-pipeline/base:arm64-local
+base_dir="$(mktemp -d)"
+on_exit 'rm -rf "$base_dir"'
+c="$("$docker" create "$base" true)"
+"$docker" export "$c" >"$base_dir/rootfs.tar"
+"$docker" rm "$c" >/dev/null
+printf 'FROM scratch\nADD rootfs.tar /\n' >"$base_dir/Dockerfile"
+"$docker" build --quiet --platform linux/arm64 --label "$label=1" -t "$arm_base" "$base_dir" >/dev/null
+images+=("$arm_base")
+LAMBDA_DIR="$stage/lambda" LAMBDA_IMAGE="$arm_base" scripts/lambda-images.sh "$run_id-arm64" \
+  >"$base_dir/lambda-images.log" 2>&1 || { cat "$base_dir/lambda-images.log" >&2; exit 1; }
+for fn in events-api events-processor; do
+  image="activity-pipeline/$fn-lambda:$run_id-arm64"
+  images+=("$image")
+  arch="$("$docker" image inspect -f '{{.Os}}/{{.Architecture}}' "$image")"
+  [[ "$arch" == linux/arm64 ]] || { log "FAIL: $image is $arch, not linux/arm64"; exit 1; }
 done
 
 use_broker
