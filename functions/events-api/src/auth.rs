@@ -34,6 +34,12 @@ impl<S: EventStore, P: EventPublisher> FromRequestParts<Arc<App<S, P>>> for Auth
             .auth
             .caller(authorization, principal.as_deref(), now)
             .await?;
+        if let (Caller::Service { principal }, Some(audit)) =
+            (&caller, parts.extensions.get::<crate::observe::Principal>())
+        {
+            audit.set(principal);
+        }
+        app.auth.admits(&caller)?;
         // A token whose user id could never be an event's userId (too long, invisible
         // characters) can neither write nor list anything of its own.
         if let Caller::User { user_id, .. } = &caller {

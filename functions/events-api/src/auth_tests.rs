@@ -7,7 +7,9 @@ use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use dev_issuer::SigningKey;
 use event_auth::jwk::KeySet;
-use event_auth::{AuthConfig, Authenticator, ClaimRules, JwksPolicy, JwtConfig, KeySource};
+use event_auth::{
+    AuthConfig, Authenticator, ClaimRules, IamConfig, JwksPolicy, JwtConfig, KeySource, TokenUse,
+};
 use event_kafka::MemoryPublisher;
 use event_store::{EventStore, MemoryStore};
 use http_body_util::BodyExt;
@@ -20,7 +22,7 @@ const AUDIENCE: &str = "app";
 
 fn app(auth: AuthConfig) -> Arc<App<MemoryStore, MemoryPublisher>> {
     let mut app = App::new(MemoryStore::default(), MemoryPublisher::default());
-    app.auth = Authenticator::new(auth, JwksPolicy::default());
+    app.auth = Authenticator::new(auth, JwksPolicy::default()).expect("built");
     Arc::new(app)
 }
 
@@ -93,7 +95,7 @@ fn login(user: &str) -> Value {
 
 #[tokio::test]
 async fn iam_mode_trusts_the_signer_the_function_url_checked_and_refuses_unsigned_requests() {
-    let app = app(AuthConfig::Iam);
+    let app = app(AuthConfig::Iam(IamConfig::default()));
     let writer = Some("arn:aws:sts::123456789012:assumed-role/writer/s1");
     let (status, _, body) = answer(
         &app,
@@ -128,7 +130,7 @@ async fn iam_mode_trusts_the_signer_the_function_url_checked_and_refuses_unsigne
 
 #[tokio::test]
 async fn two_signers_with_one_key_and_one_user_id_never_see_each_others_answers() {
-    let app = app(AuthConfig::Iam);
+    let app = app(AuthConfig::Iam(IamConfig::default()));
     let one = Some("arn:aws:sts::123456789012:assumed-role/a/s");
     let two = Some("arn:aws:sts::123456789012:assumed-role/b/s");
     let key = [("idempotency-key", "order-7")];
@@ -157,7 +159,7 @@ async fn two_signers_with_one_key_and_one_user_id_never_see_each_others_answers(
 
 #[tokio::test]
 async fn a_key_belongs_to_the_role_so_any_session_of_it_replays_and_another_role_does_not() {
-    let app = app(AuthConfig::Iam);
+    let app = app(AuthConfig::Iam(IamConfig::default()));
     // Two tasks of one service, or one task before and after its credentials were refreshed:
     // the same role, another session name.
     let task_one = Some("arn:aws:sts::123456789012:assumed-role/writer/task-1");
@@ -186,6 +188,30 @@ async fn a_key_belongs_to_the_role_so_any_session_of_it_replays_and_another_role
 }
 
 #[tokio::test]
+async fn iam_allowed_principals_refuse_every_other_signer_with_403() {
+    let app = app(AuthConfig::Iam(IamConfig {
+        allowed_principals: vec!["arn:aws:iam::123456789012:role/writer".into()],
+    }));
+    let writer = Some("arn:aws:sts::123456789012:assumed-role/writer/task-1");
+    let other = Some("arn:aws:sts::123456789012:assumed-role/reporter/task-1");
+    let (status, _, body) = answer(
+        &app,
+        event("POST", "/events/generate", &[], Some(login("a")), writer),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for req in [
+        event("POST", "/events/generate", &[], Some(login("a")), other),
+        event("GET", "/events/processed", &[], None, other),
+    ] {
+        let (status, _, body) = answer(&app, req).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["error"], "forbidden");
+    }
+    assert_eq!(app.publisher.published().len(), 1);
+}
+
+#[tokio::test]
 async fn jwt_mode_under_the_lambda_shape_applies_the_same_rules() {
     let key = SigningKey::es256("k1").expect("key");
     let jwks = KeySet::parse(json!({"keys": [key.jwk()]}).to_string().as_bytes()).expect("set");
@@ -194,14 +220,20 @@ async fn jwt_mode_under_the_lambda_shape_applies_the_same_rules() {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
             user_claim: "sub".into(),
+            groups_claim: "cognito:groups".into(),
+            token_use: TokenUse::Access,
         },
-        read_all_scope: "events:read:all".into(),
+        read_all_group: Some("auditors".into()),
+        keys_max_age: std::time::Duration::from_secs(3600),
         inline_keys: jwks,
         // Nothing listens there: every key this test uses is inline.
         key_source: KeySource::Url("http://127.0.0.1:9/jwks.json".into()),
     }));
     let bearer = |sub: &str, scope: &str| {
-        let claims = dev_issuer::claims(ISSUER, sub, AUDIENCE, scope);
+        let mut claims = dev_issuer::claims(ISSUER, sub, AUDIENCE, scope);
+        if sub == "auditor" {
+            claims["cognito:groups"] = json!(["auditors"]);
+        }
         format!("Bearer {}", key.token(&claims))
     };
     let alice = bearer("alice", "");
@@ -251,7 +283,7 @@ async fn jwt_mode_under_the_lambda_shape_applies_the_same_rules() {
     assert_eq!(users, ["alice"]);
     let (status, _, _) = answer(&app, get("?userId=bob", &alice)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let auditor = bearer("auditor", "openid events:read:all");
+    let auditor = bearer("auditor", "openid");
     let (status, _, all) = answer(&app, get("", &auditor)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(all.as_array().map(Vec::len), Some(2));

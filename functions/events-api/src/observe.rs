@@ -7,7 +7,9 @@
 //! what happened by leaving an [`Outcome`] in the response's extensions.
 //!
 //! Nothing here logs a user id or a payload: a log line carries the event id, its type, the
-//! trace id and the Lambda request id.
+//! trace id and the Lambda request id. A service's IAM principal (`AUTH_MODE=iam`) is logged
+//! on every line of its requests, so that each write and each read of everything is
+//! attributed ([`Principal`]).
 
 use crate::App;
 use axum::extract::{Request, State};
@@ -50,6 +52,24 @@ pub(crate) struct RequestTrace {
     pub request_id: Option<String>,
 }
 
+/// The IAM principal that signed a request (`AUTH_MODE=iam`), left here by the
+/// `Authenticated` extractor: whoever holds it may write for any user and read everything, so
+/// every line of its requests names it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Principal(Arc<std::sync::Mutex<Option<String>>>);
+
+impl Principal {
+    pub(crate) fn set(&self, arn: &str) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(arn.to_owned());
+        }
+    }
+
+    fn get(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|slot| slot.clone())
+    }
+}
+
 /// What a handler did, for the log line and the metrics.
 #[derive(Debug, Clone)]
 pub(crate) enum Outcome {
@@ -86,7 +106,11 @@ where
     let trace = incoming(&request);
     let (method, path) = (request.method().clone(), request.uri().path().to_owned());
     request.extensions_mut().insert(trace.clone());
+    let signer = Principal::default();
+    request.extensions_mut().insert(signer.clone());
     let response = next.run(request).await;
+    let principal = signer.get();
+    let principal = principal.as_deref();
 
     let mut doc = app.metrics.document();
     let trace_id = trace.parent.trace_id();
@@ -104,19 +128,23 @@ where
                 produce,
             } => info!(%event_id, event_type, partition, offset,
                 produce_ms = produce.as_millis() as u64, trace_id, request_id, status,
-                "event accepted"),
+                principal, "event accepted"),
             Outcome::Replayed {
                 event_id,
                 event_type,
-            } => info!(%event_id, event_type, trace_id, request_id, status,
+            } => info!(%event_id, event_type, trace_id, request_id, status, principal,
                 "event replayed for its idempotency key"),
             Outcome::Failed { code, cause } if server_error => warn!(error = code,
                 cause = cause.as_deref().unwrap_or(""), %method, path, trace_id, request_id,
-                status, "request failed"),
+                status, principal, "request failed"),
             // A refusal's cause (why credentials were refused) only where there is one.
             Outcome::Failed { code, cause } => info!(error = code, cause = cause.as_deref(),
-                %method, path, trace_id, request_id, status, "request refused"),
+                %method, path, trace_id, request_id, status, principal, "request refused"),
         }
+    } else if let Some(principal) = principal {
+        // A listing by a service reads any user's events: attributed like a write.
+        let status = response.status().as_u16();
+        info!(%method, path, trace_id, request_id, status, principal, "request by a service");
     }
     doc.property("traceId", &trace_id);
     if let Some(id) = &trace.request_id {

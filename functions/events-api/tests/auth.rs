@@ -25,6 +25,16 @@ struct Api {
 
 /// The server with `settings` on top of jwt mode for a new issuer, keys fetched within `policy`.
 async fn api(settings: &[(&str, &str)], policy: JwksPolicy) -> Api {
+    api_keeping_keys(settings, policy, None).await
+}
+
+/// [`api`], trusting fetched keys for `max_age` when given (the setting's floor is a minute,
+/// which a test would wait out).
+async fn api_keeping_keys(
+    settings: &[(&str, &str)],
+    policy: JwksPolicy,
+    max_age: Option<Duration>,
+) -> Api {
     let issuer = Issuer::start("127.0.0.1:0".parse().expect("addr"))
         .await
         .expect("issuer");
@@ -36,8 +46,11 @@ async fn api(settings: &[(&str, &str)], policy: JwksPolicy) -> Api {
         ("JWT_AUDIENCE", AUDIENCE),
     ];
     env.splice(0..0, settings.iter().copied());
-    let config =
+    let mut config =
         Config::from_parts(env.as_slice(), Some(([127, 0, 0, 1], 0).into())).expect("config");
+    if let (Some(age), event_auth::AuthConfig::Jwt(jwt)) = (max_age, &mut config.auth) {
+        jwt.keys_max_age = age;
+    }
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path().join("events.db")).expect("sqlite");
     let kafka = KafkaConfig {
@@ -47,7 +60,7 @@ async fn api(settings: &[(&str, &str)], policy: JwksPolicy) -> Api {
     };
     let publisher = KafkaPublisher::new(kafka, Default::default(), "auth-test").expect("producer");
     let mut app = App::new(store, publisher);
-    app.auth = Authenticator::new(config.auth, policy);
+    app.auth = Authenticator::new(config.auth, policy).expect("the key fetcher is built");
     let app = Arc::new(app);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -278,11 +291,17 @@ async fn every_token_that_is_not_right_is_refused_with_a_bearer_challenge() {
 
 #[tokio::test]
 #[ignore = "needs a Kafka broker: `make kafka`"]
-async fn users_write_and_read_their_own_and_the_read_all_scope_reads_everyones() {
-    let api = api(&[], JwksPolicy::default()).await;
+async fn users_write_and_read_their_own_and_the_read_all_group_reads_everyones() {
+    let api = api(&[("JWT_READ_ALL_GROUP", "auditors")], JwksPolicy::default()).await;
+    api.issuer.add_to_group("auditor", "auditors");
     let alice = api.token("alice", "openid");
     let bob = api.token("bob", "");
-    let auditor = api.token("auditor", "openid events:read:all");
+    let auditor = api.token("auditor", "openid");
+    // A scope is what a client asks for, and any user may ask for any: it grants nothing.
+    let self_scoped = api.token(
+        "mallory",
+        "openid events:read:all events-api/events:read:all",
+    );
     assert_eq!(api.post(Some(&alice), login("alice"), None).await.0, 201);
     assert_eq!(api.post(Some(&bob), login("bob"), None).await.0, 201);
     let (status, _, body) = api.post(Some(&alice), login("bob"), None).await;
@@ -328,6 +347,56 @@ async fn users_write_and_read_their_own_and_the_read_all_scope_reads_everyones()
         users(&api.list(Some(&auditor), "?userId=bob").await.2),
         ["bob"]
     );
+    let (status, _, page) = api.list(Some(&self_scoped), "").await;
+    assert_eq!(
+        (status, users(&page)),
+        (200, Vec::<String>::new()),
+        "only its own (none)"
+    );
+    let (status, _, body) = api.list(Some(&self_scoped), "?userId=bob").await;
+    assert_eq!(status, 403, "{body}");
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn without_a_read_all_group_nobody_reads_everyones_whatever_the_token_says() {
+    // JWT_READ_ALL_GROUP unset, or set empty: nobody.
+    for settings in [&[][..], &[("JWT_READ_ALL_GROUP", "")][..]] {
+        let api = api(settings, JwksPolicy::default()).await;
+        api.issuer.add_to_group("auditor", "auditors");
+        let mut claims = api.claims("auditor");
+        claims["cognito:groups"] = json!(["auditors", "admin"]);
+        claims["scope"] = json!("events:read:all");
+        let token = api.issuer.key().token(&claims);
+        let (status, _, body) = api.list(Some(&token), "?userId=bob").await;
+        assert_eq!(status, 403, "{settings:?}: {body}");
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn an_id_token_is_refused_where_access_tokens_are_taken_unless_configured() {
+    let access = api(&[], JwksPolicy::default()).await;
+    let mut id = access.claims("alice");
+    id["token_use"] = json!("id");
+    let id_token = access.issuer.key().token(&id);
+    let (status, challenge, body) = access.post(Some(&id_token), login("alice"), None).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        challenge.contains("kind this API does not take"),
+        "{challenge}"
+    );
+    let ids = api(&[("JWT_TOKEN_USE", "id")], JwksPolicy::default()).await;
+    let mut id = ids.claims("alice");
+    id["token_use"] = json!("id");
+    let (status, _, body) = ids
+        .post(Some(&ids.issuer.key().token(&id)), login("alice"), None)
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _, _) = ids
+        .post(Some(&ids.token("alice", "")), login("alice"), None)
+        .await;
+    assert_eq!(status, 401, "an access token where ID tokens are taken");
 }
 
 #[tokio::test]
@@ -479,4 +548,124 @@ async fn an_unreachable_issuer_is_a_503_to_retry_not_a_refusal() {
         assert_eq!(body["error"], "identity_provider_unavailable");
     }
     assert!(read_topic(&brokers(), &api.topic, Duration::from_secs(5)).is_empty());
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn a_withdrawn_key_stops_being_trusted_once_the_keys_are_past_their_age() {
+    let api = api_keeping_keys(
+        &[],
+        JwksPolicy {
+            min_interval: Duration::from_millis(200),
+            ..JwksPolicy::default()
+        },
+        Some(Duration::from_secs(1)),
+    )
+    .await;
+    let signed = api.token("alice", "");
+    assert_eq!(api.post(Some(&signed), login("alice"), None).await.0, 201);
+    // The issuer withdraws k1 (compromised, say) and publishes k2.
+    api.issuer.withdraw("k1");
+    api.issuer.publish(SigningKey::es256("k2").expect("key"));
+    // Within the keys' age the instance still holds k1; past it, they are fetched again in the
+    // background, and k1 is gone.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let _ = api.post(Some(&signed), login("alice"), None).await;
+    let mut refused = false;
+    for _ in 0..50 {
+        if api.post(Some(&signed), login("alice"), None).await.0 == 401 {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        refused,
+        "a token signed with the withdrawn key is still accepted"
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn new_material_under_a_known_kid_is_fetched_when_its_signature_fails() {
+    let api = api(
+        &[],
+        JwksPolicy {
+            min_interval: Duration::from_millis(200),
+            ..JwksPolicy::default()
+        },
+    )
+    .await;
+    assert_eq!(
+        api.post(Some(&api.token("alice", "")), login("alice"), None)
+            .await
+            .0,
+        201
+    );
+    // The issuer replaces k1's material; tokens signed with the new k1 verify after one fetch.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let renewed = SigningKey::es256("k1").expect("key");
+    let token = renewed.token(&api.claims("alice"));
+    api.issuer.publish(renewed);
+    let (status, _, body) = api.post(Some(&token), login("alice"), None).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(api.issuer.jwks_fetches(), 2);
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn a_shorter_cache_control_max_age_from_the_issuer_wins() {
+    let api = api_keeping_keys(
+        &[],
+        JwksPolicy {
+            min_interval: Duration::from_millis(100),
+            ..JwksPolicy::default()
+        },
+        Some(Duration::from_secs(3600)),
+    )
+    .await;
+    // max-age=0 counts as the fetch interval: the keys are due again at once.
+    api.issuer.set_jwks_max_age(Some(0));
+    let token = api.token("alice", "");
+    assert_eq!(api.post(Some(&token), login("alice"), None).await.0, 201);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..3 {
+        assert_eq!(api.post(Some(&token), login("alice"), None).await.0, 201);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        api.issuer.jwks_fetches() >= 3,
+        "an hour's age was kept despite max-age: {} fetches",
+        api.issuer.jwks_fetches()
+    );
+}
+
+#[tokio::test]
+#[ignore = "needs a Kafka broker: `make kafka`"]
+async fn the_key_fetcher_follows_no_redirect() {
+    // JWT_JWKS_URL answers with a redirect to the issuer's real key set.
+    let issuer = Issuer::start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("issuer");
+    let target = format!("{}/jwks.json", issuer.url());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let redirector = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+    let app = axum::Router::new().fallback(move || {
+        let target = target.clone();
+        async move { axum::response::Redirect::temporary(&target) }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let api = api(&[("JWT_JWKS_URL", &redirector)], JwksPolicy::default()).await;
+    let token = issuer
+        .key()
+        .token(&dev_issuer::claims(api.issuer.url(), "alice", AUDIENCE, ""));
+    let (status, _, body) = api.post(Some(&token), login("alice"), None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("identity_provider_unavailable")),
+        "the redirect was followed: {body}"
+    );
+    assert_eq!(issuer.jwks_fetches(), 0);
 }

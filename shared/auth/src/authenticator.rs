@@ -1,21 +1,23 @@
 //! [`Authenticator`]: the configured mode, and in `jwt` mode the issuer's keys, turning a
 //! request's credentials into a [`Caller`].
 
+use crate::config::IamConfig;
 use crate::keys::{Jwks, JwksPolicy};
 use crate::token::{self, ClaimRules, Identity};
-use crate::{bearer, AuthConfig, AuthError, Caller};
+use crate::{bearer, AuthConfig, AuthError, Caller, Denied};
+use std::sync::Arc;
 
 enum Mode {
     None,
-    Iam,
+    Iam(IamConfig),
     Jwt(Box<Jwt>),
 }
 
 /// What `jwt` mode checks tokens with.
 struct Jwt {
     rules: ClaimRules,
-    read_all_scope: String,
-    keys: Jwks,
+    read_all_group: Option<String>,
+    keys: Arc<Jwks>,
 }
 
 /// Turns a request's credentials into a [`Caller`], per the configured mode. Built once per
@@ -25,18 +27,24 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// The authenticator of `config`, fetching keys within `policy`.
-    pub fn new(config: AuthConfig, policy: JwksPolicy) -> Self {
+    /// The authenticator of `config`, fetching keys within `policy`. Fails when the key
+    /// fetcher's HTTP client cannot be built.
+    pub fn new(config: AuthConfig, policy: JwksPolicy) -> Result<Self, String> {
         let mode = match config {
             AuthConfig::None => Mode::None,
-            AuthConfig::Iam => Mode::Iam,
+            AuthConfig::Iam(iam) => Mode::Iam(iam),
             AuthConfig::Jwt(jwt) => Mode::Jwt(Box::new(Jwt {
+                keys: Arc::new(Jwks::new(
+                    jwt.inline_keys,
+                    jwt.key_source,
+                    policy,
+                    jwt.keys_max_age,
+                )?),
                 rules: jwt.rules,
-                read_all_scope: jwt.read_all_scope,
-                keys: Jwks::new(jwt.inline_keys, jwt.key_source, policy),
+                read_all_group: jwt.read_all_group,
             })),
         };
-        Self { mode }
+        Ok(Self { mode })
     }
 
     /// Anyone may do anything (`AUTH_MODE=none`).
@@ -48,13 +56,13 @@ impl Authenticator {
     pub fn mode(&self) -> &'static str {
         match self.mode {
             Mode::None => "none",
-            Mode::Iam => "iam",
+            Mode::Iam(_) => "iam",
             Mode::Jwt(_) => "jwt",
         }
     }
 
     /// The issuer's keys (`jwt` mode only).
-    pub fn jwks(&self) -> Option<&Jwks> {
+    pub fn jwks(&self) -> Option<&Arc<Jwks>> {
         match &self.mode {
             Mode::Jwt(jwt) => Some(&jwt.keys),
             _ => None,
@@ -82,7 +90,7 @@ impl Authenticator {
     ) -> Result<Caller, AuthError> {
         match &self.mode {
             Mode::None => Ok(Caller::Anonymous),
-            Mode::Iam => iam_principal
+            Mode::Iam(_) => iam_principal
                 .filter(|p| !p.is_empty())
                 .map(|p| Caller::Service {
                     principal: p.to_owned(),
@@ -91,8 +99,12 @@ impl Authenticator {
             Mode::Jwt(jwt) => {
                 let token = bearer(authorization)?;
                 let identity = verify(token, &jwt.rules, &jwt.keys, now_s).await?;
-                let scope = &jwt.read_all_scope;
-                let read_all = !scope.is_empty() && identity.scopes.iter().any(|s| s == scope);
+                // A right of the user, from the groups its provider put it in; never a scope,
+                // which any client may ask for on the user's behalf.
+                let read_all = jwt
+                    .read_all_group
+                    .as_ref()
+                    .is_some_and(|g| identity.groups.iter().any(|m| m == g));
                 Ok(Caller::User {
                     user_id: identity.user_id,
                     read_all,
@@ -100,25 +112,45 @@ impl Authenticator {
             }
         }
     }
+
+    /// Whether an identified caller may use the API at all: in `iam` mode, a signer that
+    /// `IAM_ALLOWED_PRINCIPALS` does not name is refused.
+    pub fn admits(&self, caller: &Caller) -> Result<(), Denied> {
+        match (&self.mode, caller) {
+            (Mode::Iam(iam), Caller::Service { principal }) if !iam.allows(principal) => Err(
+                Denied("this IAM principal is not among the ones IAM_ALLOWED_PRINCIPALS names"),
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
-/// Checks `token` with the keys held, fetching them again when it names one not held.
+/// Checks `token` with the keys held: fetched again first (in the background) when they are past
+/// their age, and at once when the token names a key not held or a held key's signature fails
+/// (the issuer may have replaced that key), within the fetch interval.
 async fn verify(
     token: &str,
     rules: &ClaimRules,
-    keys: &Jwks,
+    keys: &Arc<Jwks>,
     now_s: i64,
 ) -> Result<Identity, AuthError> {
     let unverified = token::parse(token)?;
+    keys.refresh_if_due();
     let held = keys.current();
     let claims = match unverified.verify(&held) {
         Err(AuthError::UnknownKey) => {
             let fresh = keys.refresh(&held).await?;
             unverified.verify(&fresh)?
         }
+        Err(AuthError::Signature) if unverified.kid().is_some() => {
+            match keys.refresh(&held).await {
+                Ok(fresh) if !Arc::ptr_eq(&fresh, &held) => unverified.verify(&fresh)?,
+                _ => return Err(AuthError::Signature),
+            }
+        }
         other => other?,
     };
-    token::check_claims(&claims, rules, now_s)
+    token::check_claims(&claims, unverified.typ(), rules, now_s)
 }
 
 #[cfg(test)]
@@ -127,7 +159,8 @@ mod tests {
 
     #[tokio::test]
     async fn iam_mode_needs_a_signer_and_none_mode_needs_nothing() {
-        let iam = Authenticator::new(AuthConfig::Iam, JwksPolicy::default());
+        let iam = Authenticator::new(AuthConfig::Iam(IamConfig::default()), JwksPolicy::default())
+            .expect("built");
         assert_eq!(
             iam.caller(std::iter::empty(), None, 0).await,
             Err(AuthError::NoIamIdentity)

@@ -43,6 +43,13 @@ pub enum AuthError {
     /// The user claim is missing or not a string.
     #[error("the token carries no user id claim")]
     NoUser,
+    /// The token is of the other kind (`JWT_TOKEN_USE`: an ID token where access tokens are
+    /// taken, or the reverse).
+    #[error("the token is of a kind this API does not take: an ID token where access tokens are expected, or the reverse")]
+    TokenUse,
+    /// An ID token issued to several audiences does not name this API's client in `azp`.
+    #[error("the token was issued to another client (azp)")]
+    AuthorizedParty,
     /// The issuer's keys could not be fetched; the token may be good. Holds the cause, for the
     /// log only.
     #[error("the identity provider's keys could not be fetched; retry later")]
@@ -92,6 +99,8 @@ mod tests {
             AuthError::Issuer,
             AuthError::Audience,
             AuthError::NoUser,
+            AuthError::TokenUse,
+            AuthError::AuthorizedParty,
             AuthError::KeysUnavailable("x".into()),
             AuthError::NoIamIdentity,
         ];

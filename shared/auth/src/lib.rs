@@ -5,7 +5,8 @@
 //!   (`Authorization: Bearer …`), verified here against the issuer's published keys
 //!   ([`token`] reads and checks it, [`jwk`] holds keys, [`keys`] fetches them within a budget).
 //!   The caller is a [`Caller::User`]: it writes only its own events and reads only its own,
-//!   unless its token carries the read-all scope.
+//!   unless it is a member of the read-all group (`JWT_READ_ALL_GROUP`), which lists anyone's
+//!   and still writes only its own.
 //! - `iam`, for services: the Function URL's `AWS_IAM` auth checked the SigV4 signature before
 //!   the function ran, and the signer is a [`Caller::Service`], trusted to write for any user
 //!   and to read everything.
@@ -29,11 +30,11 @@ pub mod token;
 #[cfg(feature = "client")]
 pub use authenticator::Authenticator;
 #[cfg(feature = "client")]
-pub use config::{AuthConfig, JwtConfig};
+pub use config::{AuthConfig, IamConfig, JwtConfig};
 pub use error::{AuthError, Denied};
 #[cfg(feature = "client")]
 pub use keys::{Jwks, JwksPolicy, KeySource};
-pub use token::{ClaimRules, Identity};
+pub use token::{ClaimRules, Identity, TokenUse};
 
 /// Who sent a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,7 @@ pub enum Caller {
     User {
         /// The token's user claim.
         user_id: String,
-        /// The token carries the read-all scope.
+        /// The user is in the read-all group (a right of the user, never a scope).
         read_all: bool,
     },
 }
@@ -66,7 +67,7 @@ impl Caller {
     }
 
     /// The user filter a listing runs with, given the one asked for: a user without the
-    /// read-all scope sees only its own events, and asking for anyone else's is refused.
+    /// read-all right sees only its own events, and asking for anyone else's is refused.
     pub fn listing_filter(&self, asked: Option<String>) -> Result<Option<String>, Denied> {
         match self {
             Self::User {
@@ -76,7 +77,7 @@ impl Caller {
                 None => Ok(Some(user_id.clone())),
                 Some(asked) if asked == *user_id => Ok(Some(asked)),
                 Some(_) => Err(Denied(
-                    "this token may list only its own user's events (a token with the read-all scope may list anyone's)",
+                    "this token may list only its own user's events (members of the read-all group may list anyone's)",
                 )),
             },
             _ => Ok(asked),

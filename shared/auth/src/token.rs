@@ -5,8 +5,8 @@
 //! `none` and every HMAC are refused before any key is looked at) and no critical extension may
 //! be named. [`Unverified::verify`] checks the signature with the keys published under the
 //! token's `kid` *for that algorithm*, so a key never verifies a token of another kind. Only then
-//! does [`check_claims`] read the claims: issuer, audience, expiry, not-before, the user id and
-//! the scopes.
+//! does [`check_claims`] read the claims: issuer, audience, expiry, not-before, the kind of
+//! token, the user id, its groups and the scopes.
 
 use crate::error::AuthError;
 use crate::jwk::{Algorithm, KeySet};
@@ -26,6 +26,7 @@ const MAX_KIDLESS_TRIES: usize = 4;
 pub struct Unverified<'a> {
     alg: Algorithm,
     kid: Option<String>,
+    typ: Option<String>,
     signing_input: &'a [u8],
     signature: Vec<u8>,
     claims: &'a str,
@@ -60,6 +61,11 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, AuthError> {
         Some(Value::String(k)) => Some(k.clone()),
         Some(_) => return Err(AuthError::Malformed("its kid is not a string")),
     };
+    let typ = match header.get("typ") {
+        None => None,
+        Some(Value::String(t)) => Some(t.clone()),
+        Some(_) => return Err(AuthError::Malformed("its typ is not a string")),
+    };
     let signature = decode(signature, "its signature is not base64url")?;
     if signature.is_empty() {
         return Err(AuthError::Signature);
@@ -69,6 +75,7 @@ pub fn parse(token: &str) -> Result<Unverified<'_>, AuthError> {
     Ok(Unverified {
         alg,
         kid,
+        typ,
         signing_input: &token.as_bytes()[..signed],
         signature,
         claims,
@@ -90,6 +97,11 @@ impl Unverified<'_> {
     /// The header's algorithm.
     pub fn algorithm(&self) -> Algorithm {
         self.alg
+    }
+
+    /// The header's `typ` (`at+jwt` for an RFC 9068 access token).
+    pub fn typ(&self) -> Option<&str> {
+        self.typ.as_deref()
     }
 
     /// Checks the signature against `keys`: [`AuthError::UnknownKey`] when no key of the token's
@@ -125,6 +137,57 @@ pub struct ClaimRules {
     pub audience: String,
     /// The claim holding the caller's user id (`sub` unless configured).
     pub user_claim: String,
+    /// The claim listing the user's groups (`cognito:groups` unless configured).
+    pub groups_claim: String,
+    /// Which kind of token is taken.
+    pub token_use: TokenUse,
+}
+
+/// Which kind of token the API takes (`JWT_TOKEN_USE`). A token says what it is with Amazon
+/// Cognito's `token_use` claim (`access` or `id`) or RFC 9068's header `typ: at+jwt` (an access
+/// token); one that says neither is taken as either, since many providers mark neither.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Access tokens (the default): a token that says it is an ID token is refused. An ID token
+    /// proves who signed in to a client, not that the client may call this API on their behalf.
+    Access,
+    /// ID tokens: a token that says it is an access token is refused, and one issued to several
+    /// audiences must name this API's client in `azp` (OpenID Connect Core 1.0, 3.1.3.7).
+    Id,
+    /// Either kind.
+    Any,
+}
+
+impl TokenUse {
+    /// `access`, `id` or `any`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "access" => Some(Self::Access),
+            "id" => Some(Self::Id),
+            "any" => Some(Self::Any),
+            _ => None,
+        }
+    }
+}
+
+/// What a token says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Access,
+    Id,
+    Unsaid,
+}
+
+fn kind(typ: Option<&str>, claims: &serde_json::Map<String, Value>) -> Kind {
+    match claims.get("token_use").and_then(Value::as_str) {
+        Some("access") => return Kind::Access,
+        Some("id") => return Kind::Id,
+        _ => {}
+    }
+    match typ.map(str::to_ascii_lowercase).as_deref() {
+        Some("at+jwt" | "application/at+jwt") => Kind::Access,
+        _ => Kind::Unsaid,
+    }
 }
 
 /// Who a valid token speaks for.
@@ -134,10 +197,17 @@ pub struct Identity {
     pub user_id: String,
     /// The scopes of `scope` (space-separated) and `scp` (a string or an array).
     pub scopes: Vec<String>,
+    /// The groups of the groups claim (an array of strings, or a space-separated string).
+    pub groups: Vec<String>,
 }
 
-/// Checks verified claims against `rules` at `now_s` (Unix seconds).
-pub fn check_claims(claims: &[u8], rules: &ClaimRules, now_s: i64) -> Result<Identity, AuthError> {
+/// Checks verified claims, and the header's `typ`, against `rules` at `now_s` (Unix seconds).
+pub fn check_claims(
+    claims: &[u8],
+    typ: Option<&str>,
+    rules: &ClaimRules,
+    now_s: i64,
+) -> Result<Identity, AuthError> {
     let claims: serde_json::Map<String, Value> = serde_json::from_slice(claims)
         .map_err(|_| AuthError::Malformed("its claims are not a JSON object"))?;
     let time = |name: &str| -> Result<Option<f64>, AuthError> {
@@ -170,6 +240,26 @@ pub fn check_claims(claims: &[u8], rules: &ClaimRules, now_s: i64) -> Result<Ide
     if !audience_ok {
         return Err(AuthError::Audience);
     }
+    let kind = kind(typ, &claims);
+    match (rules.token_use, kind) {
+        (TokenUse::Access, Kind::Id) | (TokenUse::Id, Kind::Access) => {
+            return Err(AuthError::TokenUse)
+        }
+        _ => {}
+    }
+    // An ID token names the client it was issued to in `azp`; with several audiences it must
+    // (OpenID Connect Core 1.0, 3.1.3.7, points 4 and 5).
+    if rules.token_use == TokenUse::Id || kind == Kind::Id {
+        let several = claims
+            .get("aud")
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.len() > 1);
+        match claims.get("azp") {
+            Some(Value::String(azp)) if *azp == rules.audience => {}
+            None if !several => {}
+            _ => return Err(AuthError::AuthorizedParty),
+        }
+    }
     let user_id = match claims.get(&rules.user_claim) {
         Some(Value::String(u)) if !u.is_empty() => u.clone(),
         _ => return Err(AuthError::NoUser),
@@ -184,7 +274,20 @@ pub fn check_claims(claims: &[u8], rules: &ClaimRules, now_s: i64) -> Result<Ide
             _ => {}
         }
     }
-    Ok(Identity { user_id, scopes })
+    let groups = match claims.get(&rules.groups_claim) {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        Some(Value::Array(all)) => all
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(Identity {
+        user_id,
+        scopes,
+        groups,
+    })
 }
 
 #[cfg(test)]
@@ -197,6 +300,8 @@ mod tests {
             issuer: "https://issuer.example".into(),
             audience: "app".into(),
             user_claim: "sub".into(),
+            groups_claim: "cognito:groups".into(),
+            token_use: TokenUse::Access,
         }
     }
 
@@ -205,7 +310,7 @@ mod tests {
     }
 
     fn check(claims: Value) -> Result<Identity, AuthError> {
-        check_claims(claims.to_string().as_bytes(), &rules(), 1_000_000)
+        check_claims(claims.to_string().as_bytes(), None, &rules(), 1_000_000)
     }
 
     fn good() -> Value {
@@ -273,7 +378,8 @@ mod tests {
             check(good()),
             Ok(Identity {
                 user_id: "alice".into(),
-                scopes: vec![]
+                scopes: vec![],
+                groups: vec![]
             })
         );
         assert_eq!(with("exp", json!(1_000_000 - 61)), Err(AuthError::Expired));
@@ -311,5 +417,79 @@ mod tests {
                 "profile".into()
             ])
         );
+    }
+
+    #[test]
+    fn groups_come_from_the_configured_claim_as_an_array_or_a_string() {
+        let with = |claim: &str, v: Value| {
+            let mut c = good();
+            c[claim] = v;
+            check(c).map(|i| i.groups)
+        };
+        assert_eq!(
+            with("cognito:groups", json!(["auditors", "staff", 3])),
+            Ok(vec!["auditors".to_owned(), "staff".to_owned()])
+        );
+        assert_eq!(
+            with("cognito:groups", json!("auditors staff")),
+            Ok(vec!["auditors".to_owned(), "staff".to_owned()])
+        );
+        assert_eq!(
+            with("roles", json!(["auditors"])),
+            Ok(vec![]),
+            "another claim"
+        );
+        assert_eq!(with("cognito:groups", json!({"a": 1})), Ok(vec![]));
+    }
+
+    #[test]
+    fn the_token_kind_is_the_one_configured() {
+        let at = |use_: TokenUse, claims: Value, typ: Option<&str>| {
+            let rules = ClaimRules {
+                token_use: use_,
+                ..rules()
+            };
+            check_claims(claims.to_string().as_bytes(), typ, &rules, 1_000_000).map(|_| ())
+        };
+        let said = |k: &str| {
+            let mut c = good();
+            c["token_use"] = json!(k);
+            c
+        };
+        // Access tokens by default: Cognito's ID token is refused, and an RFC 9068 one taken.
+        assert_eq!(
+            at(TokenUse::Access, said("id"), None),
+            Err(AuthError::TokenUse)
+        );
+        assert_eq!(at(TokenUse::Access, said("access"), None), Ok(()));
+        assert_eq!(at(TokenUse::Access, good(), Some("at+jwt")), Ok(()));
+        assert_eq!(at(TokenUse::Access, good(), None), Ok(()), "says neither");
+        assert_eq!(
+            at(TokenUse::Id, said("access"), None),
+            Err(AuthError::TokenUse)
+        );
+        assert_eq!(
+            at(TokenUse::Id, good(), Some("at+jwt")),
+            Err(AuthError::TokenUse)
+        );
+        assert_eq!(at(TokenUse::Id, said("id"), None), Ok(()));
+        assert_eq!(at(TokenUse::Any, said("id"), None), Ok(()));
+        assert_eq!(at(TokenUse::Any, said("access"), None), Ok(()));
+        // An ID token for several audiences names this client in azp.
+        let mut shared = said("id");
+        shared["aud"] = json!(["app", "other"]);
+        assert_eq!(
+            at(TokenUse::Id, shared.clone(), None),
+            Err(AuthError::AuthorizedParty)
+        );
+        shared["azp"] = json!("other");
+        assert_eq!(
+            at(TokenUse::Id, shared.clone(), None),
+            Err(AuthError::AuthorizedParty)
+        );
+        shared["azp"] = json!("app");
+        assert_eq!(at(TokenUse::Id, shared, None), Ok(()));
+        assert_eq!(TokenUse::parse(" ID "), Some(TokenUse::Id));
+        assert_eq!(TokenUse::parse("refresh"), None);
     }
 }

@@ -148,6 +148,27 @@ pub fn millis(
     Ok(Duration::from_millis(ms))
 }
 
+/// A duration in whole seconds within `range`.
+pub fn seconds(
+    src: &(impl Source + ?Sized),
+    name: &str,
+    default_s: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    let s: u64 = parse(src, name, default_s, "a whole number of seconds")?;
+    if !range.contains(&s) {
+        return Err(ConfigError::new(
+            name,
+            format!(
+                "{s} s is out of range; use {} to {} s",
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(Duration::from_secs(s))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +189,7 @@ mod tests {
             millis(src, "MISSING", 5, 1..=10),
             Ok(Duration::from_millis(5))
         );
+        assert_eq!(seconds(src, "C", 5, 60..=300), Ok(Duration::from_secs(250)));
+        assert_eq!(seconds(src, "C", 5, 1..=100).expect_err("out").var, "C");
     }
 }

@@ -5,8 +5,10 @@
 //! tokens two standard ways: the authorization code flow with PKCE (RFC 7636), which `make dev`'s
 //! page uses exactly as it would with a real provider's hosted sign-in, and the password grant
 //! (RFC 6749 §4.3) for `curl`. Anyone may sign in as any user: it is for development and tests
-//! only. Tests also use [`Issuer`] directly to sign whatever tokens they need and to count how
-//! often its keys were fetched.
+//! only. Users it was told are in a group carry it in `cognito:groups`, as Amazon Cognito's
+//! tokens do; a scope asked for never adds one. Tests also use [`Issuer`] directly to sign
+//! whatever tokens they need, to withdraw or replace keys, and to count how often its keys were
+//! fetched.
 #![warn(missing_docs)]
 
 pub mod keys;
@@ -29,6 +31,10 @@ pub(crate) struct State {
     pub(crate) keys: RwLock<Vec<Arc<SigningKey>>>,
     pub(crate) jwks_fetches: AtomicU64,
     pub(crate) codes: Mutex<std::collections::HashMap<String, oidc::Grant>>,
+    /// User → the groups it is in.
+    pub(crate) groups: RwLock<std::collections::BTreeMap<String, Vec<String>>>,
+    /// The key set's `Cache-Control: max-age`, when it sends one.
+    pub(crate) jwks_max_age: RwLock<Option<u64>>,
 }
 
 impl State {
@@ -37,14 +43,25 @@ impl State {
         self.keys.read().ok()?.first().cloned()
     }
 
-    /// A token for `sub`, issued for `client_id`, with `scope`.
+    /// A token for `sub`, issued for `client_id`, with `scope`, and `sub`'s groups.
     pub(crate) fn issue(&self, sub: &str, client_id: &str, scope: &str) -> Option<String> {
-        Some(
-            self.signing_key()?
-                .token(&claims(&self.issuer, sub, client_id, scope)),
-        )
+        let mut claims = claims(&self.issuer, sub, client_id, scope);
+        let groups = self
+            .groups
+            .read()
+            .ok()?
+            .get(sub)
+            .cloned()
+            .unwrap_or_default();
+        if !groups.is_empty() {
+            claims[GROUPS_CLAIM] = json!(groups);
+        }
+        Some(self.signing_key()?.token(&claims))
     }
 }
+
+/// Where its tokens list the user's groups, as Amazon Cognito's do.
+pub const GROUPS_CLAIM: &str = "cognito:groups";
 
 /// The claims of a token it issues.
 pub fn claims(issuer: &str, sub: &str, client_id: &str, scope: &str) -> Value {
@@ -88,6 +105,8 @@ impl Issuer {
             keys: RwLock::new(vec![Arc::clone(&first)]),
             jwks_fetches: AtomicU64::new(0),
             codes: Mutex::new(Default::default()),
+            groups: RwLock::new(Default::default()),
+            jwks_max_age: RwLock::new(None),
         });
         let app = oidc::router(Arc::clone(&state));
         let task = tokio::spawn(async move {
@@ -101,10 +120,36 @@ impl Issuer {
         &self.state.issuer
     }
 
-    /// Publishes another key (a rotation: tokens it signs are accepted once fetched).
+    /// Publishes another key (a rotation: tokens it signs are accepted once fetched). A key
+    /// with the `kid` of a published one replaces it (new material under a known `kid`).
     pub fn publish(&self, key: SigningKey) {
         if let Ok(mut keys) = self.state.keys.write() {
+            keys.retain(|k| k.kid() != key.kid());
             keys.push(Arc::new(key));
+        }
+    }
+
+    /// Stops publishing the key `kid` (the issuer withdrew it).
+    pub fn withdraw(&self, kid: &str) {
+        if let Ok(mut keys) = self.state.keys.write() {
+            keys.retain(|k| k.kid() != kid);
+        }
+    }
+
+    /// Sends `Cache-Control: max-age` with its key set (`None`: no header).
+    pub fn set_jwks_max_age(&self, seconds: Option<u64>) {
+        if let Ok(mut age) = self.state.jwks_max_age.write() {
+            *age = seconds;
+        }
+    }
+
+    /// Puts `user` in `group`: its tokens list the group in [`GROUPS_CLAIM`].
+    pub fn add_to_group(&self, user: &str, group: &str) {
+        if let Ok(mut groups) = self.state.groups.write() {
+            let list = groups.entry(user.to_owned()).or_default();
+            if !list.iter().any(|g| g == group) {
+                list.push(group.to_owned());
+            }
         }
     }
 

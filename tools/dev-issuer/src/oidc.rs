@@ -59,7 +59,7 @@ async fn discovery(Shared(state): Shared<Arc<State>>) -> Json<Value> {
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256", "RS256"],
-        "scopes_supported": ["openid", "events:read:all"],
+        "scopes_supported": ["openid"],
     }))
 }
 
@@ -72,9 +72,15 @@ pub(crate) fn jwks_of(state: &State) -> Value {
     json!({ "keys": keys })
 }
 
-async fn jwks(Shared(state): Shared<Arc<State>>) -> Json<Value> {
+async fn jwks(Shared(state): Shared<Arc<State>>) -> Response {
     state.jwks_fetches.fetch_add(1, Ordering::Relaxed);
-    Json(jwks_of(&state))
+    let mut response = Json(jwks_of(&state)).into_response();
+    if let Some(age) = state.jwks_max_age.read().ok().and_then(|a| *a) {
+        if let Ok(value) = HeaderValue::from_str(&format!("public, max-age={age}")) {
+            response.headers_mut().insert(header::CACHE_CONTROL, value);
+        }
+    }
+    response
 }
 
 #[derive(Deserialize)]
