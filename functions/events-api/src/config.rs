@@ -85,9 +85,23 @@ impl Config {
             ));
         }
         let metrics = MetricsConfig::from_source(src)?;
+        let allow_anonymous: bool =
+            env::parse(src, "ALLOW_ANONYMOUS_ACCESS", false, "true or false")?;
         // Read last: with the default mode, a missing JWT_ISSUER stops here.
         let auth = AuthConfig::from_source(src)?;
-        if auth == AuthConfig::Iam && matches!(mode, Mode::Server(_)) {
+        if let (AuthConfig::None, Mode::Server(addr)) = (&auth, &mode) {
+            if !addr.ip().is_loopback() && !allow_anonymous {
+                return Err(ConfigError::new(
+                    "ALLOW_ANONYMOUS_ACCESS",
+                    format!(
+                        "AUTH_MODE=none lets anyone who reaches {addr} read every user's events \
+                         and write events for any user; listen on 127.0.0.1 only, choose jwt, or \
+                         set ALLOW_ANONYMOUS_ACCESS=true where only trusted callers can reach it"
+                    ),
+                ));
+            }
+        }
+        if matches!(auth, AuthConfig::Iam(_)) && matches!(mode, Mode::Server(_)) {
             return Err(ConfigError::new(
                 "AUTH_MODE",
                 "iam needs a Lambda Function URL with AuthType AWS_IAM, which checks the \
@@ -186,11 +200,34 @@ mod tests {
 
     #[test]
     fn port_listens_on_all_interfaces_and_defaults_apply() {
-        let src: &[(&str, &str)] = &[("PORT", "8080"), ("AUTH_MODE", "none")];
+        let src: &[(&str, &str)] = &[
+            ("PORT", "8080"),
+            ("AUTH_MODE", "none"),
+            ("ALLOW_ANONYMOUS_ACCESS", "true"),
+        ];
         let c = Config::from_parts(src, None).expect("config");
         assert_eq!(c.mode, Mode::Server("0.0.0.0:8080".parse().expect("addr")));
         assert_eq!(c.store_url, DEFAULT_STORE_URL);
         assert_eq!(c.kafka.topic, "user-activity-events");
+    }
+
+    #[test]
+    fn anonymous_access_stays_on_this_machine_unless_allowed() {
+        // Every interface: refused without the explicit choice.
+        let src: &[(&str, &str)] = &[("PORT", "8080"), ("AUTH_MODE", "none")];
+        let err = Config::from_parts(src, None).expect_err("open to the network");
+        assert_eq!(err.var, "ALLOW_ANONYMOUS_ACCESS");
+        let listen = Some("192.0.2.10:3000".parse().expect("addr"));
+        let src: &[(&str, &str)] = &[("AUTH_MODE", "none")];
+        assert!(Config::from_parts(src, listen).is_err());
+        // Loopback needs no choice; an explicit empty value means the default, false.
+        assert!(Config::from_parts(src, Some("127.0.0.1:0".parse().expect("addr"))).is_ok());
+        let src: &[(&str, &str)] = &[
+            ("PORT", "8080"),
+            ("AUTH_MODE", "none"),
+            ("ALLOW_ANONYMOUS_ACCESS", ""),
+        ];
+        assert!(Config::from_parts(src, None).is_err());
     }
 
     #[test]
@@ -232,7 +269,7 @@ mod tests {
         ];
         assert_eq!(
             Config::from_parts(src, None).map(|c| c.auth),
-            Ok(AuthConfig::Iam)
+            Ok(AuthConfig::Iam(event_auth::IamConfig::default()))
         );
     }
 

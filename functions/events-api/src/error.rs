@@ -41,6 +41,9 @@ pub enum ApiError {
     /// The store did not answer. Holds the cause, for the log only.
     #[error("the event store is unavailable; retry later")]
     StoreUnavailable(String),
+    /// As many listings as one instance serves at once are under way.
+    #[error("too many listings are in progress here; retry later")]
+    Busy,
     /// The `Idempotency-Key` was used before with another body.
     #[error("this Idempotency-Key was used with another body; use a new key for a new event")]
     IdempotencyKeyReused,
@@ -121,6 +124,7 @@ impl ApiError {
             Self::Validation(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
             Self::KafkaUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "kafka_unavailable"),
             Self::StoreUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            Self::Busy => (StatusCode::SERVICE_UNAVAILABLE, "server_busy"),
             Self::IdempotencyKeyReused => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
             }

@@ -11,6 +11,7 @@
 
 mod auth;
 pub mod config;
+mod deadline;
 pub mod error;
 pub mod observe;
 pub mod openapi;
@@ -20,8 +21,8 @@ mod serve;
 
 pub use config::{Args, Config, Mode};
 pub use error::ApiError;
-pub use routes::Route;
-pub use serve::{run, run_until, serve, StartError};
+pub use routes::{Route, MAX_CONCURRENT_LISTINGS};
+pub use serve::{run, run_until, serve, StartError, WRITE_TIMEOUT};
 
 use axum::Router;
 use event_auth::Authenticator;
@@ -42,6 +43,8 @@ pub struct App<S, P> {
     pub metrics: Metrics,
     /// Who is calling (`AUTH_MODE`).
     pub auth: Authenticator,
+    /// Listings under way at once, at most [`MAX_CONCURRENT_LISTINGS`].
+    pub listing_slots: tokio::sync::Semaphore,
     /// The last `GET /health` result, answered again for a second.
     health: routes::HealthCache,
 }
@@ -59,6 +62,7 @@ impl<S, P> App<S, P> {
             keys: KeyPolicy::default(),
             metrics: Metrics::off(SERVICE),
             auth: Authenticator::none(),
+            listing_slots: tokio::sync::Semaphore::new(MAX_CONCURRENT_LISTINGS),
             health: routes::HealthCache::default(),
         }
     }

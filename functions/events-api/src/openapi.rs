@@ -5,8 +5,8 @@
 
 use crate::error::{ApiError, ErrorBody, RETRY_AFTER_SECS};
 use crate::routes::{
-    BODY_READ_TIMEOUT, DEFAULT_LIMIT, HEALTH_MAX_AGE, LIST_DEADLINE, MAX_IDEMPOTENCY_KEY_BYTES,
-    MAX_PAGE_BYTES,
+    BODY_READ_TIMEOUT, DEFAULT_LIMIT, HEALTH_MAX_AGE, LIST_DEADLINE, MAX_CONCURRENT_LISTINGS,
+    MAX_IDEMPOTENCY_KEY_BYTES, MAX_PAGE_BYTES,
 };
 use event_schema::{EventRequest, EventType, UserEvent, MAX_BODY_BYTES};
 use event_store::MAX_PAGE_SIZE;
@@ -70,7 +70,7 @@ pub fn document() -> Value {
         "info": {
             "title": "User-activity events",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Accepts user-activity events into Kafka (201 only once the broker acknowledged the event), lists the events the processor stored, and reports the health of both dependencies. Every error body has `error` (a stable code) and `message`; validation errors add `details`, at most 20 problems plus one `too_many_errors` entry.\n\nWho may call depends on the deployment's AUTH_MODE: `jwt` (an OpenID Connect bearer token; a user writes only its own events and lists only its own, unless its token has the read-all scope, `events:read:all` by default), `iam` (a SigV4-signed request through an AWS_IAM Function URL; the signer may write and read everything) or `none` (local development: anyone).",
+            "description": "Accepts user-activity events into Kafka (201 only once the broker acknowledged the event), lists the events the processor stored, and reports the health of both dependencies. Every error body has `error` (a stable code) and `message`; validation errors add `details`, at most 20 problems plus one `too_many_errors` entry.\n\nWho may call depends on the deployment's AUTH_MODE: `jwt` (an OpenID Connect bearer token; a user writes only its own events and lists only its own, unless the user is a member of the read-all group its identity provider puts in the token's groups claim, JWT_READ_ALL_GROUP; a scope never grants it), `iam` (a SigV4-signed request through an AWS_IAM Function URL; the signer, if IAM_ALLOWED_PRINCIPALS allows it, may write and read everything) or `none` (local development: anyone).",
         },
         "security": [{"bearerAuth": []}, {"sigv4": []}, {}],
         "paths": {
@@ -142,7 +142,7 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "limit", "in": "query", "description": "Page size.",
                         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_LIMIT}},
-                    {"name": "userId", "in": "query", "description": "Only this user's events. With AUTH_MODE=jwt a token without the read-all scope lists only its own user's events, whether or not it gives userId, and may not give another.",
+                    {"name": "userId", "in": "query", "description": "Only this user's events. With AUTH_MODE=jwt a user outside the read-all group lists only its own events, whether or not it gives userId, and may not give another.",
                         "schema": user_id},
                     {"name": "eventType", "in": "query", "description": "Only this type.", "schema": event_type},
                     // Refused when empty: a client that lost its cursor would otherwise start
@@ -164,8 +164,8 @@ pub fn document() -> Value {
                     },
                     "400": problem("A query parameter is unknown, repeated or malformed (`validation_failed`, with `details`).", &["validation_failed"]),
                     "401": unauthorized,
-                    "403": problem("The caller may not list these events (`forbidden`): with AUTH_MODE=jwt, `userId` names another user and the token lacks the read-all scope.", &["forbidden"]),
-                    "503": unavailable(&format!("The store did not answer within {} s (`store_unavailable`).{identity_unavailable}", LIST_DEADLINE.as_secs()), &["store_unavailable", "identity_provider_unavailable"]),
+                    "403": problem("The caller may not list these events (`forbidden`): with AUTH_MODE=jwt, `userId` names another user and the caller is not in the read-all group; with AUTH_MODE=iam, a signer IAM_ALLOWED_PRINCIPALS does not name.", &["forbidden"]),
+                    "503": unavailable(&format!("The store did not answer within {} s (`store_unavailable`), or this instance is already serving {MAX_CONCURRENT_LISTINGS} listings (`server_busy`).{identity_unavailable}", LIST_DEADLINE.as_secs()), &["store_unavailable", "server_busy", "identity_provider_unavailable"]),
                 },
             }},
             "/health": {"get": {
@@ -276,6 +276,7 @@ mod tests {
             ApiError::Validation(Vec::new()),
             ApiError::KafkaUnavailable(String::new()),
             ApiError::StoreUnavailable(String::new()),
+            ApiError::Busy,
             ApiError::IdempotencyKeyReused,
             ApiError::IdempotencyInProgress(1),
             ApiError::IdentityUnavailable(String::new()),

@@ -1,5 +1,6 @@
 //! Start-up: build the clients once, then serve the router as a Lambda or a plain server.
 
+use crate::deadline::WriteDeadline;
 use crate::{router_with_cors, App, Config, KeyPolicy, Mode, SERVICE};
 use event_auth::{Authenticator, JwksPolicy};
 use event_kafka::{EventPublisher, KafkaPublisher};
@@ -27,6 +28,9 @@ pub enum StartError {
     /// The Lambda runtime stopped with an error.
     #[error("lambda runtime: {0}")]
     Lambda(lambda_http::Error),
+    /// The identity checks could not be set up (the key fetcher's HTTP client).
+    #[error("auth: {0}")]
+    Auth(String),
 }
 
 /// How long a plain server's shutdown waits for records still queued.
@@ -37,6 +41,10 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most connections a plain server serves at once; more wait in the listen backlog, so that a
 /// flood of slow clients holds sockets, not memory and tasks.
 pub const MAX_CONNECTIONS: usize = 1024;
+/// How long a plain server's write may stay blocked (the client stopped reading) before the
+/// connection is closed: a client that asks for large pages and never reads them would
+/// otherwise hold a connection slot and the page's memory for as long as it likes.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a plain server's shutdown waits for the answers it is still writing.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -61,8 +69,22 @@ pub async fn run_until(
     let mut app = App::new(store, publisher);
     app.keys = KeyPolicy::new(config.idempotency_ttl, config.kafka.produce_timeout);
     app.metrics = Metrics::new(config.metrics.clone(), SERVICE);
-    app.auth = Authenticator::new(config.auth.clone(), JwksPolicy::default());
+    app.auth =
+        Authenticator::new(config.auth.clone(), JwksPolicy::default()).map_err(StartError::Auth)?;
     info!(auth = app.auth.mode(), "callers identified");
+    match &config.auth {
+        event_auth::AuthConfig::None => warn!(
+            error = "anonymous_access",
+            "AUTH_MODE=none: anyone who reaches this function reads every user's events and \
+             writes events for any user"
+        ),
+        event_auth::AuthConfig::Jwt(jwt) => {
+            for warning in jwt.warnings() {
+                warn!(error = "weak_setting", "{warning}");
+            }
+        }
+        event_auth::AuthConfig::Iam(_) => {}
+    }
     let app = Arc::new(app);
     // Without inline keys, the issuer's are fetched while the first request is on its way.
     let prefetch = Arc::clone(&app);
@@ -87,7 +109,7 @@ pub async fn run_until(
 ///
 /// It serves HTTP/1.1 with at most [`MAX_CONNECTIONS`] connections, each closed when its next
 /// request's headers take longer than [`HEADER_READ_TIMEOUT`] (a body has its own deadline in
-/// `generate`).
+/// `generate`) or a write of its answer stays blocked longer than [`WRITE_TIMEOUT`].
 pub async fn serve<S: EventStore, P: EventPublisher>(
     listener: tokio::net::TcpListener,
     app: Arc<App<S, P>>,
@@ -127,6 +149,7 @@ pub async fn serve<S: EventStore, P: EventPublisher>(
         };
         let _ = stream.set_nodelay(true);
         let service = hyper_util::service::TowerToHyperService::new(routes.clone());
+        let stream = WriteDeadline::new(stream, WRITE_TIMEOUT);
         let connection = http.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {

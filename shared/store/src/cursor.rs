@@ -53,13 +53,19 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(format!("{}.{}", self.timestamp_ms, self.event_id))
     }
 
-    /// Reads the opaque form.
+    /// Reads the opaque form. Its time must be one an event can have (what chrono represents,
+    /// about 262 000 years either side of 1970): a crafted `i64::MIN` would otherwise overflow
+    /// where an adapter steps a millisecond before it.
     pub fn decode(s: &str) -> Result<Self, CursorError> {
         let bytes = URL_SAFE_NO_PAD.decode(s).map_err(|_| CursorError)?;
         let text = std::str::from_utf8(&bytes).map_err(|_| CursorError)?;
         let (ms, id) = text.split_once('.').ok_or(CursorError)?;
+        let timestamp_ms: i64 = ms.parse().map_err(|_| CursorError)?;
+        chrono::DateTime::<chrono::Utc>::from_timestamp_millis(timestamp_ms)
+            .and_then(|t| t.checked_sub_signed(chrono::TimeDelta::milliseconds(1)))
+            .ok_or(CursorError)?;
         Ok(Self {
-            timestamp_ms: ms.parse().map_err(|_| CursorError)?,
+            timestamp_ms,
             event_id: Uuid::try_parse(id).map_err(|_| CursorError)?,
         })
     }
@@ -87,5 +93,15 @@ mod tests {
             Cursor::decode(&URL_SAFE_NO_PAD.encode("12.x")),
             Err(CursorError)
         );
+        // Times no event can have, i64's ends among them, are foreign too.
+        let id = Uuid::new_v4();
+        for ms in [i64::MIN, i64::MIN + 1, i64::MAX, -9_000_000_000_000_000] {
+            let crafted = URL_SAFE_NO_PAD.encode(format!("{ms}.{id}"));
+            assert_eq!(Cursor::decode(&crafted), Err(CursorError), "{ms}");
+        }
+        let earliest = chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp_millis() + 1;
+        let edge = URL_SAFE_NO_PAD.encode(format!("{earliest}.{id}"));
+        let c = Cursor::decode(&edge).expect("an event could have this time");
+        assert!(c.timestamp_ms().checked_sub(1).is_some());
     }
 }

@@ -8,6 +8,7 @@ pub(crate) use generate::{
     generate, BODY_READ_TIMEOUT, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MAX_IDEMPOTENCY_KEY_BYTES,
 };
 pub(crate) use health::{health, HealthCache, HEALTH_MAX_AGE};
+pub use processed::MAX_CONCURRENT_LISTINGS;
 pub(crate) use processed::{processed, DEFAULT_LIMIT, LIST_DEADLINE, MAX_PAGE_BYTES};
 
 use crate::{ApiError, App};

@@ -21,6 +21,10 @@ pub(crate) const DEFAULT_LIMIT: usize = 100;
 pub(crate) const MAX_PAGE_BYTES: usize = 5 * 1024 * 1024;
 /// Longest wait for the store before answering 503 `store_unavailable`.
 pub(crate) const LIST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+/// Listings one instance serves at once: each may hold a page of up to [`MAX_PAGE_BYTES`] while
+/// its client reads it, so more would only grow memory. One more is answered 503
+/// `server_busy` at once, with `Retry-After`.
+pub const MAX_CONCURRENT_LISTINGS: usize = 32;
 
 pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
     State(app): State<Arc<App<S, P>>>,
@@ -29,6 +33,12 @@ pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
 ) -> Result<Response, ApiError> {
     let mut query = parse_query(raw.as_deref().unwrap_or(""))?;
     query.user_id = caller.listing_filter(query.user_id)?;
+    // Held until the page is built; the body then belongs to the connection, whose writes
+    // have their own deadline (serve::WRITE_TIMEOUT).
+    let _slot = app
+        .listing_slots
+        .try_acquire()
+        .map_err(|_| ApiError::Busy)?;
     // The store stops reading where the answer would be cut anyway.
     query.max_bytes = Some(MAX_PAGE_BYTES);
     // A store that cannot answer (locked, unreachable) gets a bounded wait, then 503.
