@@ -12,7 +12,8 @@
 #      trigger feeding events-processor; every variable of .env (if present) reaches them all;
 #      a change under functions/ or shared/ rebuilds the functions and replaces their instances
 #      (the compiler's output shows here; requests made during the build wait for it),
-#   5. builds the wasm package and serves the page (web/) on 127.0.0.1:$WEB_PORT,
+#   5. builds the wasm package and serves the page (web/serve.mjs) on 127.0.0.1:$WEB_PORT, with
+#      its settings (this API, this issuer) in its config.json and its Content-Security-Policy,
 #   6. prints the URLs, then the trigger's summary line every few seconds while events flow
 #      (events/s in, stored/s, duplicates, dead-lettered, failed invocations, lag), and stops
 #      everything it started on Ctrl-C.
@@ -60,7 +61,11 @@ trap 'exit 130' INT TERM
 export AUTH_MODE="${AUTH_MODE:-jwt}"
 dev_issuer=""
 if [[ "$AUTH_MODE" == jwt && -z "${JWT_ISSUER:-}" ]]; then
-  target/debug/dev-issuer --listen "127.0.0.1:$DEV_ISSUER_PORT" >"$RUN_DIR/issuer.out" 2>"$RUN_DIR/issuer.log" &
+  # The local issuer puts the user "auditor" in the group "auditors", whose members may list
+  # every user's events (JWT_READ_ALL_GROUP), as a Cognito administrator would.
+  export JWT_READ_ALL_GROUP="${JWT_READ_ALL_GROUP-auditors}"
+  target/debug/dev-issuer --listen "127.0.0.1:$DEV_ISSUER_PORT" --group auditors=auditor \
+    >"$RUN_DIR/issuer.out" 2>"$RUN_DIR/issuer.log" &
   pids+=($!)
   dev_issuer="$(first_line "$RUN_DIR/issuer.out" "issuer " "${pids[-1]}")" ||
     { log "the dev issuer did not start (port $DEV_ISSUER_PORT taken?); see $RUN_DIR/issuer.log"; exit 1; }
@@ -69,7 +74,14 @@ fi
 
 target/debug/local-stack --port "$WATCH_PORT" --run-dir "$RUN_DIR" --reload &
 pids+=($!)
-python3 -m http.server "$WEB_PORT" --bind 127.0.0.1 --directory web >"$RUN_DIR/web.log" 2>&1 &
+# The page's settings: this stack's API and issuer, served as its config.json.
+python3 - "$RUN_DIR/page-config.json" "http://127.0.0.1:$WATCH_PORT/lambda-url/events-api" \
+  "${JWT_ISSUER:-http://127.0.0.1:$DEV_ISSUER_PORT}" "${JWT_AUDIENCE:-events-web}" <<'PY'
+import json, sys
+path, api, issuer, client = sys.argv[1:]
+json.dump({"api": api, "issuer": issuer, "clientId": client}, open(path, "w"))
+PY
+node web/serve.mjs --port "$WEB_PORT" --config "$RUN_DIR/page-config.json" >"$RUN_DIR/web.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 300); do
   (exec 3<>"/dev/tcp/127.0.0.1/$WATCH_PORT") 2>/dev/null && break
@@ -83,7 +95,8 @@ if [[ -n "$dev_issuer" ]]; then
   cat <<MSG
 
   Sign-in: the API checks bearer tokens (AUTH_MODE=jwt) from the local issuer at $dev_issuer,
-  where anyone signs in as any user. A token for alice, for curl:
+  where anyone signs in as any user; "auditor" is in the group "auditors" and lists every
+  user's events (JWT_READ_ALL_GROUP=$JWT_READ_ALL_GROUP). A token for alice, for curl:
 
     TOKEN=\$(curl -s $dev_issuer/token -d grant_type=password -d username=alice -d client_id=$JWT_AUDIENCE \\
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')

