@@ -91,6 +91,17 @@ def check_app(services, init_name, base_dir):
     return problems
 
 
+def loopback_only(services):
+    """Every published port binds 127.0.0.1: the broker is plaintext and unauthenticated, and
+    the API runs without sign-in."""
+    problems = []
+    for name, svc in services.items():
+        for port in (svc or {}).get("ports") or []:
+            if not str(port).startswith("127.0.0.1:"):
+                problems.append(f"{name} publishes {port} on every interface; bind it to 127.0.0.1")
+    return problems
+
+
 def check(doc, base_dir="."):
     problems = []
     services = doc.get("services") or {}
@@ -101,8 +112,9 @@ def check(doc, base_dir="."):
         return problems + ["no 'kafka' service"]
     if not str(kafka.get("image", "")).startswith("apache/kafka:"):
         problems.append("kafka image must be apache/kafka:<version>")
-    if "9092:9092" not in [str(p) for p in kafka.get("ports", [])]:
-        problems.append("kafka must publish 9092:9092")
+    if "127.0.0.1:9092:9092" not in [str(p) for p in kafka.get("ports", [])]:
+        problems.append("kafka must publish 127.0.0.1:9092:9092")
+    problems += loopback_only(services)
     env = {k: str(v) for k, v in (kafka.get("environment") or {}).items()}
     roles = set(env.get("KAFKA_PROCESS_ROLES", "").split(","))
     if roles != {"broker", "controller"}:
@@ -159,6 +171,10 @@ def broken_copies(doc):
         mutate("the consumer on the host's listener",
                lambda s: s["events-consumer"]["environment"].update(KAFKA_BROKERS="localhost:9092")),
         mutate("two stores", lambda s: s["events-consumer"].update(volumes=["other:/data"])),
+        mutate("the plaintext broker on every interface",
+               lambda s: s["kafka"].update(ports=["9092:9092"])),
+        mutate("the anonymous API on every interface",
+               lambda s: s["events-api"].update(ports=["3000:3000"])),
     ]
 
 

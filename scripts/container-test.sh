@@ -141,7 +141,7 @@ common=(--network host -v "$data:/data" -e KAFKA_BROKERS="$KAFKA_BROKERS"
   --label "$label=1" --health-interval 1s)
 containers=()
 on_exit '[[ ${#containers[@]} -eq 0 ]] || $docker rm -f "${containers[@]}" >/dev/null 2>&1'
-"$docker" run -d --name "$run_id-api" "${common[@]}" -e AUTH_MODE=none -e PORT="$api_port" \
+"$docker" run -d --name "$run_id-api" "${common[@]}" -e AUTH_MODE=none -e ALLOW_ANONYMOUS_ACCESS=true -e PORT="$api_port" \
   "activity-pipeline/events-api:$run_id" >/dev/null
 containers+=("$run_id-api")
 "$docker" run -d --name "$run_id-consumer" "${common[@]}" -e TRIGGER_GROUP_ID="$run_id" \
