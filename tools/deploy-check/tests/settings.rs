@@ -21,11 +21,16 @@ fn read_by_code() -> BTreeSet<String> {
 fn code_settings() -> (BTreeSet<String>, std::collections::BTreeMap<String, String>) {
     let mut names = BTreeSet::new();
     let mut defaults = std::collections::BTreeMap::new();
-    let sources: [&[(&str, &str)]; 2] = [
+    let sources: [&[(&str, &str)]; 3] = [
         &[],
         &[
             ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
             ("MSK_CLUSTER_ARN", "arn:aws:kafka:eu-west-1:1:cluster/c/u"),
+        ],
+        // The other modes read settings of their own.
+        &[
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("AUTH_MODE", "iam"),
         ],
     ];
     for source in sources {

@@ -566,6 +566,10 @@ const NOT_FROM_THE_TEMPLATE: &[(&str, &str)] = &[
         "the Function URL answers CORS on AWS",
     ),
     ("PORT", "plain-server mode only"),
+    (
+        "ALLOW_ANONYMOUS_ACCESS",
+        "the plain server's; on AWS the rule AnonymousAccessIsChosen decides",
+    ),
     ("METRICS", "on unless turned off"),
     (
         "EVENT_TTL_DAYS",
