@@ -11,7 +11,8 @@ use event_auth::{
     AuthConfig, Authenticator, ClaimRules, IamConfig, JwksPolicy, JwtConfig, KeySource, TokenUse,
 };
 use event_kafka::MemoryPublisher;
-use event_store::{EventStore, MemoryStore};
+use event_store::EventWriter;
+use event_store::MemoryStore;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::sync::Arc;

@@ -6,7 +6,8 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use event_kafka::MemoryPublisher;
-use event_store::{EventStore, MemoryStore};
+use event_store::MemoryStore;
+use event_store::{EventWriter, KeyStore};
 use http_body_util::BodyExt;
 use pipeline_runtime::trace::TraceParent;
 use serde_json::{json, Value};
@@ -393,7 +394,7 @@ async fn a_retry_after_a_503_publishes_the_same_event() {
 
 #[tokio::test]
 async fn a_key_still_in_flight_is_409_with_retry_after() {
-    use event_store::{EventStore as _, KeyRecord, KeyTimes, KeyedEvent};
+    use event_store::{KeyRecord, KeyTimes, KeyedEvent};
     use sha2::Digest as _;
     let (app, router) = app();
     // Another request holds the key: recorded, not yet published.

@@ -5,7 +5,8 @@
 use dev_issuer::{Issuer, SigningKey};
 use event_auth::{Authenticator, JwksPolicy};
 use event_kafka::{KafkaConfig, KafkaPublisher};
-use event_store::{EventStore, SqliteStore};
+use event_store::EventWriter;
+use event_store::SqliteStore;
 use events_api::{serve, App, Config};
 use serde_json::{json, Value};
 use std::sync::Arc;

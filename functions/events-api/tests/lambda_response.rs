@@ -8,7 +8,8 @@
 
 use event_kafka::MemoryPublisher;
 use event_schema::UserEvent;
-use event_store::{EventStore, MemoryStore};
+use event_store::EventWriter;
+use event_store::MemoryStore;
 use events_api::{router, App};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent, Service};

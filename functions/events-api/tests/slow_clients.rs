@@ -3,7 +3,8 @@
 //! the page it held.
 
 use event_kafka::MemoryPublisher;
-use event_store::{EventStore, MemoryStore};
+use event_store::EventWriter;
+use event_store::MemoryStore;
 use events_api::App;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

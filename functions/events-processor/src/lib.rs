@@ -36,7 +36,7 @@ use observe::{measure, Measured};
 use aws_lambda_events::event::kafka::KafkaEvent;
 use event_kafka::decode::{self, decode, Decoded};
 use event_kafka::{DeadLetterSink, Reason};
-use event_store::{EventStore, InsertOutcome, StoreError};
+use event_store::{EventWriter, InsertOutcome, StoreError};
 use pipeline_runtime::metrics::Metrics;
 use tracing::{error, info, instrument, warn};
 
@@ -87,7 +87,7 @@ pub struct Processor<S, D> {
     report_item_failures: bool,
 }
 
-impl<S: EventStore, D: DeadLetterSink> Processor<S, D> {
+impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
     /// A processor writing to `store` and dead-lettering to `dead_letters`, without metrics.
     pub fn new(store: S, dead_letters: D) -> Self {
         Self {

@@ -4,10 +4,8 @@
 use crate::{BatchSummary, ProcessError, Processor};
 use aws_lambda_events::event::kafka::KafkaEvent;
 use event_kafka::{MemoryDeadLetters, Reason};
-use event_schema::UserEvent;
-use event_store::{
-    EventStore, InsertOutcome, ListQuery, MemoryStore, Page, StoreError, StoreHealth,
-};
+use event_store::EventReader;
+use event_store::{Faulty, ListQuery, MemoryStore, StoreError};
 
 const BATCH: &str = include_str!("../tests/data/msk-batch.json");
 const AWS_EXAMPLE: &str = include_str!("../tests/data/msk-aws-example.json");
@@ -140,45 +138,11 @@ async fn an_unavailable_dead_letter_topic_fails_the_batch() {
     assert!(matches!(err, ProcessError::DeadLetter(_)));
 }
 
-struct DownStore;
-
-impl EventStore for DownStore {
-    async fn insert_batch(&self, _: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
-        Err(StoreError::Backend("disk on fire".into()))
-    }
-    async fn list(&self, _: ListQuery) -> Result<Page, StoreError> {
-        Err(StoreError::Backend("disk on fire".into()))
-    }
-    async fn health(&self) -> Result<StoreHealth, StoreError> {
-        Err(StoreError::Backend("disk on fire".into()))
-    }
-    async fn claim_key(
-        &self,
-        _: &event_store::KeyRecord,
-        _: event_store::KeyTimes,
-    ) -> Result<event_store::KeyClaim, StoreError> {
-        Err(StoreError::Backend("disk on fire".into()))
-    }
-    async fn complete_key(
-        &self,
-        _: &event_store::KeyRecord,
-        _: &event_store::Lease,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::Backend("disk on fire".into()))
-    }
-    async fn release_key(
-        &self,
-        _: &event_store::KeyRecord,
-        _: &event_store::Lease,
-        _: i64,
-    ) -> Result<(), StoreError> {
-        Err(StoreError::Backend("disk on fire".into()))
-    }
-}
-
 #[tokio::test]
 async fn an_unavailable_store_fails_the_batch_and_dead_letters_nothing() {
-    let p = Processor::new(DownStore, MemoryDeadLetters::default());
+    let down = Faulty::new(MemoryStore::default());
+    down.set_down(true);
+    let p = Processor::new(down, MemoryDeadLetters::default());
     let err = p.handle(event(BATCH)).await.expect_err("must fail");
     assert!(matches!(err, ProcessError::Store(_)));
     assert!(p.dead_letters.letters().is_empty());
@@ -444,43 +408,13 @@ fn the_operations_doc_names_every_dead_letter_reason() {
 }
 
 /// A store whose writes of `user`'s events fail: one partition's store trouble.
-struct FailsFor(MemoryStore, &'static str);
-
-impl EventStore for FailsFor {
-    async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
-        if events.iter().any(|e| e.user_id == self.1) {
-            return Err(StoreError::Backend("throttled".into()));
-        }
-        self.0.insert_batch(events).await
-    }
-    async fn list(&self, q: ListQuery) -> Result<Page, StoreError> {
-        self.0.list(q).await
-    }
-    async fn health(&self) -> Result<StoreHealth, StoreError> {
-        self.0.health().await
-    }
-    async fn claim_key(
-        &self,
-        c: &event_store::KeyRecord,
-        t: event_store::KeyTimes,
-    ) -> Result<event_store::KeyClaim, StoreError> {
-        self.0.claim_key(c, t).await
-    }
-    async fn complete_key(
-        &self,
-        c: &event_store::KeyRecord,
-        l: &event_store::Lease,
-    ) -> Result<(), StoreError> {
-        self.0.complete_key(c, l).await
-    }
-    async fn release_key(
-        &self,
-        c: &event_store::KeyRecord,
-        l: &event_store::Lease,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        self.0.release_key(c, l, now).await
-    }
+fn fails_for(user: &'static str) -> Faulty<MemoryStore> {
+    Faulty::failing_inserts(MemoryStore::default(), move |events| {
+        events
+            .iter()
+            .any(|e| e.user_id == user)
+            .then(|| StoreError::Backend("throttled".into()))
+    })
 }
 
 /// Three partitions of `t`, each three events of user `u<p>` at offsets 10, 11, 12, and with
@@ -523,11 +457,8 @@ fn failures(r: &crate::BatchResponse) -> Vec<(String, i64)> {
 #[tokio::test]
 async fn reporting_item_failures_a_partition_the_store_refuses_comes_again_alone_every_record_named(
 ) {
-    let p = Processor::new(
-        FailsFor(MemoryStore::default(), "u1"),
-        MemoryDeadLetters::default(),
-    )
-    .reporting_item_failures(true);
+    let p =
+        Processor::new(fails_for("u1"), MemoryDeadLetters::default()).reporting_item_failures(true);
     let answer = p
         .invoke(three_partitions(false), "r")
         .await
@@ -542,7 +473,11 @@ async fn reporting_item_failures_a_partition_the_store_refuses_comes_again_alone
         ]
     );
     assert_eq!((answer.summary.received, answer.summary.inserted), (9, 6));
-    assert_eq!(p.store().0.len(), 6, "the other partitions stay stored");
+    assert_eq!(
+        p.store().inner().len(),
+        6,
+        "the other partitions stay stored"
+    );
     // The answer is what the event source mapping reads.
     let json = serde_json::to_value(&answer).expect("json");
     assert_eq!(
@@ -554,10 +489,7 @@ async fn reporting_item_failures_a_partition_the_store_refuses_comes_again_alone
         ])
     );
     // Without reporting, the same trouble fails the whole invocation.
-    let whole = Processor::new(
-        FailsFor(MemoryStore::default(), "u1"),
-        MemoryDeadLetters::default(),
-    );
+    let whole = Processor::new(fails_for("u1"), MemoryDeadLetters::default());
     assert!(whole.invoke(three_partitions(false), "r").await.is_err());
 }
 

@@ -3,7 +3,8 @@
 
 use aws_lambda_events::event::kafka::KafkaEvent;
 use event_kafka::{KafkaConfig, KafkaDeadLetters};
-use event_store::{EventStore, ListQuery, SqliteStore};
+use event_store::EventReader;
+use event_store::{ListQuery, SqliteStore};
 use events_processor::Processor;
 use std::time::Duration;
 use testkit::kafka::{brokers, create_topic, read_topic, unique_topic};

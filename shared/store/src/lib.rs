@@ -1,14 +1,18 @@
 //! Where processed events live, behind one port.
 //!
-//! The processor writes batches with [`EventStore::insert_batch`], which is insert-if-absent by
-//! `eventId`: a redelivered Kafka batch stores nothing twice. The HTTP function reads pages with
-//! [`EventStore::list`], newest first (by event timestamp, then event id), with an opaque
-//! [`Cursor`] that every adapter interprets identically.
+//! The store offers four capabilities, each its own trait, and a caller asks for the ones it
+//! uses: [`EventWriter`] (the processor writes batches with [`EventWriter::insert_batch`], which
+//! is insert-if-absent by `eventId`: a redelivered Kafka batch stores nothing twice),
+//! [`EventReader`] (the HTTP function reads pages with [`EventReader::list`], newest first by
+//! event timestamp then event id, with an opaque [`Cursor`] that every adapter interprets
+//! identically), [`KeyStore`] (idempotency keys) and [`HealthCheck`]. [`EventStore`] is their
+//! sum: every adapter is one.
 //!
 //! Layout: this file holds the port and its value types; `sqlite` the embedded SQLite adapter
 //! (`STORE_URL=sqlite://PATH`; [`sqlite_sql`] is its SQL that tools run too); `dynamodb` the DynamoDB adapter (`STORE_URL=dynamodb://TABLE`,
 //! feature `dynamodb`); `memory` an in-process adapter for unit tests; `contract` (feature
-//! `contract`) the behaviour every adapter must show; [`open`] picks an adapter from a URL.
+//! `contract`) the behaviour every adapter must show, and `Faulty` (feature `testing`) the one
+//! decorator tests use to make a store fail on cue; [`open`] picks an adapter from a URL.
 #![warn(missing_docs)]
 
 #[cfg(feature = "contract")]
@@ -16,6 +20,8 @@ pub mod contract;
 mod cursor;
 #[cfg(feature = "dynamodb")]
 mod dynamodb;
+#[cfg(any(test, feature = "testing"))]
+mod faulty;
 pub mod keys;
 mod memory;
 mod sqlite;
@@ -26,6 +32,8 @@ pub use dynamodb::{
     DynamoStore, TableLayout, BY_TIME_INDEX, BY_TYPE_INDEX, BY_USER_INDEX, BY_USER_TYPE_INDEX,
     DAYS_INDEX, DAYS_PER_PAGE, LAYOUT as DYNAMODB_LAYOUT, SHARDS as DYNAMODB_SHARDS,
 };
+#[cfg(any(test, feature = "testing"))]
+pub use faulty::Faulty;
 pub use keys::{KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease};
 pub use memory::MemoryStore;
 pub use sqlite::{sql as sqlite_sql, SqliteStore};
@@ -108,21 +116,24 @@ pub enum StoreError {
     Backend(String),
 }
 
-/// The storage port.
-pub trait EventStore: Send + Sync + 'static {
+/// Writing events: all the processor needs.
+pub trait EventWriter: Send + Sync + 'static {
     /// Stores every event whose id is not stored yet, atomically where the backend allows; the
     /// outcomes are in input order. A duplicate inside one batch is stored once.
     fn insert_batch(
         &self,
         events: &[UserEvent],
     ) -> impl Future<Output = Result<Vec<InsertOutcome>, StoreError>> + Send;
+}
 
+/// Reading events: the listing.
+pub trait EventReader: Send + Sync + 'static {
     /// A page of events, newest first.
     fn list(&self, query: ListQuery) -> impl Future<Output = Result<Page, StoreError>> + Send;
+}
 
-    /// Proves the store answers.
-    fn health(&self) -> impl Future<Output = Result<StoreHealth, StoreError>> + Send;
-
+/// Idempotency keys: what `POST /events/generate` records for `Idempotency-Key`.
+pub trait KeyStore: Send + Sync + 'static {
     /// Claims an idempotency key for a request, following [`keys::decide`] with conditional
     /// writes, so that two requests racing for one key get one `Recorded` or `Resumed` between
     /// them.
@@ -149,6 +160,18 @@ pub trait EventStore: Send + Sync + 'static {
         now_ms: i64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// Whether the store answers.
+pub trait HealthCheck: Send + Sync + 'static {
+    /// Proves the store answers.
+    fn health(&self) -> impl Future<Output = Result<StoreHealth, StoreError>> + Send;
+}
+
+/// Every capability: what an adapter is, what [`open`] gives and what the contract suite
+/// checks. A caller asks for the capabilities it uses (the processor an [`EventWriter`]).
+pub trait EventStore: EventWriter + EventReader + KeyStore + HealthCheck {}
+
+impl<T: EventWriter + EventReader + KeyStore + HealthCheck> EventStore for T {}
 
 /// Any adapter chosen at start-up from `STORE_URL`.
 pub enum Store {
@@ -206,50 +229,37 @@ pub async fn open(url: &str, ttl_days: u32) -> Result<Store, StoreError> {
     )))
 }
 
-impl EventStore for Store {
+/// `self`'s adapter, whichever it is, as `$s` in `$call`.
+macro_rules! each {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($s) => $call,
+            Store::Memory($s) => $call,
+            #[cfg(feature = "dynamodb")]
+            Store::Dynamo($s) => $call,
+        }
+    };
+}
+
+impl EventWriter for Store {
     async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.insert_batch(events).await,
-            Store::Memory(s) => s.insert_batch(events).await,
-            #[cfg(feature = "dynamodb")]
-            Store::Dynamo(s) => s.insert_batch(events).await,
-        }
+        each!(self, s => s.insert_batch(events).await)
     }
+}
 
+impl EventReader for Store {
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.list(query).await,
-            Store::Memory(s) => s.list(query).await,
-            #[cfg(feature = "dynamodb")]
-            Store::Dynamo(s) => s.list(query).await,
-        }
+        each!(self, s => s.list(query).await)
     }
+}
 
-    async fn health(&self) -> Result<StoreHealth, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.health().await,
-            Store::Memory(s) => s.health().await,
-            #[cfg(feature = "dynamodb")]
-            Store::Dynamo(s) => s.health().await,
-        }
-    }
-
+impl KeyStore for Store {
     async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
-        match self {
-            Store::Sqlite(s) => s.claim_key(claim, times).await,
-            Store::Memory(s) => s.claim_key(claim, times).await,
-            #[cfg(feature = "dynamodb")]
-            Store::Dynamo(s) => s.claim_key(claim, times).await,
-        }
+        each!(self, s => s.claim_key(claim, times).await)
     }
 
     async fn complete_key(&self, claim: &KeyRecord, lease: &Lease) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.complete_key(claim, lease).await,
-            Store::Memory(s) => s.complete_key(claim, lease).await,
-            #[cfg(feature = "dynamodb")]
-            Store::Dynamo(s) => s.complete_key(claim, lease).await,
-        }
+        each!(self, s => s.complete_key(claim, lease).await)
     }
 
     async fn release_key(
@@ -258,12 +268,13 @@ impl EventStore for Store {
         lease: &Lease,
         now_ms: i64,
     ) -> Result<(), StoreError> {
-        match self {
-            Store::Sqlite(s) => s.release_key(claim, lease, now_ms).await,
-            Store::Memory(s) => s.release_key(claim, lease, now_ms).await,
-            #[cfg(feature = "dynamodb")]
-            Store::Dynamo(s) => s.release_key(claim, lease, now_ms).await,
-        }
+        each!(self, s => s.release_key(claim, lease, now_ms).await)
+    }
+}
+
+impl HealthCheck for Store {
+    async fn health(&self) -> Result<StoreHealth, StoreError> {
+        each!(self, s => s.health().await)
     }
 }
 

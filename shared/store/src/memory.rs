@@ -3,8 +3,8 @@
 
 use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, Lease, StoredKey};
 use crate::{
-    after_cursor, matches, EventStore, InsertOutcome, ListQuery, Page, PageBuilder, StoreError,
-    StoreHealth,
+    after_cursor, matches, EventReader, EventWriter, HealthCheck, InsertOutcome, KeyStore,
+    ListQuery, Page, PageBuilder, StoreError, StoreHealth,
 };
 use event_schema::UserEvent;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -40,7 +40,7 @@ impl MemoryStore {
     }
 }
 
-impl EventStore for MemoryStore {
+impl EventWriter for MemoryStore {
     async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
         let mut inner = self.lock();
         Ok(events
@@ -56,7 +56,9 @@ impl EventStore for MemoryStore {
             })
             .collect())
     }
+}
 
+impl EventReader for MemoryStore {
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         let inner = self.lock();
         let mut page = PageBuilder::new(&query);
@@ -73,14 +75,9 @@ impl EventStore for MemoryStore {
         }
         Ok(page.finish())
     }
+}
 
-    async fn health(&self) -> Result<StoreHealth, StoreError> {
-        Ok(StoreHealth {
-            backend: "memory",
-            target: "process memory".to_owned(),
-        })
-    }
-
+impl KeyStore for MemoryStore {
     async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
         let mut inner = self.lock();
         let id = (
@@ -138,5 +135,14 @@ impl EventStore for MemoryStore {
             stored.lease_until_ms = now_ms;
         }
         Ok(())
+    }
+}
+
+impl HealthCheck for MemoryStore {
+    async fn health(&self) -> Result<StoreHealth, StoreError> {
+        Ok(StoreHealth {
+            backend: "memory",
+            target: "process memory".to_owned(),
+        })
     }
 }

@@ -2,6 +2,7 @@
 //! DynamoDB wire protocol on SQLite), one fresh server and table per test.
 
 use event_store::DynamoStore;
+use event_store::{EventReader, EventWriter};
 
 async fn fresh() -> DynamoStore {
     DynamoStore::local("events")
@@ -17,7 +18,7 @@ event_store::event_store_contract!(fresh());
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_listing_stops_reading_at_its_byte_budget() {
     use event_schema::{EventType, UserEvent, MAX_PAYLOAD_BYTES};
-    use event_store::{EventStore, ListQuery};
+    use event_store::ListQuery;
     let store = fresh().await;
     let pad = "x".repeat(MAX_PAYLOAD_BYTES - 64);
     let events: Vec<UserEvent> = (0..1000)

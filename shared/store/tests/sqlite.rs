@@ -2,7 +2,8 @@
 //! reopen, and a reader process beside a writer process.
 
 use event_schema::{EventType, UserEvent};
-use event_store::{EventStore, ListQuery, SqliteStore};
+use event_store::{EventReader, EventWriter, KeyStore};
+use event_store::{ListQuery, SqliteStore};
 use std::process::Command;
 
 async fn fresh() -> SqliteStore {

@@ -6,48 +6,22 @@
 use crate::batch;
 use crate::report::row;
 use event_kafka::MemoryDeadLetters;
-use event_schema::UserEvent;
-use event_store::{
-    EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, Lease, ListQuery, MemoryStore, Page,
-    StoreError, StoreHealth,
-};
+use event_store::{Faulty, MemoryStore, StoreError};
 use events_processor::{BatchResponse, Processor};
 use serde_json::Value;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
-/// A store that refuses, once, any write holding a record of partition 1, and counts every
-/// event offered to it.
-#[derive(Default)]
-struct Flaky {
-    inner: MemoryStore,
-    offered: AtomicUsize,
-    failed_once: AtomicBool,
-}
-
-impl EventStore for Flaky {
-    async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
-        self.offered.fetch_add(events.len(), Ordering::Relaxed);
+/// A store that refuses, once, any write holding a record of partition 1, counting in `offered`
+/// every event offered to it.
+fn flaky(offered: Arc<AtomicUsize>) -> Faulty<MemoryStore> {
+    let failed_once = AtomicBool::new(false);
+    Faulty::failing_inserts(MemoryStore::default(), move |events| {
+        offered.fetch_add(events.len(), Ordering::Relaxed);
         let hit = events.iter().any(|e| e.user_id.ends_with("-p1"));
-        if hit && !self.failed_once.swap(true, Ordering::Relaxed) {
-            return Err(StoreError::Backend("throttled".into()));
-        }
-        self.inner.insert_batch(events).await
-    }
-    async fn list(&self, q: ListQuery) -> Result<Page, StoreError> {
-        self.inner.list(q).await
-    }
-    async fn health(&self) -> Result<StoreHealth, StoreError> {
-        self.inner.health().await
-    }
-    async fn claim_key(&self, c: &KeyRecord, t: KeyTimes) -> Result<KeyClaim, StoreError> {
-        self.inner.claim_key(c, t).await
-    }
-    async fn complete_key(&self, c: &KeyRecord, l: &Lease) -> Result<(), StoreError> {
-        self.inner.complete_key(c, l).await
-    }
-    async fn release_key(&self, c: &KeyRecord, l: &Lease, now: i64) -> Result<(), StoreError> {
-        self.inner.release_key(c, l, now).await
-    }
+        (hit && !failed_once.swap(true, Ordering::Relaxed))
+            .then(|| StoreError::Backend("throttled".into()))
+    })
 }
 
 /// `per_partition` events on each of three partitions, the users of partition `p` ending in
@@ -85,22 +59,23 @@ fn redelivery(payload: &Value, answer: &BatchResponse) -> Value {
 
 /// Events offered to the store on the second delivery, with and without partial responses.
 async fn written_again(per_partition: usize, partial: bool) -> usize {
-    let store = Flaky::default();
+    let offered = Arc::new(AtomicUsize::new(0));
+    let store = flaky(Arc::clone(&offered));
     let p = Processor::new(store, MemoryDeadLetters::default()).reporting_item_failures(partial);
     let first = payload(per_partition);
     let again = match p.invoke(first.clone(), "bench").await {
         Ok(answer) => redelivery(&first, &answer),
         Err(_) => first,
     };
-    let before = p.store().offered.load(Ordering::Relaxed);
+    let before = offered.load(Ordering::Relaxed);
     let answer = p.invoke(again, "bench").await.expect("the store is back");
     assert!(answer.batch_item_failures.is_empty());
     assert_eq!(
-        p.store().inner.len(),
+        p.store().inner().len(),
         3 * per_partition,
         "every event stored once"
     );
-    p.store().offered.load(Ordering::Relaxed) - before
+    offered.load(Ordering::Relaxed) - before
 }
 
 pub async fn partial(per_partition: usize) {

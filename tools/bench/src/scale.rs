@@ -7,6 +7,7 @@
 use crate::report::{row, Latencies};
 use event_schema::{EventType, UserEvent};
 use event_store::{Cursor, DynamoStore, EventStore, ListQuery, SqliteStore};
+use event_store::{EventReader, EventWriter};
 use std::path::Path;
 use std::time::{Duration, Instant};
 

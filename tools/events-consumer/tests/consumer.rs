@@ -3,7 +3,8 @@
 //! topic, commits the offsets, and neither a clean stop nor an abandoned run loses or repeats an
 //! event; the binary answers its health check and leaves on SIGTERM.
 
-use event_store::{EventStore, ListQuery, SqliteStore};
+use event_store::EventReader;
+use event_store::{ListQuery, SqliteStore};
 use events_consumer::{run, Config};
 use std::collections::BTreeMap;
 use std::path::Path;

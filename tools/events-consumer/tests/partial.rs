@@ -5,61 +5,35 @@
 //! the loop, `msk_trigger::consume`, gets a store that fails on cue. Needs `make kafka`.)
 
 use event_kafka::MemoryDeadLetters;
-use event_schema::UserEvent;
-use event_store::{
-    EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, Lease, ListQuery, MemoryStore, Page,
-    StoreError, StoreHealth,
-};
+use event_store::{Faulty, MemoryStore, StoreError};
 use events_consumer::InProcess;
 use events_processor::Processor;
 use msk_trigger::Progress;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use testkit::kafka::{brokers, create_topic, produce_to, unique_topic, wait_until_consumed};
 use tokio::sync::watch;
 
-/// A store that refuses the first `refusals` writes holding `user`'s events, and counts how
-/// often each event was offered.
-struct Flaky {
-    inner: MemoryStore,
+/// A store that refuses the next `left` writes holding `user`'s events, counting in `offered`
+/// how often each user's events were offered.
+fn flaky(
     user: &'static str,
-    refusals: Mutex<u32>,
-    offered: Mutex<BTreeMap<String, u32>>,
-}
-
-impl EventStore for Flaky {
-    async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
-        {
-            let mut offered = self.offered.lock().expect("lock");
+    left: Arc<Mutex<u32>>,
+    offered: Arc<Mutex<BTreeMap<String, u32>>>,
+) -> Faulty<MemoryStore> {
+    Faulty::failing_inserts(MemoryStore::default(), move |events| {
+        if let Ok(mut offered) = offered.lock() {
             for e in events {
                 *offered.entry(e.user_id.to_string()).or_default() += 1;
             }
         }
-        if events.iter().any(|e| e.user_id == self.user) {
-            let mut left = self.refusals.lock().expect("lock");
-            if *left > 0 {
-                *left -= 1;
-                return Err(StoreError::Backend("throttled".into()));
-            }
-        }
-        self.inner.insert_batch(events).await
-    }
-    async fn list(&self, q: ListQuery) -> Result<Page, StoreError> {
-        self.inner.list(q).await
-    }
-    async fn health(&self) -> Result<StoreHealth, StoreError> {
-        self.inner.health().await
-    }
-    async fn claim_key(&self, c: &KeyRecord, t: KeyTimes) -> Result<KeyClaim, StoreError> {
-        self.inner.claim_key(c, t).await
-    }
-    async fn complete_key(&self, c: &KeyRecord, l: &Lease) -> Result<(), StoreError> {
-        self.inner.complete_key(c, l).await
-    }
-    async fn release_key(&self, c: &KeyRecord, l: &Lease, now: i64) -> Result<(), StoreError> {
-        self.inner.release_key(c, l, now).await
-    }
+        let mut left = left.lock().ok()?;
+        (events.iter().any(|e| e.user_id == user) && *left > 0).then(|| {
+            *left -= 1;
+            StoreError::Backend("throttled".into())
+        })
+    })
 }
 
 /// Three events of user `u<p>` in each partition `p`; runs the loop until the group consumed
@@ -91,12 +65,9 @@ async fn consume_with_refusals(report: bool) -> BTreeMap<String, u32> {
         ("REPORT_BATCH_ITEM_FAILURES", &report),
     ];
     let config = msk_trigger::Config::from_source(src).expect("config");
-    let store = Flaky {
-        inner: MemoryStore::default(),
-        user: "u1",
-        refusals: Mutex::new(2),
-        offered: Mutex::default(),
-    };
+    let offered = Arc::new(Mutex::new(BTreeMap::new()));
+    let refusals = Arc::new(Mutex::new(2));
+    let store = flaky("u1", Arc::clone(&refusals), Arc::clone(&offered));
     let processor = Processor::new(store, MemoryDeadLetters::default())
         .reporting_item_failures(config.report_batch_item_failures);
     let invoker = InProcess::new(processor, Duration::from_secs(30));
@@ -116,13 +87,9 @@ async fn consume_with_refusals(report: bool) -> BTreeMap<String, u32> {
     outcome.expect("a clean stop");
 
     let store = invoker.processor().store();
-    assert_eq!(store.inner.len(), 9, "every event stored, once");
-    assert_eq!(
-        *store.refusals.lock().expect("lock"),
-        0,
-        "both refusals happened"
-    );
-    let offered = store.offered.lock().expect("lock").clone();
+    assert_eq!(store.inner().len(), 9, "every event stored, once");
+    assert_eq!(*refusals.lock().expect("lock"), 0, "both refusals happened");
+    let offered = offered.lock().expect("lock").clone();
     assert!(
         offered.get("u1").is_some_and(|n| *n >= 3 + 2),
         "u1's events offered in both refused attempts and once more: {offered:?}"

@@ -5,7 +5,8 @@
 //! usage: sqlite-writer DB BATCHES EVENTS_PER_BATCH
 
 use event_schema::{EventType, UserEvent};
-use event_store::{EventStore, SqliteStore};
+use event_store::EventWriter;
+use event_store::SqliteStore;
 use std::process::ExitCode;
 
 #[tokio::main]

@@ -15,8 +15,8 @@ pub use layout::{
 pub use listing::DAYS_PER_PAGE;
 
 use crate::{
-    EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, Lease, ListQuery, Page, StoreError,
-    StoreHealth,
+    EventReader, EventWriter, HealthCheck, InsertOutcome, KeyClaim, KeyRecord, KeyStore, KeyTimes,
+    Lease, ListQuery, Page, StoreError, StoreHealth,
 };
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -266,7 +266,7 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// The items [`EventStore::insert_batch`] writes for `events`, built and not sent (the
+    /// The items [`EventWriter::insert_batch`] writes for `events`, built and not sent (the
     /// benchmark sends them alone with [`Self::put_items`], the ceiling of the batch path).
     pub fn items(&self, events: &[UserEvent]) -> Vec<Item> {
         let now = chrono::Utc::now().timestamp_millis();
@@ -299,7 +299,7 @@ impl DynamoStore {
     }
 }
 
-impl EventStore for DynamoStore {
+impl EventWriter for DynamoStore {
     async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
         let now = chrono::Utc::now().timestamp_millis();
         self.register_days(events, now).await?;
@@ -322,11 +322,34 @@ impl EventStore for DynamoStore {
             })
             .collect()
     }
+}
 
+impl EventReader for DynamoStore {
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         listing::list(self, &query).await
     }
+}
 
+impl KeyStore for DynamoStore {
+    async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
+        self.claim(claim, times).await
+    }
+
+    async fn complete_key(&self, claim: &KeyRecord, lease: &Lease) -> Result<(), StoreError> {
+        self.complete(claim, lease).await
+    }
+
+    async fn release_key(
+        &self,
+        claim: &KeyRecord,
+        lease: &Lease,
+        now_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.release(claim, lease, now_ms).await
+    }
+}
+
+impl HealthCheck for DynamoStore {
     async fn health(&self) -> Result<StoreHealth, StoreError> {
         self.count_request();
         let out = self
@@ -351,23 +374,6 @@ impl EventStore for DynamoStore {
             backend: "dynamodb",
             target: self.table.clone(),
         })
-    }
-
-    async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
-        self.claim(claim, times).await
-    }
-
-    async fn complete_key(&self, claim: &KeyRecord, lease: &Lease) -> Result<(), StoreError> {
-        self.complete(claim, lease).await
-    }
-
-    async fn release_key(
-        &self,
-        claim: &KeyRecord,
-        lease: &Lease,
-        now_ms: i64,
-    ) -> Result<(), StoreError> {
-        self.release(claim, lease, now_ms).await
     }
 }
 

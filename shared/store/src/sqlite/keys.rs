@@ -10,19 +10,19 @@ use uuid::Uuid;
 
 /// One key write and where its answer goes.
 pub(super) enum KeyWrite {
-    /// Claim a key before publishing (`EventStore::claim_key`).
+    /// Claim a key before publishing (`KeyStore::claim_key`).
     Claim {
         claim: KeyRecord,
         times: KeyTimes,
         reply: Reply<KeyClaim>,
     },
-    /// Mark a key's event published (`EventStore::complete_key`).
+    /// Mark a key's event published (`KeyStore::complete_key`).
     Complete {
         claim: KeyRecord,
         lease: Lease,
         reply: Reply<()>,
     },
-    /// End a lease early after a failed publish (`EventStore::release_key`).
+    /// End a lease early after a failed publish (`KeyStore::release_key`).
     Release {
         claim: KeyRecord,
         lease: Lease,

@@ -19,8 +19,8 @@ mod writer;
 
 use crate::keys::{KeyClaim, KeyRecord, KeyTimes, Lease};
 use crate::{
-    after_cursor, page_size, EventStore, InsertOutcome, ListQuery, Page, PageBuilder, StoreError,
-    StoreHealth,
+    after_cursor, page_size, EventReader, EventWriter, HealthCheck, InsertOutcome, KeyStore,
+    ListQuery, Page, PageBuilder, StoreError, StoreHealth,
 };
 use event_schema::{EventType, Payload, UserEvent};
 use keys::KeyWrite;
@@ -149,7 +149,7 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-impl EventStore for SqliteStore {
+impl EventWriter for SqliteStore {
     async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
         if events.is_empty() {
             return Ok(Vec::new());
@@ -183,24 +183,15 @@ impl EventStore for SqliteStore {
         })
         .await
     }
+}
 
+impl EventReader for SqliteStore {
     async fn list(&self, query: ListQuery) -> Result<Page, StoreError> {
         self.read(move |conn| list_blocking(conn, &query)).await
     }
+}
 
-    async fn health(&self) -> Result<StoreHealth, StoreError> {
-        let target = self.path.display().to_string();
-        self.read(move |conn| {
-            conn.query_row("SELECT 1 FROM events LIMIT 1", [], |_| Ok(()))
-                .optional()?;
-            Ok(StoreHealth {
-                backend: "sqlite",
-                target,
-            })
-        })
-        .await
-    }
-
+impl KeyStore for SqliteStore {
     async fn claim_key(&self, claim: &KeyRecord, times: KeyTimes) -> Result<KeyClaim, StoreError> {
         let claim = claim.clone();
         // The API writes keys even where no processor writes events: keep the WAL bounded.
@@ -242,6 +233,21 @@ impl EventStore for SqliteStore {
                 reply,
             })
             .await
+    }
+}
+
+impl HealthCheck for SqliteStore {
+    async fn health(&self) -> Result<StoreHealth, StoreError> {
+        let target = self.path.display().to_string();
+        self.read(move |conn| {
+            conn.query_row("SELECT 1 FROM events LIMIT 1", [], |_| Ok(()))
+                .optional()?;
+            Ok(StoreHealth {
+                backend: "sqlite",
+                target,
+            })
+        })
+        .await
     }
 }
 
