@@ -1,9 +1,9 @@
 //! Start-up plumbing shared by the functions and tools, so that each `main.rs` stays a few lines:
 //! [`env`] reads typed settings and names the variable when one is wrong, [`init_tracing`] sets
 //! up structured logs (JSON under `AWS_LAMBDA_LOG_FORMAT=json`, as Lambda's advanced logging
-//! expects), [`shutdown_signal`] resolves on SIGTERM or Ctrl-C, [`exit_code`] turns how a
-//! program ended ([`Exit`]) into the exit status every program uses, [`aws::sdk_config`] loads the
-//! AWS SDK configuration once per cold start, [`metrics`] writes CloudWatch Embedded Metric
+//! expects), [`shutdown_signal`] resolves on SIGTERM or Ctrl-C ([`shutdown_watch`] is the same
+//! as a watch), [`exit_code`] turns how a program ended ([`Exit`]) into the exit status every
+//! program uses, [`aws::sdk_config`] loads the AWS SDK configuration once per cold start, [`metrics`] writes CloudWatch Embedded Metric
 //! Format documents, [`trace`] reads and writes W3C `traceparent` values, and [`health`] is the
 //! `--health-check` client of the programs that serve `GET /health` in containers.
 #![warn(missing_docs)]
@@ -138,6 +138,18 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {}
         () = term => {}
     }
+}
+
+/// The one shutdown shape of a long-running program: a watch that turns true when the process
+/// is asked to stop ([`shutdown_signal`]), for loops that check it between steps and tasks that
+/// wait on it. Needs a running Tokio runtime.
+pub fn shutdown_watch() -> tokio::sync::watch::Receiver<bool> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    stopped
 }
 
 #[cfg(test)]
