@@ -257,13 +257,13 @@ impl Jwks {
         let jwks_uri = doc["jwks_uri"]
             .as_str()
             .ok_or_else(|| format!("{url}: no jwks_uri"))?;
-        crate::config::check_url(jwks_uri).map_err(|e| format!("{url}: jwks_uri {e}"))?;
+        crate::remote::check_url(jwks_uri).map_err(|e| format!("{url}: jwks_uri {e}"))?;
         Ok(jwks_uri.to_owned())
     }
 
     /// The body at `url`, bounded, and its `Cache-Control: max-age`.
     async fn get(&self, url: &str) -> Result<(Vec<u8>, Option<Duration>), String> {
-        crate::config::check_url(url)?;
+        crate::remote::check_url(url)?;
         let mut response = self
             .client
             .get(url)

@@ -25,6 +25,8 @@ pub mod error;
 pub mod jwk;
 #[cfg(feature = "client")]
 pub mod keys;
+#[cfg(feature = "client")]
+pub mod remote;
 pub mod token;
 
 #[cfg(feature = "client")]

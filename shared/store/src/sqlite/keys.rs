@@ -2,7 +2,7 @@
 //! writer opens (`writer`), so that the claims, completions and releases that arrive together
 //! share one commit.
 
-use super::writer::Reply;
+use super::reply::Reply;
 use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease, StoredKey};
 use crate::StoreError;
 use rusqlite::{params, OptionalExtension, Transaction};

@@ -13,6 +13,7 @@
 
 mod keys;
 mod pool;
+mod reply;
 mod schema;
 pub mod sql;
 mod writer;

@@ -12,8 +12,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
 
-/// Where an answer goes.
-pub(super) type Reply<T> = tokio::sync::oneshot::Sender<Result<T, StoreError>>;
+use super::reply::Reply;
 
 /// Most key writes in one transaction.
 const MOST_KEYS_PER_COMMIT: usize = 256;
