@@ -11,6 +11,7 @@
 //!
 //! usage: chaos [--smoke] [--clients N] [--keyed-clients N] [--hold-secs S] (`chaos --help`)
 
+mod faults;
 mod load;
 mod lock;
 mod report;
@@ -21,7 +22,7 @@ use load::Load;
 use local_stack::{Options, Stack};
 use report::Phase;
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use testkit::kafka::{create_topic, wait_until_consumed};
@@ -36,6 +37,10 @@ const KEYED_FIRST_CLIENT: usize = 500_000;
 /// How long the store stays locked: past its busy timeout and past SQLite's own retries of a
 /// WAL read lock (about 10 s), so that both writes and reads fail.
 const STORE_LOCK: Duration = Duration::from_secs(15);
+/// The run's topic, its dead-letter topic and the trigger's group.
+const TOPIC: &str = "chaos-events";
+const DLQ: &str = "chaos-events.dlq";
+const GROUP: &str = "chaos-group";
 /// Longest wait for the pipeline to store what was accepted before a fault ended.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
 
@@ -61,7 +66,7 @@ struct Cli {
 }
 
 /// The run's settings.
-struct Args {
+pub(crate) struct Args {
     clients: usize,
     keyed_clients: usize,
     hold: Duration,
@@ -138,7 +143,7 @@ async fn drained(load: &Load, store: &StoreView, ended: Instant) -> Option<Insta
 }
 
 /// Batches the trigger logged as failed with `kind`, over all its logs in `run`.
-fn trigger_failures(run: &Path, kind: &str) -> usize {
+pub(crate) fn trigger_failures(run: &Path, kind: &str) -> usize {
     std::fs::read_dir(run)
         .into_iter()
         .flatten()
@@ -164,120 +169,107 @@ async fn listed_markers(http: &reqwest::Client, base: &str) -> HashMap<(usize, u
     counts
 }
 
+/// The pipeline under test and where its files are.
+pub(crate) struct World {
+    broker: Tansu,
+    stack: Stack,
+    /// Kept until the run passes, so a failed or panicking run leaves its logs behind.
+    dir: PathBuf,
+    db: PathBuf,
+    base: String,
+}
+
+impl World {
+    /// A private broker with the topics, and the local stack over it and an SQLite file.
+    async fn start(args: &Args) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("chaos-")
+            .tempdir()
+            .expect("tempdir")
+            .keep();
+        let broker = Tansu::start();
+        create_topic(&broker.brokers(), TOPIC, 3).await;
+        create_topic(&broker.brokers(), DLQ, 3).await;
+        let db = dir.join("events.db");
+        let root = local_stack::workspace_root(env!("CARGO_MANIFEST_DIR"));
+        let mut options = Options::new(root, dir.join("run"))
+            .set("KAFKA_BROKERS", broker.brokers())
+            .set("KAFKA_TOPIC", TOPIC)
+            .set("KAFKA_DLQ_TOPIC", DLQ)
+            .set("KAFKA_PRODUCE_TIMEOUT_MS", PRODUCE_TIMEOUT_MS.to_string())
+            .set("STORE_URL", format!("sqlite://{}", db.display()))
+            .set("RUST_LOG", "info")
+            .set("TRIGGER_GROUP_ID", GROUP)
+            .set("TRIGGER_BATCH_WINDOW_MS", "100")
+            .set("TRIGGER_SESSION_TIMEOUT_MS", "6000")
+            .set("TRIGGER_ASSIGNMENT_TIMEOUT_MS", "8000")
+            .set("TRIGGER_RETRY_MAX_MS", "1000");
+        options.api_instances = args.clients + args.keyed_clients;
+        let stack = Stack::start(options).await.expect("the local stack starts");
+        let base = stack.function_url("events-api");
+        eprintln!("chaos: stack up at {base}; logs in {}", dir.display());
+        Self {
+            broker,
+            stack,
+            dir,
+            db,
+            base,
+        }
+    }
+
+    /// The trigger's and the functions' logs.
+    fn run_dir(&self) -> PathBuf {
+        self.dir.join("run")
+    }
+
+    /// The first event through every piece (and the trigger in its group); then the store
+    /// exists and can be watched.
+    async fn warm_up(&self) -> StoreView {
+        let warm = Load::start(
+            &self.base,
+            1,
+            WARM_UP_CLIENT,
+            Duration::from_secs(120),
+            false,
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let _ = warm.stop().await;
+        loop {
+            if self.db.exists() {
+                return StoreView::open(&self.db);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 4)]
 async fn main() -> ExitCode {
     let args = Args::from(Cli::parse());
-    // Kept until the run passes, so a failed or panicking run leaves its logs behind.
-    let dir = tempfile::Builder::new()
-        .prefix("chaos-")
-        .tempdir()
-        .expect("tempdir")
-        .keep();
-    let mut broker = Tansu::start();
-    let (topic, dlq, group) = ("chaos-events", "chaos-events.dlq", "chaos-group");
-    create_topic(&broker.brokers(), topic, 3).await;
-    create_topic(&broker.brokers(), dlq, 3).await;
-    let db = dir.join("events.db");
-    let root = local_stack::workspace_root(env!("CARGO_MANIFEST_DIR"));
-    let mut options = Options::new(root, dir.join("run"))
-        .set("KAFKA_BROKERS", broker.brokers())
-        .set("KAFKA_TOPIC", topic)
-        .set("KAFKA_DLQ_TOPIC", dlq)
-        .set("KAFKA_PRODUCE_TIMEOUT_MS", PRODUCE_TIMEOUT_MS.to_string())
-        .set("STORE_URL", format!("sqlite://{}", db.display()))
-        .set("RUST_LOG", "info")
-        .set("TRIGGER_GROUP_ID", group)
-        .set("TRIGGER_BATCH_WINDOW_MS", "100")
-        .set("TRIGGER_SESSION_TIMEOUT_MS", "6000")
-        .set("TRIGGER_ASSIGNMENT_TIMEOUT_MS", "8000")
-        .set("TRIGGER_RETRY_MAX_MS", "1000");
-    options.api_instances = args.clients + args.keyed_clients;
-    let mut stack = Stack::start(options).await.expect("the local stack starts");
-    let base = stack.function_url("events-api");
-    let http = reqwest::Client::new();
-    eprintln!("chaos: stack up at {base}; logs in {}", dir.display());
-
-    // Warm-up: the first event through every piece (and the trigger in its group).
-    let warm = Load::start(&base, 1, WARM_UP_CLIENT, Duration::from_secs(120), false);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let _ = warm.stop().await;
-    let store = loop {
-        if db.exists() {
-            break StoreView::open(&db);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let mut world = World::start(&args).await;
+    let store = world.warm_up().await;
 
     // librdkafka fails the delivery at the produce timeout; the function adds its own margin.
     let slowest_allowed = Duration::from_millis(PRODUCE_TIMEOUT_MS) + Duration::from_secs(1);
-    let load = Load::start(&base, args.clients, 0, Duration::from_secs(60), false);
+    let load = Load::start(&world.base, args.clients, 0, Duration::from_secs(60), false);
     let keyed = Load::start(
-        &base,
+        &world.base,
         args.keyed_clients,
         KEYED_FIRST_CLIENT,
         Duration::from_secs(60),
         true,
     );
     let mut phases = Vec::new();
-    let faults = [
-        "broker killed",
-        "store locked",
-        "processor killed",
-        "trigger killed",
-    ];
-    for (i, fault) in faults.into_iter().enumerate() {
+    for (i, fault) in faults::FAULTS.iter().enumerate() {
         load.phase.store(i, std::sync::atomic::Ordering::Relaxed);
         keyed.phase.store(i, std::sync::atomic::Ordering::Relaxed);
         tokio::time::sleep(args.lead).await;
-        eprintln!("chaos: {fault}");
-        let mut probe_violations = Vec::new();
-        match i {
-            0 => {
-                tokio::task::block_in_place(|| broker.kill());
-                tokio::time::sleep(args.hold).await;
-                tokio::task::block_in_place(|| broker.restart());
-            }
-            1 => {
-                let list = format!("{base}/events/processed?limit=10");
-                probe_violations = lock::lock_store(&db, STORE_LOCK, &list).await;
-            }
-            2 => {
-                // A kill can land just after the function answered (a batch takes milliseconds),
-                // which fails nothing; kill again until `kills` invocations died mid-way.
-                let run = dir.join("run");
-                let before = trigger_failures(&run, "Runtime.ExitError");
-                let mut attempts = 0;
-                while trigger_failures(&run, "Runtime.ExitError") < before + args.kills
-                    && attempts < args.kills * 10
-                {
-                    attempts += 1;
-                    let caught = stack
-                        .kill_function_while_busy(
-                            local_stack::EVENTS_PROCESSOR,
-                            Duration::from_secs(10),
-                        )
-                        .await;
-                    if !caught {
-                        probe_violations
-                            .push(format!("kill {attempts}: the processor was never busy"));
-                    }
-                    tokio::time::sleep(Duration::from_millis(1500)).await;
-                }
-            }
-            _ => {
-                for k in 0..args.kills {
-                    stack.kill_trigger();
-                    stack
-                        .start_trigger(&format!("trigger-restart-{k}.log"))
-                        .expect("the trigger restarts");
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                }
-            }
-        }
+        eprintln!("chaos: {}", fault.name);
+        let probe_violations = fault.inject(&mut world, &args).await;
         let ended = Instant::now();
         let drained_at = drained(&load, &store, ended).await;
         phases.push(Phase {
-            fault: fault.to_owned(),
+            fault: fault.name.to_owned(),
             ended,
             drained_at,
             probe_violations,
@@ -289,9 +281,9 @@ async fn main() -> ExitCode {
     let _ = drained_all(&store, &requests, end).await;
     let _ = drained_all(&store, &keyed_requests, end).await;
     tokio::task::block_in_place(|| {
-        wait_until_consumed(&broker.brokers(), group, topic, DRAIN_TIMEOUT)
+        wait_until_consumed(&world.broker.brokers(), GROUP, TOPIC, DRAIN_TIMEOUT)
     });
-    let stored = listed_markers(&http, &base).await;
+    let stored = listed_markers(&reqwest::Client::new(), &world.base).await;
     let rows = report::rows(&phases, &requests, &stored, slowest_allowed);
     println!("{}", report::table(&rows));
     let keys = report::keyed(&keyed_requests, &stored);
@@ -312,37 +304,41 @@ async fn main() -> ExitCode {
     if keys.retried == 0 {
         violations.push("keyed clients: no event needed a retry, so the faults missed them".into());
     }
-    // The faults must have hit: batches failed on the locked store and on the killed processor.
-    let run = dir.join("run");
-    let (on_store, on_exit) = (
-        trigger_failures(&run, "StoreUnavailable"),
-        trigger_failures(&run, "Runtime.ExitError"),
-    );
-    println!(
-        "chaos: batches that failed and were retried: {on_store} on the locked store, {on_exit} on a killed processor"
-    );
-    if on_store == 0 {
-        violations
-            .push("store locked: no batch failed, so the lock did not reach the processor".into());
-    }
-    if on_exit < args.kills {
-        violations.push(format!(
-            "processor killed: {on_exit} invocations failed for {} kills",
-            args.kills
-        ));
-    }
-    stack.stop().await;
+    violations.extend(faults_hit(&world.run_dir(), args.kills));
+    world.stack.stop().await;
     if violations.is_empty() {
         println!("chaos: every 201 stored exactly once, through every fault");
-        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&world.dir);
         ExitCode::SUCCESS
     } else {
         for v in violations {
             eprintln!("chaos: {v}");
         }
-        eprintln!("chaos: logs kept in {}", dir.display());
+        eprintln!("chaos: logs kept in {}", world.dir.display());
         ExitCode::FAILURE
     }
+}
+
+/// The faults must have hit: batches failed on the locked store and on the killed processor.
+fn faults_hit(run: &Path, kills: usize) -> Vec<String> {
+    let (on_store, on_exit) = (
+        trigger_failures(run, "StoreUnavailable"),
+        trigger_failures(run, "Runtime.ExitError"),
+    );
+    println!(
+        "chaos: batches that failed and were retried: {on_store} on the locked store, {on_exit} on a killed processor"
+    );
+    let mut violations = Vec::new();
+    if on_store == 0 {
+        violations
+            .push("store locked: no batch failed, so the lock did not reach the processor".into());
+    }
+    if on_exit < kills {
+        violations.push(format!(
+            "processor killed: {on_exit} invocations failed for {kills} kills"
+        ));
+    }
+    violations
 }
 
 /// Waits until every 201 of `requests` is in the store.
