@@ -3,20 +3,19 @@
 //! the signer the Function URL's `AWS_IAM` auth put in the request context (`iam`). A request
 //! that cannot say who it is never reaches the handler.
 
-use crate::{ApiError, App};
+use crate::{ApiError, ApiStore, App};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, Extensions};
 use event_auth::Caller;
 use event_kafka::EventPublisher;
-use event_store::EventStore;
 use lambda_http::request::RequestContext;
 use std::sync::Arc;
 
 /// The caller of a request that proved who it is.
 pub(crate) struct Authenticated(pub Caller);
 
-impl<S: EventStore, P: EventPublisher> FromRequestParts<Arc<App<S, P>>> for Authenticated {
+impl<S: ApiStore, P: EventPublisher> FromRequestParts<Arc<App<S, P>>> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(

@@ -60,12 +60,56 @@ pub enum ApiError {
     /// the log only.
     #[error("the identity provider could not be reached to check the token; retry later")]
     IdentityUnavailable(String),
+    /// A dependency `GET /health` checks is failing.
+    #[error("unavailable: {}", .0.failing().join(", "))]
+    DependencyUnavailable(Dependencies),
     /// No route matches the path.
     #[error("no resource at {0}; see GET /health, POST /events/generate, GET /events/processed")]
     NotFound(String),
     /// The path exists, the method does not.
     #[error("method {0} is not allowed here")]
     MethodNotAllowed(String),
+}
+
+/// What `GET /health` says of each dependency: only whether it is ok (what it reported, or
+/// why it failed, goes to the log; an unauthenticated caller learns nothing more).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dependencies {
+    /// The broker answered within its deadline.
+    pub kafka: bool,
+    /// The store answered within its deadline.
+    pub store: bool,
+}
+
+impl Dependencies {
+    /// The failing ones' names.
+    pub fn failing(&self) -> Vec<&'static str> {
+        [("kafka", self.kafka), ("store", self.store)]
+            .into_iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// The body's fields about them: `status` (`ok` or `unavailable`), `failing` when any is,
+    /// and `ok` or `failing` for each.
+    pub(crate) fn fields(&self) -> serde_json::Map<String, serde_json::Value> {
+        let verdict = |ok: bool| if ok { "ok" } else { "failing" };
+        let failing = self.failing();
+        let mut body = serde_json::Map::new();
+        let status = if failing.is_empty() {
+            "ok"
+        } else {
+            "unavailable"
+        };
+        body.insert("status".into(), status.into());
+        if !failing.is_empty() {
+            body.insert("failing".into(), failing.into());
+        }
+        body.insert("kafka".into(), verdict(self.kafka).into());
+        body.insert("store".into(), verdict(self.store).into());
+        body
+    }
 }
 
 fn summary(details: &[FieldError]) -> String {
@@ -78,6 +122,25 @@ fn summary(details: &[FieldError]) -> String {
 impl From<ValidationErrors> for ApiError {
     fn from(e: ValidationErrors) -> Self {
         Self::Validation(e.into_vec())
+    }
+}
+
+impl From<event_store::StoreError> for ApiError {
+    fn from(e: event_store::StoreError) -> Self {
+        Self::StoreUnavailable(e.to_string())
+    }
+}
+
+impl From<event_kafka::Error> for ApiError {
+    /// Any failure to publish is a 503: the event was not accepted. Our own failures (the
+    /// event not encoded, the sending task lost) are told apart in the log.
+    fn from(e: event_kafka::Error) -> Self {
+        match e {
+            event_kafka::Error::Encode(_) | event_kafka::Error::Task(_) => {
+                Self::KafkaUnavailable(format!("internal error: {e}"))
+            }
+            other => Self::KafkaUnavailable(other.to_string()),
+        }
     }
 }
 
@@ -135,6 +198,9 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "identity_provider_unavailable",
             ),
+            Self::DependencyUnavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "dependency_unavailable")
+            }
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
         }
@@ -152,6 +218,10 @@ pub(crate) struct ErrorBody<'a> {
     /// With `validation_failed`: every problem, at most 20 plus one `too_many_errors` entry.
     #[serde(skip_serializing_if = "Option::is_none")]
     details: Option<&'a [FieldError]>,
+    /// With `dependency_unavailable`: the health fields (the `Health` schema).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schemars(skip)]
+    dependencies: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl IntoResponse for ApiError {
@@ -169,6 +239,10 @@ impl IntoResponse for ApiError {
             error: code,
             message: self.to_string(),
             details,
+            dependencies: match &self {
+                Self::DependencyUnavailable(d) => Some(d.fields()),
+                _ => None,
+            },
         };
         let retry_after = match &self {
             Self::IdempotencyInProgress(secs) => Some(*secs),

@@ -27,9 +27,15 @@ pub use serve::{run, run_until, serve, StartError, WRITE_TIMEOUT};
 use axum::Router;
 use event_auth::Authenticator;
 use event_kafka::EventPublisher;
-use event_store::EventStore;
+use event_store::{EventReader, HealthCheck, KeyStore};
 use pipeline_runtime::metrics::Metrics;
 use std::sync::Arc;
+
+/// What the API asks of a store: it lists events, keeps idempotency keys and checks health; it
+/// never writes an event (the processor does).
+pub trait ApiStore: EventReader + KeyStore + HealthCheck {}
+
+impl<S: EventReader + KeyStore + HealthCheck> ApiStore for S {}
 
 /// What the handlers share: built once per cold start.
 pub struct App<S, P> {
@@ -103,7 +109,7 @@ impl Default for KeyPolicy {
 }
 
 /// Every route of the function, answering CORS for `allowed_origins` (none when empty).
-pub fn router_with_cors<S: EventStore, P: EventPublisher>(
+pub fn router_with_cors<S: ApiStore, P: EventPublisher>(
     app: Arc<App<S, P>>,
     allowed_origins: &[String],
 ) -> Router {
@@ -154,7 +160,7 @@ fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
 }
 
 /// Every route of the function, each request observed (trace, log line, metrics).
-pub fn router<S: EventStore, P: EventPublisher>(app: Arc<App<S, P>>) -> Router {
+pub fn router<S: ApiStore, P: EventPublisher>(app: Arc<App<S, P>>) -> Router {
     routes::Route::ALL
         .into_iter()
         .fold(Router::new(), |router, route| {

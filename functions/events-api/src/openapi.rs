@@ -193,8 +193,9 @@ pub fn document() -> Value {
     })
 }
 
-/// `GET /health`'s body (built field by field in `routes::health`; the fuzzing run checks every
-/// answer against this). Each dependency is only `ok` or `failing`: details go to the log.
+/// `GET /health`'s body (its fields from `error::Dependencies`, a 503 through the error map; the
+/// fuzzing run checks every answer against this). Each dependency is only `ok` or `failing`:
+/// details go to the log.
 fn health_schema() -> Value {
     let dependency = json!({"enum": ["ok", "failing"]});
     json!({

@@ -1,10 +1,10 @@
 //! Start-up: build the clients once, then serve the router as a Lambda or a plain server.
 
 use crate::deadline::WriteDeadline;
-use crate::{router_with_cors, App, Config, KeyPolicy, Mode, SERVICE};
+use crate::{router_with_cors, ApiStore, App, Config, KeyPolicy, Mode, SERVICE};
 use event_auth::{Authenticator, JwksPolicy};
 use event_kafka::{EventPublisher, KafkaPublisher};
-use event_store::{EventStore, StoreError};
+use event_store::StoreError;
 use pipeline_runtime::metrics::Metrics;
 use pipeline_runtime::shutdown_signal;
 use std::future::Future;
@@ -110,7 +110,7 @@ pub async fn run_until(
 /// It serves HTTP/1.1 with at most [`MAX_CONNECTIONS`] connections, each closed when its next
 /// request's headers take longer than [`HEADER_READ_TIMEOUT`] (a body has its own deadline in
 /// `generate`) or a write of its answer stays blocked longer than [`WRITE_TIMEOUT`].
-pub async fn serve<S: EventStore, P: EventPublisher>(
+pub async fn serve<S: ApiStore, P: EventPublisher>(
     listener: tokio::net::TcpListener,
     app: Arc<App<S, P>>,
     cors_allowed_origins: &[String],

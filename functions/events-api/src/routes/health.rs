@@ -5,14 +5,13 @@
 //! runs wait for it: a flood of health checks costs the broker and the store one check a
 //! second, not one each.
 
-use crate::App;
+use crate::error::Dependencies;
+use crate::{ApiError, ApiStore, App};
 use axum::extract::State;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use event_kafka::EventPublisher;
-use event_store::EventStore;
-use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{debug, warn};
@@ -29,7 +28,7 @@ type Report = Result<(u64, String), (u64, String)>;
 #[derive(Default)]
 pub(crate) struct HealthCache(tokio::sync::Mutex<Option<(Instant, bool, bool)>>);
 
-pub(crate) async fn health<S: EventStore, P: EventPublisher>(
+pub(crate) async fn health<S: ApiStore, P: EventPublisher>(
     State(app): State<Arc<App<S, P>>>,
 ) -> Response {
     let (kafka, store) = {
@@ -47,7 +46,7 @@ pub(crate) async fn health<S: EventStore, P: EventPublisher>(
 }
 
 /// Checks both dependencies and logs what they said; whether each is ok.
-async fn check_both<S: EventStore, P: EventPublisher>(app: &App<S, P>) -> (bool, bool) {
+async fn check_both<S: ApiStore, P: EventPublisher>(app: &App<S, P>) -> (bool, bool) {
     // The publisher bounds its own check; the outer bound covers a stuck client.
     let kafka = check(Duration::from_millis(2100), app.publisher.health());
     let store = check(STORE_DEADLINE, app.store.health());
@@ -68,39 +67,18 @@ async fn check_both<S: EventStore, P: EventPublisher>(app: &App<S, P>) -> (bool,
     (kafka.is_ok(), store.is_ok())
 }
 
+/// The answer: 200 with each dependency ok, or the error map's 503 naming the failing ones;
+/// never cached.
 fn answer(kafka: bool, store: bool) -> Response {
-    let verdict = |ok: bool| if ok { "ok" } else { "failing" };
-    let failing: Vec<&str> = [("kafka", kafka), ("store", store)]
-        .into_iter()
-        .filter(|(_, ok)| !ok)
-        .map(|(name, _)| name)
-        .collect();
-    let mut body = serde_json::Map::new();
-    let status = if failing.is_empty() {
-        body.insert("status".into(), Value::from("ok"));
-        StatusCode::OK
+    let dependencies = Dependencies { kafka, store };
+    let mut response = if dependencies.failing().is_empty() {
+        (StatusCode::OK, Json(dependencies.fields())).into_response()
     } else {
-        body.insert("status".into(), Value::from("unavailable"));
-        body.insert("error".into(), Value::from("dependency_unavailable"));
-        body.insert(
-            "message".into(),
-            Value::from(format!("unavailable: {}", failing.join(", "))),
-        );
-        body.insert("failing".into(), Value::from(failing));
-        StatusCode::SERVICE_UNAVAILABLE
+        ApiError::DependencyUnavailable(dependencies).into_response()
     };
-    body.insert("kafka".into(), Value::from(verdict(kafka)));
-    body.insert("store".into(), Value::from(verdict(store)));
-    let mut response = (status, Json(body)).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(crate::error::RETRY_AFTER_SECS),
-        );
-    }
     response
 }
 

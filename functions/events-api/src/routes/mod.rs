@@ -1,21 +1,22 @@
-//! One module per route; the table of routes ([`Route`]) and the fallbacks are here.
+//! One module per route (`generate` with `accept`, the acknowledged 201, and `idempotency`, the
+//! `Idempotency-Key` protocol); the table of routes ([`Route`]) and the fallbacks are here.
 
+mod accept;
 mod generate;
 mod health;
+mod idempotency;
 mod processed;
 
-pub(crate) use generate::{
-    generate, BODY_READ_TIMEOUT, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MAX_IDEMPOTENCY_KEY_BYTES,
-};
+pub(crate) use generate::{generate, BODY_READ_TIMEOUT};
 pub(crate) use health::{health, HealthCache, HEALTH_MAX_AGE};
+pub(crate) use idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MAX_IDEMPOTENCY_KEY_BYTES};
 pub use processed::MAX_CONCURRENT_LISTINGS;
 pub(crate) use processed::{processed, DEFAULT_LIMIT, LIST_DEADLINE, MAX_PAGE_BYTES};
 
-use crate::{ApiError, App};
+use crate::{ApiError, ApiStore, App};
 use axum::http::{Method, Uri};
 use axum::routing::{get, post, MethodRouter};
 use event_kafka::EventPublisher;
-use event_store::EventStore;
 use std::sync::Arc;
 
 /// Every route the function serves: the router is built from [`Route::ALL`], and the OpenAPI
@@ -52,7 +53,7 @@ impl Route {
     }
 
     /// Its handler, under its method (a test holds the two to [`Route::method`]).
-    pub(crate) fn handler<S: EventStore, P: EventPublisher>(self) -> MethodRouter<Arc<App<S, P>>> {
+    pub(crate) fn handler<S: ApiStore, P: EventPublisher>(self) -> MethodRouter<Arc<App<S, P>>> {
         match self {
             Self::Generate => post(generate::<S, P>),
             Self::Processed => get(processed::<S, P>),

@@ -2,13 +2,13 @@
 //! `Link: <?…&cursor=…>; rel="next"` header.
 
 use crate::auth::Authenticated;
-use crate::{ApiError, App};
+use crate::{ApiError, ApiStore, App};
 use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use event_kafka::EventPublisher;
 use event_schema::{check_event_type, check_user_id, ErrorCode, FieldError, ValidationErrors};
-use event_store::{Cursor, EventStore, ListQuery, Page, MAX_PAGE_SIZE};
+use event_store::{Cursor, ListQuery, Page, MAX_PAGE_SIZE};
 use std::sync::Arc;
 
 /// Page size when `limit` is absent.
@@ -26,7 +26,7 @@ pub(crate) const LIST_DEADLINE: std::time::Duration = std::time::Duration::from_
 /// `server_busy` at once, with `Retry-After`.
 pub const MAX_CONCURRENT_LISTINGS: usize = 32;
 
-pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
+pub(crate) async fn processed<S: ApiStore, P: EventPublisher>(
     State(app): State<Arc<App<S, P>>>,
     Authenticated(caller): Authenticated,
     RawQuery(raw): RawQuery,
@@ -46,8 +46,7 @@ pub(crate) async fn processed<S: EventStore, P: EventPublisher>(
         .await
         .map_err(|_| {
             ApiError::StoreUnavailable(format!("no answer within {} s", LIST_DEADLINE.as_secs()))
-        })?
-        .map_err(|e| ApiError::StoreUnavailable(e.to_string()))?;
+        })??;
     let (body, next) = bounded_page(page, MAX_PAGE_BYTES)?;
     let mut response = (
         [(
