@@ -1,7 +1,7 @@
 # The pipeline's container images, one target each:
 #
 #   events-api               the HTTP API as a plain server (PORT, default 3000), GET /health
-#   events-consumer          the processor as a long-running Kafka consumer (tools/events-consumer)
+#   events-consumer          the processor as a long-running Kafka consumer (functions/events-consumer)
 #   events-api-lambda        the HTTP function as a Lambda container image (provided.al2023)
 #   events-processor-lambda  the Kafka-triggered function as a Lambda container image
 #
@@ -112,7 +112,7 @@ ENV STORE_URL=sqlite:///data/events.db \
     CONSUMER_HEALTH_ADDR=127.0.0.1:8081
 VOLUME ["/data"]
 # GET /health of the running consumer, by the binary itself (distroless has no shell or curl):
-# healthy while its loop turns and its batches go through (see tools/events-consumer/src/health.rs).
+# healthy while its loop turns and its batches go through (see functions/events-consumer/src/health.rs).
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["/usr/local/bin/events-consumer", "--health-check"]
 ENTRYPOINT ["/usr/local/bin/events-consumer"]

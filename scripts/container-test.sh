@@ -144,8 +144,8 @@ on_exit '[[ ${#containers[@]} -eq 0 ]] || $docker rm -f "${containers[@]}" >/dev
 "$docker" run -d --name "$run_id-api" "${common[@]}" -e AUTH_MODE=none -e ALLOW_ANONYMOUS_ACCESS=true -e PORT="$api_port" \
   "activity-pipeline/events-api:$run_id" >/dev/null
 containers+=("$run_id-api")
-"$docker" run -d --name "$run_id-consumer" "${common[@]}" -e TRIGGER_GROUP_ID="$run_id" \
-  -e CONSUMER_HEALTH_ADDR="127.0.0.1:$health_port" -e TRIGGER_BATCH_WINDOW_MS=100 \
+"$docker" run -d --name "$run_id-consumer" "${common[@]}" -e CONSUMER_GROUP_ID="$run_id" \
+  -e CONSUMER_HEALTH_ADDR="127.0.0.1:$health_port" -e CONSUMER_BATCH_WINDOW_MS=100 \
   "activity-pipeline/events-consumer:$run_id" >/dev/null
 containers+=("$run_id-consumer")
 

@@ -120,7 +120,7 @@ cat <<MSG
   Ctrl-C stops everything started here. While events flow, a summary line follows every 5 s.
 
 MSG
-# The trigger's summary lines (tools/msk-trigger/src/summary.rs), as they come.
+# The trigger's summary lines (shared/consume/src/summary.rs), as they come.
 tail --pid="${pids[0]}" -n +1 -F "$RUN_DIR/trigger.log" 2>/dev/null | grep --line-buffered '^summary: ' &
 pids+=($!)
 wait -n "${pids[@]}"

@@ -8,7 +8,7 @@ pub enum ConsumerError {
     Processor(#[from] events_processor::StartError),
     /// The consume loop stopped on an error (the consumer could not be created, a setting).
     #[error(transparent)]
-    Loop(#[from] msk_trigger::TriggerError),
+    Loop(#[from] event_consume::LoopError),
     /// The health listener could not bind its address.
     #[error("health listener on {addr}: {source}")]
     Health {

@@ -7,7 +7,7 @@
 //! or the dead-letter topic is down: the batch is retried, nothing is committed or lost). It
 //! does not ask the broker or the store itself: the loop's own attempts are the check.
 
-use msk_trigger::{Health, Progress};
+use event_consume::{Health, Progress};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

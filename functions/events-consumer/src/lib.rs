@@ -2,17 +2,18 @@
 //! containers rather than on Lambda.
 //!
 //! It consumes `KAFKA_TOPIC` in the same consumer group as the event source mapping
-//! (`user-activity-consumer-group`) with the same loop as `msk-trigger` ([`msk_trigger::consume`]:
-//! MSK-shaped batches, retries with backoff, bisecting, skipping to the on-failure topic, and
-//! offsets committed only after a batch is done); only the invocation differs: the batch goes to
-//! the [`events_processor::Processor`] in this process ([`InProcess`]) rather than through the
-//! Lambda Invoke API. So its guarantees are the trigger's and the function's: a batch is
+//! (`user-activity-consumer-group`) with the mapping's loop ([`event_consume::consume`], which
+//! the local trigger runs too: MSK-shaped batches, retries with backoff, bisecting, skipping to
+//! the on-failure topic, and offsets committed only after a batch is done); only the invocation
+//! differs: the batch goes to the [`events_processor::Processor`] in this process
+//! ([`InProcess`]), typed, rather than as JSON through the Lambda Invoke API. So its guarantees are the trigger's and the function's: a batch is
 //! committed only once every valid event is stored and every poison record is on the
 //! dead-letter topic; partial batch responses (`REPORT_BATCH_ITEM_FAILURES`) redeliver exactly
 //! the records named; SIGTERM leaves the group without committing a batch
 //! still being retried.
 //!
-//! Layout: [`config`] (the trigger's and the processor's settings, and `CONSUMER_HEALTH_ADDR`),
+//! Layout: [`config`] (the loop's settings as `CONSUMER_*`, the processor's, and
+//! `CONSUMER_HEALTH_ADDR`),
 //! [`InProcess`] (the port's in-process adapter), [`health`] (`GET /health` and the
 //! `--health-check` client), [`error`].
 #![warn(missing_docs)]
@@ -26,10 +27,11 @@ pub use config::Config;
 pub use error::ConsumerError;
 pub use in_process::InProcess;
 
+use event_consume::Progress;
 use events_processor::Processor;
-use msk_trigger::Progress;
 use std::sync::Arc;
 use tokio::sync::watch;
+use tracing::warn;
 
 /// The program's name: its Kafka client id and the `Service` dimension of its metrics.
 pub const SERVICE: &str = "events-consumer";
@@ -37,6 +39,9 @@ pub const SERVICE: &str = "events-consumer";
 /// Opens the store and the dead-letter producer once, then consumes until `shutdown` turns
 /// true (the health listener, when configured, answers meanwhile).
 pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), ConsumerError> {
+    for (old, new) in &config.renamed {
+        warn!(old = %old, new = %new, "{old} is read as {new} for this release only; set {new}");
+    }
     let progress = Arc::new(Progress::default());
     let health = match config.health_addr {
         None => None,
@@ -52,9 +57,9 @@ pub async fn run(config: Config, shutdown: watch::Receiver<bool>) -> Result<(), 
         }
     };
     let processor = Processor::open(&config.processor, SERVICE).await?;
-    let invoker = InProcess::new(processor, config.trigger.invoke_timeout);
+    let invoker = InProcess::new(processor, &config.consume);
     let outcome =
-        msk_trigger::consume(&config.trigger, &invoker, SERVICE, &progress, shutdown).await;
+        event_consume::consume(&config.consume, &invoker, SERVICE, &progress, shutdown).await;
     if let Some(health) = health {
         health.abort();
     }

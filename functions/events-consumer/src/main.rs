@@ -4,7 +4,7 @@ use pipeline_runtime::Exit;
 use std::process::ExitCode;
 
 /// The events processor as a long-running Kafka consumer. Settings come from the environment
-/// (the trigger's and the processor's variables, and CONSUMER_HEALTH_ADDR); it runs until
+/// (the loop's CONSUMER_* variables, the processor's, and CONSUMER_HEALTH_ADDR); it runs until
 /// SIGTERM or Ctrl-C.
 #[derive(Parser)]
 #[command(version)]
@@ -22,17 +22,8 @@ async fn main() -> ExitCode {
     }
     pipeline_runtime::init_tracing();
     let exit = match Config::from_env() {
-        Ok(config) => Exit::from(serve(config).await),
+        Ok(config) => Exit::from(run(config, pipeline_runtime::shutdown_watch()).await),
         Err(e) => Exit::Config(e),
     };
     pipeline_runtime::exit_code("events-consumer", exit)
-}
-
-async fn serve(config: Config) -> Result<(), events_consumer::ConsumerError> {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        pipeline_runtime::shutdown_signal().await;
-        let _ = stop.send(true);
-    });
-    run(config, stopped).await
 }

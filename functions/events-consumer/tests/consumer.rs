@@ -47,12 +47,12 @@ impl Setup {
             ("KAFKA_BROKERS", brokers()),
             ("KAFKA_TOPIC", self.topic.clone()),
             ("KAFKA_DLQ_TOPIC", self.dlq.clone()),
-            ("TRIGGER_GROUP_ID", self.group.clone()),
+            ("CONSUMER_GROUP_ID", self.group.clone()),
             ("STORE_URL", format!("sqlite://{}", self.db().display())),
-            ("TRIGGER_BATCH_SIZE", "5".to_owned()),
-            ("TRIGGER_BATCH_WINDOW_MS", "100".to_owned()),
-            ("TRIGGER_FETCH_WAIT_MS", "100".to_owned()),
-            ("TRIGGER_SESSION_TIMEOUT_MS", "6000".to_owned()),
+            ("CONSUMER_BATCH_SIZE", "5".to_owned()),
+            ("CONSUMER_BATCH_WINDOW_MS", "100".to_owned()),
+            ("CONSUMER_FETCH_WAIT_MS", "100".to_owned()),
+            ("CONSUMER_SESSION_TIMEOUT_MS", "6000".to_owned()),
         ]
         .map(|(k, v)| (k.to_owned(), v))
         .to_vec()

@@ -2,13 +2,13 @@
 //! for a while: with `REPORT_BATCH_ITEM_FAILURES` the processor names that partition and only it
 //! comes again; without, the whole batch is retried. Either way every event ends up stored once
 //! and the offsets are committed. (The production `run` opens the store from `STORE_URL`; here
-//! the loop, `msk_trigger::consume`, gets a store that fails on cue. Needs `make kafka`.)
+//! the loop, `event_consume::consume`, gets a store that fails on cue. Needs `make kafka`.)
 
+use event_consume::Progress;
 use event_kafka::MemoryDeadLetters;
 use event_store::{Faulty, MemoryStore, StoreError};
 use events_consumer::InProcess;
 use events_processor::Processor;
-use msk_trigger::Progress;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,22 +58,22 @@ async fn consume_with_refusals(report: bool) -> BTreeMap<String, u32> {
     let src: &[(&str, &str)] = &[
         ("KAFKA_BROKERS", &brokers()),
         ("KAFKA_TOPIC", &topic),
-        ("TRIGGER_GROUP_ID", &group),
-        ("TRIGGER_BATCH_WINDOW_MS", "300"),
-        ("TRIGGER_RETRY_BASE_MS", "50"),
-        ("TRIGGER_SESSION_TIMEOUT_MS", "6000"),
+        ("CONSUMER_GROUP_ID", &group),
+        ("CONSUMER_BATCH_WINDOW_MS", "300"),
+        ("CONSUMER_RETRY_BASE_MS", "50"),
+        ("CONSUMER_SESSION_TIMEOUT_MS", "6000"),
         ("REPORT_BATCH_ITEM_FAILURES", &report),
     ];
-    let config = msk_trigger::Config::from_source(src).expect("config");
+    let config = event_consume::Config::from_source(src, "CONSUMER_").expect("config");
     let offered = Arc::new(Mutex::new(BTreeMap::new()));
     let refusals = Arc::new(Mutex::new(2));
     let store = flaky("u1", Arc::clone(&refusals), Arc::clone(&offered));
     let processor = Processor::new(store, MemoryDeadLetters::default())
         .reporting_item_failures(config.report_batch_item_failures);
-    let invoker = InProcess::new(processor, Duration::from_secs(30));
+    let invoker = InProcess::new(processor, &config);
     let progress = Progress::default();
     let (stop, stopped) = watch::channel(false);
-    let looping = msk_trigger::consume(&config, &invoker, "partial-test", &progress, stopped);
+    let looping = event_consume::consume(&config, &invoker, "partial-test", &progress, stopped);
     let (b, g, t) = (brokers(), group.clone(), topic.clone());
     let consumed = async move {
         tokio::task::spawn_blocking(move || {

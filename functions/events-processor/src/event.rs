@@ -7,6 +7,7 @@
 //! (`unreadable_record`) with whatever of it can be told: its partition and offset, its key and
 //! value.
 
+use aws_lambda_events::encodings::MillisecondTimestamp;
 use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -37,8 +38,10 @@ pub fn read_event(mut payload: Value) -> (KafkaEvent, Vec<(String, DeadLetter)>)
             // The event types refuse a timestamp of -1 and panic on a fractional one: only a
             // whole, non-negative number of milliseconds is handed to them.
             if !item.get("timestamp").is_some_and(whole_millis) {
-                let why = "its timestamp is not a whole, non-negative number of milliseconds";
-                letters.push((key.clone(), unreadable(&key, &item, why.to_owned())));
+                letters.push((
+                    key.clone(),
+                    unreadable(&key, &item, BAD_TIMESTAMP.to_owned()),
+                ));
                 continue;
             }
             // Anything else they may still panic on is one unreadable record too (outside a
@@ -60,6 +63,19 @@ pub fn read_event(mut payload: Value) -> (KafkaEvent, Vec<(String, DeadLetter)>)
     (event, letters)
 }
 
+/// Why a record whose timestamp the event types cannot hold is unreadable.
+pub const BAD_TIMESTAMP: &str = "its timestamp is not a whole, non-negative number of milliseconds";
+
+/// A record's timestamp as the event types hold it, `None` when they cannot (negative, as
+/// Kafka's "no timestamp" -1, or beyond their range): the same rule for a batch handed over in
+/// process as for one read from JSON, so that a record gets the same verdict either way.
+pub fn timestamp(ms: i64) -> Option<MillisecondTimestamp> {
+    if ms < 0 {
+        return None;
+    }
+    chrono::DateTime::from_timestamp_millis(ms).map(MillisecondTimestamp)
+}
+
 /// Whether a timestamp is what the event types read without trouble: a non-negative integer,
 /// as a number or as digits.
 fn whole_millis(t: &Value) -> bool {
@@ -70,32 +86,55 @@ fn whole_millis(t: &Value) -> bool {
     }
 }
 
-/// The dead letter of a record that could not be read, under `key` (`"<topic>-<partition>"`).
-fn unreadable(key: &str, item: &Value, why: String) -> DeadLetter {
-    let (topic, partition) = key.rsplit_once('-').unwrap_or((key, ""));
-    let bytes = |name: &str| {
-        item.get(name)
-            .and_then(Value::as_str)
-            .map(|s| STANDARD.decode(s).unwrap_or_else(|_| s.as_bytes().to_vec()))
-    };
-    DeadLetter {
-        reason: Reason::UnreadableRecord,
-        message: format!("the record cannot be read as an MSK record: {why}"),
-        topic: item
-            .get("topic")
-            .and_then(Value::as_str)
-            .unwrap_or(topic)
-            .to_owned(),
-        partition: item
-            .get("partition")
-            .and_then(Value::as_i64)
-            .or_else(|| partition.parse().ok())
-            .unwrap_or(-1),
-        offset: item.get("offset").and_then(Value::as_i64).unwrap_or(-1),
-        key: bytes("key"),
-        value: bytes("value"),
-        headers: Vec::new(),
+/// What can be told of a record that could not be read.
+#[derive(Debug, Default)]
+pub struct Unreadable<'a> {
+    /// The record's topic, when it says.
+    pub topic: Option<&'a str>,
+    /// Its partition, when it says.
+    pub partition: Option<i64>,
+    /// Its offset, when it says.
+    pub offset: Option<i64>,
+    /// Its key, base64 (or as it came when that is not base64).
+    pub key: Option<&'a str>,
+    /// Its value, the same way.
+    pub value: Option<&'a str>,
+}
+
+impl Unreadable<'_> {
+    /// Its dead letter, found under `key` (`"<topic>-<partition>"`, which tells the topic and
+    /// partition the record does not), unreadable because of `why`.
+    pub fn letter(&self, key: &str, why: &str) -> DeadLetter {
+        let (topic, partition) = key.rsplit_once('-').unwrap_or((key, ""));
+        let bytes = |s: Option<&str>| {
+            s.map(|s| STANDARD.decode(s).unwrap_or_else(|_| s.as_bytes().to_vec()))
+        };
+        DeadLetter {
+            reason: Reason::UnreadableRecord,
+            message: format!("the record cannot be read as an MSK record: {why}"),
+            topic: self.topic.unwrap_or(topic).to_owned(),
+            partition: self
+                .partition
+                .or_else(|| partition.parse().ok())
+                .unwrap_or(-1),
+            offset: self.offset.unwrap_or(-1),
+            key: bytes(self.key),
+            value: bytes(self.value),
+            headers: Vec::new(),
+        }
     }
+}
+
+/// The dead letter of a JSON record that could not be read, under `key`.
+fn unreadable(key: &str, item: &Value, why: String) -> DeadLetter {
+    Unreadable {
+        topic: item.get("topic").and_then(Value::as_str),
+        partition: item.get("partition").and_then(Value::as_i64),
+        offset: item.get("offset").and_then(Value::as_i64),
+        key: item.get("key").and_then(Value::as_str),
+        value: item.get("value").and_then(Value::as_str),
+    }
+    .letter(key, &why)
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ mod serve;
 
 #[cfg(feature = "lambda")]
 pub use config::Config;
-pub use event::read_event;
+pub use event::{read_event, timestamp, Unreadable, BAD_TIMESTAMP};
 pub use observe::names;
 pub use response::{BatchResponse, BatchSummary, ItemFailure, ItemIdentifier};
 #[cfg(feature = "lambda")]
@@ -33,11 +33,12 @@ pub use serve::{run, StartError};
 
 use observe::{measure, Measured};
 
-use aws_lambda_events::event::kafka::KafkaEvent;
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
 use event_kafka::decode::{self, decode, Decoded};
 use event_kafka::{DeadLetterSink, Reason};
 use event_store::{EventWriter, InsertOutcome, StoreError};
 use pipeline_runtime::metrics::Metrics;
+use std::collections::BTreeMap;
 use tracing::{error, info, instrument, warn};
 
 /// The program's name: the `Service` dimension of its metrics, its Kafka client id.
@@ -85,6 +86,9 @@ pub struct Processor<S, D> {
     dead_letters: D,
     metrics: Metrics,
     report_item_failures: bool,
+    /// How a record becomes a verdict: `event_kafka::decode::decode`, or in the fault tests one
+    /// that panics on a chosen record.
+    decode: fn(&str, &KafkaRecord) -> Decoded,
 }
 
 impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
@@ -95,6 +99,7 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
             dead_letters,
             metrics: Metrics::off(SERVICE),
             report_item_failures: false,
+            decode,
         }
     }
 
@@ -122,8 +127,29 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
         payload: serde_json::Value,
         request_id: &str,
     ) -> Result<BatchResponse, ProcessError> {
-        let mut measured = Measured::default();
         let (event, unreadable) = read_event(payload);
+        self.run(event, unreadable, request_id).await
+    }
+
+    /// The same for a batch handed over in process (the consumer): already typed, with a dead
+    /// letter for each record the types could not hold ([`Unreadable`]), under its
+    /// `"<topic>-<partition>"` key.
+    pub async fn invoke_event(
+        &self,
+        event: KafkaEvent,
+        unreadable: Vec<(String, event_kafka::DeadLetter)>,
+        request_id: &str,
+    ) -> Result<BatchResponse, ProcessError> {
+        self.run(event, unreadable, request_id).await
+    }
+
+    async fn run(
+        &self,
+        event: KafkaEvent,
+        unreadable: Vec<(String, event_kafka::DeadLetter)>,
+        request_id: &str,
+    ) -> Result<BatchResponse, ProcessError> {
+        let mut measured = Measured::default();
         let prepared = self.prepare(event, unreadable, request_id, &mut measured);
         let result = if self.report_item_failures {
             self.finish_by_partition(prepared, request_id, &mut measured)
@@ -140,6 +166,12 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
             doc.emit();
         }
         result
+    }
+
+    /// The same, decoding with `decode` (a fault test's, which panics as a bug would).
+    #[cfg(test)]
+    fn decoding_with(self, decode: fn(&str, &KafkaRecord) -> Decoded) -> Self {
+        Self { decode, ..self }
     }
 
     /// The store (for tests and health checks).
@@ -173,7 +205,8 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
         self.finish_by_partition(prepared, "", &mut measured).await
     }
 
-    /// Decodes every record, partition by partition in offset order.
+    /// Decodes every record, partition by partition in offset order, into one list of events
+    /// and one of letters, each partition a span of both.
     #[instrument(name = "batch", skip_all, fields(source = event.event_source_arn.as_deref().unwrap_or("")))]
     fn prepare(
         &self,
@@ -183,79 +216,96 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
         measured: &mut Measured,
     ) -> Prepared {
         let now_ms = pipeline_runtime::unix_millis();
-        let mut prepared = Prepared::default();
-        let mut partitions: Vec<_> = event.records.into_iter().collect();
-        for (key, _) in &unreadable {
-            if !partitions.iter().any(|(k, _)| k == key) {
-                partitions.push((key.clone(), Vec::new()));
-            }
+        let mut partitions: BTreeMap<String, (Vec<KafkaRecord>, Vec<event_kafka::DeadLetter>)> =
+            BTreeMap::new();
+        for (key, records) in event.records {
+            partitions.entry(key).or_default().0 = records;
         }
-        partitions.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut unreadable = unreadable;
-        for (key, mut records) in partitions {
+        for (key, letter) in unreadable {
+            warn!(reason = %letter.reason, partition = letter.partition, offset = letter.offset,
+                message = ?letter.message, "unreadable record, dead-lettering");
+            partitions.entry(key).or_default().1.push(letter);
+        }
+        let mut prepared = Prepared::default();
+        for (key, (mut records, unreadable)) in partitions {
             records.sort_by_key(|r| r.offset);
-            let mut work = Partition::default();
-            prepared.received += records.len();
-            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut unreadable)
-                .into_iter()
-                .partition(|(k, _)| *k == key);
-            unreadable = rest;
-            for (_, letter) in mine {
-                warn!(reason = %letter.reason, partition = letter.partition, offset = letter.offset,
-                    message = ?letter.message, "unreadable record, dead-lettering");
-                prepared.received += 1;
-                work.offsets.push(letter.offset);
-                work.letters.push(letter);
-            }
+            let (events, letters) = (prepared.events.len(), prepared.letters.len());
+            let mut offsets: Vec<i64> = unreadable.iter().map(|l| l.offset).collect();
+            prepared.received += records.len() + unreadable.len();
+            prepared.letters.extend(unreadable);
             for record in records {
-                work.offsets.push(record.offset);
+                offsets.push(record.offset);
                 prepared.lags.push(
                     u64::try_from(now_ms - record.timestamp.0.timestamp_millis()).unwrap_or(0),
                 );
-                match read_record(&key, &record) {
-                    Ok((Decoded::Event(e), trace)) => {
-                        info!(event_id = %e.event_id, event_type = e.event_type.as_str(),
-                            trace_id = trace.as_deref().unwrap_or(""), request_id,
-                            partition = record.partition, offset = record.offset, "record");
-                        work.events.push(e);
-                    }
-                    Ok((Decoded::Poison(letter), _)) => {
-                        // Debug formatting quotes and escapes what came from the record,
-                        // so no value can break or forge a log line.
-                        warn!(
-                            reason = %letter.reason,
-                            topic = ?letter.topic,
-                            partition = letter.partition,
-                            offset = letter.offset,
-                            message = ?letter.message,
-                            "poison record, dead-lettering"
-                        );
-                        work.letters.push(letter);
-                    }
-                    Err(panic) => {
-                        error!(error = Reason::ProcessingPanicked.as_str(), cause = %panic,
-                            partition = record.partition, offset = record.offset, request_id,
-                            "processing a record panicked; dead-lettering it");
-                        measured.panicked += 1;
-                        let message = format!("processing the record panicked: {panic}");
-                        let value = decode::raw_value(&record);
-                        work.letters.push(decode::letter(
-                            &key,
-                            &record,
-                            Reason::ProcessingPanicked,
-                            message,
-                            value,
-                        ));
-                    }
+                match self.read_record(&key, &record, request_id, measured) {
+                    Decoded::Event(e) => prepared.events.push(e),
+                    Decoded::Poison(letter) => prepared.letters.push(letter),
                 }
             }
             // An unreadable record's offset may be unknown (-1): it cannot be named.
-            work.offsets.retain(|o| *o >= 0);
-            work.offsets.sort_unstable();
-            work.offsets.dedup();
-            prepared.partitions.push((key, work));
+            offsets.retain(|o| *o >= 0);
+            offsets.sort_unstable();
+            offsets.dedup();
+            prepared.partitions.push(Span {
+                key,
+                offsets,
+                events: events..prepared.events.len(),
+                letters: letters..prepared.letters.len(),
+            });
         }
         prepared
+    }
+
+    /// One record's verdict, logged; a panic on the way (a bug) is caught and told, so that it
+    /// costs this record, dead-lettered, and not the whole stream.
+    fn read_record(
+        &self,
+        key: &str,
+        record: &KafkaRecord,
+        request_id: &str,
+        measured: &mut Measured,
+    ) -> Decoded {
+        let decode = self.decode;
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let decoded = decode(key, record);
+            let trace = match decoded {
+                Decoded::Event(_) => trace_id(record),
+                Decoded::Poison(_) => None,
+            };
+            (decoded, trace)
+        }));
+        match read {
+            Ok((Decoded::Event(e), trace)) => {
+                info!(event_id = %e.event_id, event_type = e.event_type.as_str(),
+                    trace_id = trace.as_deref().unwrap_or(""), request_id,
+                    partition = record.partition, offset = record.offset, "record");
+                Decoded::Event(e)
+            }
+            Ok((Decoded::Poison(letter), _)) => {
+                // Debug formatting quotes and escapes what came from the record, so no value
+                // can break or forge a log line.
+                warn!(reason = %letter.reason, topic = ?letter.topic, partition = letter.partition,
+                    offset = letter.offset, message = ?letter.message, "poison record, dead-lettering");
+                Decoded::Poison(letter)
+            }
+            Err(payload) => {
+                let panic = panic_message(payload.as_ref());
+                error!(error = Reason::ProcessingPanicked.as_str(), cause = %panic,
+                    partition = record.partition, offset = record.offset, request_id,
+                    "processing a record panicked; dead-lettering it");
+                measured.panicked += 1;
+                let message = format!("processing the record panicked: {panic}");
+                let value = decode::raw_value(record);
+                Decoded::Poison(decode::letter(
+                    key,
+                    record,
+                    Reason::ProcessingPanicked,
+                    message,
+                    value,
+                ))
+            }
+        }
     }
 
     /// The batch in one store call and one dead-letter send: all or nothing.
@@ -265,24 +315,19 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
         request_id: &str,
         measured: &mut Measured,
     ) -> Result<BatchSummary, ProcessError> {
-        let (mut events, mut letters) = (Vec::new(), Vec::new());
-        for (_, work) in prepared.partitions {
-            events.extend(work.events);
-            letters.extend(work.letters);
-        }
         let started = std::time::Instant::now();
-        let outcomes = self.store.insert_batch(&events).await?;
+        let outcomes = self.store.insert_batch(&prepared.events).await?;
         measured.store = Some(started.elapsed());
-        if !letters.is_empty() {
-            self.dead_letters.send_all(&letters).await?;
+        if !prepared.letters.is_empty() {
+            self.dead_letters.send_all(&prepared.letters).await?;
         }
-        measured.sent(&letters);
+        measured.sent(&prepared.letters);
         let inserted = count_inserted(&outcomes);
         Ok(summarize(
             prepared.received,
             inserted,
             outcomes.len() - inserted,
-            letters.len(),
+            prepared.letters.len(),
             prepared.lags,
             request_id,
         ))
@@ -299,27 +344,25 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
         let (mut inserted, mut duplicates, mut dead_lettered) = (0, 0, 0);
         let mut failures = Vec::new();
         let mut store_time = std::time::Duration::ZERO;
-        for (key, work) in prepared.partitions {
+        for span in &prepared.partitions {
+            let events = &prepared.events[span.events.clone()];
+            let letters = &prepared.letters[span.letters.clone()];
             let started = std::time::Instant::now();
-            let stored = self.store.insert_batch(&work.events).await;
+            let stored = self.store.insert_batch(events).await;
             store_time += started.elapsed();
             let outcome = match stored {
-                Err(e) => Err((ProcessError::from(e), work.offsets.first().copied())),
-                Ok(outcomes) => match self.dead_letters.send_all(&work.letters).await {
-                    _ if work.letters.is_empty() => Ok(outcomes),
+                Err(e) => Err((ProcessError::from(e), span.offsets.first().copied())),
+                Ok(outcomes) => match self.dead_letters.send_all(letters).await {
+                    _ if letters.is_empty() => Ok(outcomes),
                     Ok(()) => Ok(outcomes),
                     // Stored events before it stay stored; from the first letter on, the
                     // partition comes again (its events are found stored then).
                     Err(e) => {
-                        let first_letter = work
-                            .letters
-                            .iter()
-                            .map(|l| l.offset)
-                            .filter(|o| *o >= 0)
-                            .min();
+                        let first_letter =
+                            letters.iter().map(|l| l.offset).filter(|o| *o >= 0).min();
                         Err((
                             ProcessError::from(e),
-                            first_letter.or(work.offsets.first().copied()),
+                            first_letter.or(span.offsets.first().copied()),
                         ))
                     }
                 },
@@ -329,15 +372,15 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
                     let n = count_inserted(&outcomes);
                     inserted += n;
                     duplicates += outcomes.len() - n;
-                    dead_lettered += work.letters.len();
-                    measured.sent(&work.letters);
+                    dead_lettered += letters.len();
+                    measured.sent(letters);
                 }
                 Err((e, from)) => {
                     // Every record from the first not finished to the end of the batch: Lambda
                     // retries exactly what is named, and the store's insert-if-absent makes a
                     // stored record named again harmless.
                     let again: Vec<i64> = match from {
-                        Some(from) => work
+                        Some(from) => span
                             .offsets
                             .iter()
                             .copied()
@@ -345,11 +388,11 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
                             .collect(),
                         None => Vec::new(),
                     };
-                    error!(error = e.code(), cause = %e, partition = %key, offset = from,
+                    error!(error = e.code(), cause = %e, partition = %span.key, offset = from,
                         records = again.len(), request_id,
                         "partition failed; naming its records from the first not finished on");
                     *measured.failed.entry(e.code()).or_default() += 1;
-                    failures.push((key, again));
+                    failures.push((span.key.clone(), again));
                 }
             }
         }
@@ -366,21 +409,24 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
     }
 }
 
-/// What a batch came to before anything was written: each partition's work, in key order.
+/// What a batch came to before anything was written: its events and letters, and each
+/// partition's span of both, in key order.
 #[derive(Default)]
 struct Prepared {
-    partitions: Vec<(String, Partition)>,
+    events: Vec<event_schema::UserEvent>,
+    letters: Vec<event_kafka::DeadLetter>,
+    partitions: Vec<Span>,
     received: usize,
     lags: Vec<u64>,
 }
 
-/// One partition's events to store and letters to send.
-#[derive(Default)]
-struct Partition {
-    /// The known offsets of its records, ascending.
+/// One partition: its key, the known offsets of its records (ascending), and where its events
+/// and letters are in the batch's lists.
+struct Span {
+    key: String,
     offsets: Vec<i64>,
-    events: Vec<event_schema::UserEvent>,
-    letters: Vec<event_kafka::DeadLetter>,
+    events: std::ops::Range<usize>,
+    letters: std::ops::Range<usize>,
 }
 
 fn count_inserted(outcomes: &[InsertOutcome]) -> usize {
@@ -415,34 +461,18 @@ fn summarize(
     summary
 }
 
-/// One record decoded, with the trace id of a valid event's `traceparent`; a panic on the way
-/// (a bug) is caught and told, so that it costs this record and not the whole stream.
-fn read_record(
-    key: &str,
-    record: &aws_lambda_events::event::kafka::KafkaRecord,
-) -> Result<(Decoded, Option<String>), String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        #[cfg(test)]
-        tests::panic_if_chosen(record.offset);
-        let decoded = decode(key, record);
-        let trace = match decoded {
-            Decoded::Event(_) => trace_id(record),
-            Decoded::Poison(_) => None,
-        };
-        (decoded, trace)
-    }))
-    .map_err(|payload| {
-        payload
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned())
-    })
+/// What a caught panic said.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
 }
 
 /// The trace id of the record's `traceparent` header (written by `events-api`), when it has a
 /// valid one.
-fn trace_id(record: &aws_lambda_events::event::kafka::KafkaRecord) -> Option<String> {
+fn trace_id(record: &KafkaRecord) -> Option<String> {
     let value = record
         .headers
         .iter()

@@ -2,7 +2,8 @@
 //! SQLite and a real dead-letter topic.
 
 use crate::{BatchSummary, ProcessError, Processor};
-use aws_lambda_events::event::kafka::KafkaEvent;
+use aws_lambda_events::event::kafka::{KafkaEvent, KafkaRecord};
+use event_kafka::decode::Decoded;
 use event_kafka::{MemoryDeadLetters, Reason};
 use event_store::EventReader;
 use event_store::{Faulty, ListQuery, MemoryStore, StoreError};
@@ -326,16 +327,12 @@ fn every_invocation_writes_documents_the_specification_accepts() {
     assert_eq!(seen.len(), names::ALL.len(), "{seen:?}");
 }
 
-thread_local! {
-    /// The offset whose processing panics in this test thread (fault injection, tests only).
-    static PANIC_AT: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
-}
-
-/// Called before each record is read: panics on the chosen offset, as a bug would.
-pub(crate) fn panic_if_chosen(offset: i64) {
-    if PANIC_AT.with(std::cell::Cell::get) == Some(offset) {
-        panic!("injected fault at offset {offset}");
+/// Decodes as the processor does, but panics on offset 2, as a bug would.
+fn panicking_at_offset_2(key: &str, record: &KafkaRecord) -> Decoded {
+    if record.offset == 2 {
+        panic!("injected fault at offset {}", record.offset);
     }
+    event_kafka::decode::decode(key, record)
 }
 
 fn traced_batch(records: Vec<serde_json::Value>) -> KafkaEvent {
@@ -349,11 +346,8 @@ fn traced_batch(records: Vec<serde_json::Value>) -> KafkaEvent {
 async fn a_record_whose_processing_panics_is_dead_lettered_and_the_rest_stored() {
     let trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let batch = traced_batch((1..=3).map(|o| traced_record(o, 10, trace)).collect());
-    let p = processor();
-    PANIC_AT.with(|c| c.set(Some(2)));
-    let summary = p.handle(batch).await;
-    PANIC_AT.with(|c| c.set(None));
-    let summary = summary.expect("the batch still succeeds");
+    let p = processor().decoding_with(panicking_at_offset_2);
+    let summary = p.handle(batch).await.expect("the batch still succeeds");
     assert_eq!((summary.inserted, summary.dead_lettered), (2, 1));
     let letters = p.dead_letters.letters();
     assert_eq!(letters[0].reason, Reason::ProcessingPanicked);

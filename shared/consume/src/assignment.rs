@@ -1,7 +1,7 @@
 //! A workaround for the local broker (tansu 0.6): a member that joins its consumer group while a
 //! crashed member's session is still open sometimes gets an empty or partial assignment, and the
-//! broker never corrects it. The trigger watches its assignment and, once it has been short for
-//! `TRIGGER_ASSIGNMENT_TIMEOUT_MS`, leaves the group and joins again (`TRIGGER_ASSIGNMENT_CHECK`
+//! broker never corrects it. The loop watches its assignment and, once it has been short for
+//! `ASSIGNMENT_TIMEOUT_MS`, leaves the group and joins again (`ASSIGNMENT_CHECK`
 //! says what counts as short; `off` on a broker without the defect).
 
 use crate::config::{AssignmentCheck, Config};

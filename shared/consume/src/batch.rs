@@ -1,4 +1,5 @@
-//! Batches as an MSK event source mapping forms them, and the exact event JSON it sends.
+//! Batches as an MSK event source mapping forms them: records in MSK's encoding, grouped by
+//! topic-partition in offset order, capped at Lambda's payload limit.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -10,10 +11,10 @@ use std::collections::BTreeMap;
 /// Fixed JSON cost of one record beyond its key and value (field names, numbers, punctuation).
 const RECORD_OVERHEAD: usize = 200;
 
-/// One record, already encoded the way MSK encodes it.
+/// One record, already encoded the way MSK encodes it (the fields of a record in the MSK event).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct MskRecord {
+pub struct Record {
     /// Source topic.
     pub topic: String,
     /// Source partition.
@@ -34,7 +35,7 @@ pub struct MskRecord {
     pub headers: Vec<BTreeMap<String, Vec<i8>>>,
 }
 
-impl MskRecord {
+impl Record {
     /// Encodes a consumed message.
     pub fn from_message<M: Message>(m: &M) -> Self {
         let (timestamp_type, timestamp) = match m.timestamp() {
@@ -85,24 +86,10 @@ impl MskRecord {
     }
 }
 
-/// The event an MSK event source mapping passes to a function.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct MskEvent<'a> {
-    /// Always `aws:kafka`.
-    pub event_source: &'static str,
-    /// The cluster ARN.
-    pub event_source_arn: &'a str,
-    /// Bootstrap servers, comma-separated.
-    pub bootstrap_servers: &'a str,
-    /// Records keyed `"<topic>-<partition>"`, each list in offset order.
-    pub records: BTreeMap<String, Vec<&'a MskRecord>>,
-}
-
 /// Records gathered for one invocation.
 #[derive(Debug, Default, Clone)]
 pub struct Batch {
-    records: Vec<MskRecord>,
+    records: Vec<Record>,
     bytes: usize,
 }
 
@@ -119,22 +106,22 @@ impl Batch {
 
     /// Whether `record` still fits under `max_bytes` (a lone record always fits, as with MSK,
     /// which then lets the invocation fail on size rather than stall the partition).
-    pub fn fits(&self, record: &MskRecord, max_bytes: usize) -> bool {
+    pub fn fits(&self, record: &Record, max_bytes: usize) -> bool {
         self.records.is_empty() || self.bytes + record.json_size() <= max_bytes
     }
 
     /// Adds a record (consumption order is offset order within a partition).
-    pub fn push(&mut self, record: MskRecord) {
+    pub fn push(&mut self, record: Record) {
         self.bytes += record.json_size();
         self.records.push(record);
     }
 
     /// The records, in consumption order.
-    pub fn records(&self) -> &[MskRecord] {
+    pub fn records(&self) -> &[Record] {
         &self.records
     }
 
-    /// Approximate size of the event JSON, in bytes.
+    /// Approximate size of the batch in the MSK event JSON, in bytes.
     pub fn json_size(&self) -> usize {
         self.bytes
     }
@@ -143,7 +130,7 @@ impl Batch {
     /// offset order, the first half's before the second's).
     pub fn split(&self) -> (Batch, Batch) {
         let mid = self.records.len().div_ceil(2);
-        let half = |records: &[MskRecord]| {
+        let half = |records: &[Record]| {
             let mut b = Batch::default();
             for r in records {
                 b.push(r.clone());
@@ -169,11 +156,13 @@ impl Batch {
 
     /// Distinct topic-partitions in the batch.
     pub fn partitions(&self) -> usize {
-        self.grouped().len()
+        self.by_partition().len()
     }
 
-    fn grouped(&self) -> BTreeMap<String, Vec<&MskRecord>> {
-        let mut by_partition: BTreeMap<String, Vec<&MskRecord>> = BTreeMap::new();
+    /// The records keyed `"<topic>-<partition>"` (as the MSK event keys them), each list in
+    /// offset order.
+    pub fn by_partition(&self) -> BTreeMap<String, Vec<&Record>> {
+        let mut by_partition: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
         for r in &self.records {
             by_partition
                 .entry(format!("{}-{}", r.topic, r.partition))
@@ -186,16 +175,6 @@ impl Batch {
         by_partition
     }
 
-    /// The invocation payload.
-    pub fn to_event<'a>(&'a self, arn: &'a str, bootstrap: &'a str) -> MskEvent<'a> {
-        MskEvent {
-            event_source: "aws:kafka",
-            event_source_arn: arn,
-            bootstrap_servers: bootstrap,
-            records: self.grouped(),
-        }
-    }
-
     /// What is left to deliver after the function reported `failures` (`"<topic>-<partition>"`
     /// and an offset each): exactly the records named, in consumption order, as Lambda retries
     /// "only the failed records" (kafka-retry-configurations); the rest are done. `None` when
@@ -203,7 +182,7 @@ impl Batch {
     /// ("Any invalid topic-partition_number or offset returned that was not present in the
     /// invoked event will be treated as failure and entire batch will be retried").
     pub fn remainder(&self, failures: &[(String, i64)]) -> Result<Option<Batch>, String> {
-        let grouped = self.grouped();
+        let grouped = self.by_partition();
         for (partition, offset) in failures {
             let held = grouped
                 .get(partition)
@@ -262,40 +241,10 @@ mod tests {
     }
 
     #[test]
-    fn event_json_is_what_lambda_parses_as_an_msk_event() {
-        let mut batch = Batch::default();
-        for (p, o) in [(2, 7), (0, 41), (0, 42), (2, 8)] {
-            batch.push(MskRecord::from_message(&message(p, o, Some(b"{\"a\":1}"))));
-        }
-        batch.push(MskRecord::from_message(&message(1, 3, None)));
-        let json = serde_json::to_value(batch.to_event("arn:x", "127.0.0.1:9092")).expect("json");
-        assert_eq!(json["eventSource"], "aws:kafka");
-        let p0 = &json["records"]["user-activity-events-0"];
-        assert_eq!(p0[0]["offset"], 41);
-        assert_eq!(p0[1]["offset"], 42);
-        assert_eq!(p0[0]["value"], "eyJhIjoxfQ==");
-        assert_eq!(p0[0]["key"], "YWxpY2U=");
-        assert_eq!(p0[0]["timestampType"], "CREATE_TIME");
-        assert_eq!(
-            p0[0]["headers"][0]["event-type"],
-            serde_json::json!([76, -1])
-        );
-        assert!(json["records"]["user-activity-events-1"][0]
-            .get("value")
-            .is_none());
-
-        let parsed: aws_lambda_events::event::kafka::KafkaEvent =
-            serde_json::from_value(json).expect("aws_lambda_events reads it");
-        assert_eq!(parsed.records.len(), 3);
-        assert_eq!(parsed.records["user-activity-events-2"][1].offset, 8);
-        assert_eq!(parsed.records["user-activity-events-1"][0].value, None);
-    }
-
-    #[test]
     fn what_is_left_after_item_failures_is_exactly_the_records_named() {
         let mut batch = Batch::default();
         for (p, o) in [(0, 5), (1, 3), (0, 6), (0, 7), (1, 4)] {
-            batch.push(MskRecord::from_message(&message(p, o, Some(b"x"))));
+            batch.push(Record::from_message(&message(p, o, Some(b"x"))));
         }
         let named = |list: &[(&str, i64)]| -> Vec<(String, i64)> {
             list.iter().map(|(p, o)| ((*p).to_owned(), *o)).collect()
@@ -328,7 +277,7 @@ mod tests {
     fn commits_one_past_the_last_offset_of_each_partition() {
         let mut batch = Batch::default();
         for (p, o) in [(0, 5), (0, 6), (2, 9)] {
-            batch.push(MskRecord::from_message(&message(p, o, Some(b"x"))));
+            batch.push(Record::from_message(&message(p, o, Some(b"x"))));
         }
         let tpl = batch.commit_list();
         let offsets: Vec<(i32, Offset)> = tpl
@@ -343,7 +292,7 @@ mod tests {
     fn a_split_keeps_consumption_order_and_every_record() {
         let mut batch = Batch::default();
         for (p, o) in [(0, 1), (1, 1), (0, 2), (1, 2), (0, 3)] {
-            batch.push(MskRecord::from_message(&message(p, o, Some(b"x"))));
+            batch.push(Record::from_message(&message(p, o, Some(b"x"))));
         }
         let (a, b) = batch.split();
         let offsets = |b: &Batch| {
@@ -360,7 +309,7 @@ mod tests {
     #[test]
     fn the_payload_cap_closes_a_batch_but_never_rejects_a_lone_record() {
         let big = vec![b'x'; 3000];
-        let r = MskRecord::from_message(&message(0, 1, Some(&big)));
+        let r = Record::from_message(&message(0, 1, Some(&big)));
         let mut batch = Batch::default();
         assert!(batch.fits(&r, 10));
         batch.push(r.clone());

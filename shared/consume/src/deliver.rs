@@ -4,7 +4,7 @@
 //! the mapping, it can instead split a failing batch in two and deliver each half
 //! (`BisectBatchOnFunctionError`), and skip a batch after `MaximumRetryAttempts` retries or once
 //! its oldest record is older than `MaximumRecordAgeInSeconds`. A skipped batch is first written,
-//! record by record, to the on-failure topic; only then does the trigger move on.
+//! record by record, to the on-failure topic; only then does the loop move on.
 //!
 //! With `REPORT_BATCH_ITEM_FAILURES` (`FunctionResponseTypes: [ReportBatchItemFailures]`), a
 //! successful answer may name records the function could not finish: the others are done, and
@@ -13,10 +13,10 @@
 //! AWS documents the answer and the whole-batch rule but not how partial answers count against
 //! the retry limit: here each counts as one attempt.
 
-use crate::batch::{Batch, MskRecord};
+use crate::batch::{Batch, Record};
 use crate::config::Config;
-use crate::error::{InvokeError, TriggerError};
-use crate::invoke::Invoke;
+use crate::error::{InvokeError, LoopError};
+use crate::invoke::{Invoke, Reply};
 use crate::progress::Progress;
 use crate::summary::Summary;
 use base64::engine::general_purpose::STANDARD;
@@ -75,7 +75,7 @@ impl<'a, I: Invoke> Deliverer<'a, I> {
         invoker: &'a I,
         config: &'a Config,
         progress: &'a Progress,
-    ) -> Result<Self, TriggerError> {
+    ) -> Result<Self, LoopError> {
         let destination = match &config.on_failure_topic {
             None => None,
             Some(_) => Some(destination_producer(&config.kafka)?),
@@ -94,7 +94,7 @@ impl<'a, I: Invoke> Deliverer<'a, I> {
         &self,
         batch: Batch,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<Delivery, TriggerError> {
+    ) -> Result<Delivery, LoopError> {
         let mut pending = vec![batch];
         while let Some(batch) = pending.pop() {
             match self.attempts(&batch, shutdown).await {
@@ -121,10 +121,6 @@ impl<'a, I: Invoke> Deliverer<'a, I> {
         let mut batch = whole.clone();
         let mut attempt = 0u32;
         loop {
-            let payload = serde_json::to_vec(
-                &batch.to_event(&config.event_source_arn, &config.kafka.brokers),
-            )
-            .unwrap_or_default();
             attempt += 1;
             let delay = config.backoff(attempt);
             if !delay.is_zero() {
@@ -135,24 +131,27 @@ impl<'a, I: Invoke> Deliverer<'a, I> {
             }
             let started = Instant::now();
             self.progress.turned();
-            let error = match self.invoker.invoke(payload.clone()).await {
-                Ok(result) => match self.reported(&batch, &result) {
+            let error = match self.invoker.invoke(&batch).await {
+                Ok(reply) => match self.reported(&batch, &reply) {
                     Ok(None) => {
                         self.progress.succeeded(batch.len());
-                        self.summary.delivered(batch.len(), &result);
+                        self.summary.delivered(batch.len(), &reply.counts);
                         info!(
                             records = batch.len(),
                             partitions = batch.partitions(),
-                            bytes = payload.len(),
+                            bytes = batch.json_size(),
                             latency_ms = started.elapsed().as_millis() as u64,
                             attempt,
-                            result = %result,
+                            inserted = reply.counts.inserted,
+                            duplicates = reply.counts.duplicates,
+                            dead_lettered = reply.counts.dead_lettered,
                             "batch delivered"
                         );
                         return Attempts::Done;
                     }
                     Ok(Some(left)) => {
-                        self.summary.delivered(batch.len() - left.len(), &result);
+                        self.summary
+                            .delivered(batch.len() - left.len(), &reply.counts);
                         let partitions = left.partitions();
                         warn!(
                             done = batch.len() - left.len(),
@@ -204,47 +203,17 @@ impl<'a, I: Invoke> Deliverer<'a, I> {
         }
     }
 
-    /// What is left of `batch` after the function answered `result`: nothing when it reported
+    /// What is left of `batch` after the function answered `reply`: nothing when it reported
     /// no item failures (or reporting is off); the records to deliver again when it did.
-    fn reported(&self, batch: &Batch, result: &str) -> Result<Option<Batch>, InvokeError> {
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Answer {
-            #[serde(default)]
-            batch_item_failures: Option<Vec<Failure>>,
-        }
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Failure {
-            item_identifier: Identifier,
-        }
-        #[derive(serde::Deserialize)]
-        struct Identifier {
-            partition: String,
-            offset: i64,
-        }
+    fn reported(&self, batch: &Batch, reply: &Reply) -> Result<Option<Batch>, InvokeError> {
         if !self.config.report_batch_item_failures {
             return Ok(None);
         }
-        // An empty or null answer, or one without the list, is a complete success.
-        let Ok(Some(answer)) = serde_json::from_str::<Option<Answer>>(result) else {
-            return if result.trim().is_empty() || result.trim() == "null" {
-                Ok(None)
-            } else {
-                // Not the documented shape: nothing says which records failed.
-                Err(InvokeError::InvalidItemFailures(
-                    "the answer is not a batch response".to_owned(),
-                ))
-            };
-        };
-        let failures: Vec<(String, i64)> = answer
-            .batch_item_failures
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| (f.item_identifier.partition, f.item_identifier.offset))
-            .collect();
+        if let Some(why) = &reply.unreadable {
+            return Err(InvokeError::InvalidItemFailures(why.clone()));
+        }
         batch
-            .remainder(&failures)
+            .remainder(&reply.item_failures)
             .map_err(InvokeError::InvalidItemFailures)
     }
 
@@ -257,15 +226,22 @@ impl<'a, I: Invoke> Deliverer<'a, I> {
         invocations: u32,
         last: &InvokeError,
         shutdown: &mut watch::Receiver<bool>,
-    ) -> Result<Delivery, TriggerError> {
+    ) -> Result<Delivery, LoopError> {
         let (Some(producer), Some(topic)) = (&self.destination, &self.config.on_failure_topic)
         else {
             // The configuration refuses skipping without a destination; stay safe anyway.
-            return Err(TriggerError::Config(
+            return Err(LoopError::Config(
                 "a batch was skipped without an on-failure topic".into(),
             ));
         };
-        let record = invocation_record(self.config, batch, why, invocations, last);
+        let record = invocation_record(
+            self.config,
+            self.invoker.target(),
+            batch,
+            why,
+            invocations,
+            last,
+        );
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -295,14 +271,15 @@ impl<'a, I: Invoke> Deliverer<'a, I> {
     }
 }
 
-fn destination_producer(kafka: &KafkaConfig) -> Result<FutureProducer, TriggerError> {
+fn destination_producer(kafka: &KafkaConfig) -> Result<FutureProducer, LoopError> {
     Ok(kafka
-        .dead_letter_config("msk-trigger-on-failure")
+        .dead_letter_config("on-failure-destination")
         .create()?)
 }
 
 fn invocation_record(
     config: &Config,
+    function: &str,
     batch: &Batch,
     why: Skip,
     invocations: u32,
@@ -320,7 +297,7 @@ fn invocation_record(
     serde_json::json!({
         "requestContext": {
             "requestId": uuid::Uuid::new_v4().to_string(),
-            "functionArn": format!("arn:aws:lambda:local:000000000000:function:{}", config.function_name),
+            "functionArn": function,
             "condition": format!("{why:?}"),
             "approximateInvokeCount": invocations,
         },
@@ -375,7 +352,7 @@ async fn write_all(
 type Original = (Option<Vec<u8>>, Option<Vec<u8>>, Vec<(String, Vec<u8>)>);
 
 /// A record's key, value and headers as they were in Kafka (the batch holds MSK's encoding).
-fn original(r: &MskRecord) -> Original {
+fn original(r: &Record) -> Original {
     let decode = |s: &Option<String>| s.as_ref().and_then(|s| STANDARD.decode(s).ok());
     let headers = r
         .headers

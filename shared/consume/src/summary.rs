@@ -1,29 +1,17 @@
 //! The line `make dev` shows every few seconds: what went through the pipeline since the last
-//! one. Built from the function's results (the processor returns its batch summary: received,
-//! inserted, duplicates, deadLettered, lagMaxMs, lagP50Ms) and from the failed invocations.
-//! Records in are counted by the trigger itself.
+//! one. Built from the function's answers ([`Counts`]: the processor's batch summary) and from
+//! the failed invocations. Records in are counted by the loop itself.
 //!
 //! ```text
 //! summary: 41.8 events/s in, 41.6 stored/s, 1 duplicates, 0 dead-lettered, 0 failed invocations, lag max 312 ms (p50 74 ms) over 5.0 s
 //! ```
 
-use serde::Deserialize;
+use crate::invoke::Counts;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// How often a line is printed (only when something happened).
 pub const EVERY: Duration = Duration::from_secs(5);
-
-/// What a processor invocation returns (fields it lacks count as 0).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct Result {
-    inserted: u64,
-    duplicates: u64,
-    dead_lettered: u64,
-    lag_max_ms: u64,
-    lag_p50_ms: u64,
-}
 
 /// Totals since the last line.
 #[derive(Debug)]
@@ -69,9 +57,8 @@ impl Default for Summary {
 }
 
 impl Summary {
-    /// A batch of `records` the function took, with its `result` body.
-    pub fn delivered(&self, records: usize, result: &str) {
-        let r: Result = serde_json::from_str(result).unwrap_or_default();
+    /// A batch of `records` the function took, and what it said it did with them.
+    pub fn delivered(&self, records: usize, r: &Counts) {
         let mut w = self.lock();
         w.records += u64::try_from(records).unwrap_or(u64::MAX);
         w.inserted += r.inserted;
@@ -133,14 +120,15 @@ mod tests {
     #[test]
     fn a_line_sums_the_window_and_says_nothing_when_idle() {
         let s = Summary::default();
-        s.delivered(
-            10,
-            r#"{"received":10,"inserted":8,"duplicates":1,"deadLettered":1,"lagMaxMs":300,"lagP50Ms":40}"#,
-        );
-        s.delivered(
-            5,
-            r#"{"received":5,"inserted":5,"lagMaxMs":100,"lagP50Ms":50}"#,
-        );
+        let counts = |inserted, duplicates, dead_lettered, lag_max_ms, lag_p50_ms| Counts {
+            inserted,
+            duplicates,
+            dead_lettered,
+            lag_max_ms,
+            lag_p50_ms,
+        };
+        s.delivered(10, &counts(8, 1, 1, 300, 40));
+        s.delivered(5, &counts(5, 0, 0, 100, 50));
         s.failed();
         assert_eq!(s.due(), None, "not yet due");
         s.lock().since -= EVERY;
