@@ -25,6 +25,21 @@ struct Api {
 }
 
 /// The server with `settings` on top of jwt mode for a new issuer, keys fetched within `policy`.
+/// Keys fetched at most every `ms` milliseconds.
+fn fetching_every(ms: u64) -> JwksPolicy {
+    JwksPolicy {
+        min_interval: Duration::from_millis(ms),
+        ..JwksPolicy::default()
+    }
+}
+
+/// The status of a LOGIN alice posts with a fresh token of hers.
+async fn alice_posts(api: &Api) -> u16 {
+    api.post(Some(&api.token("alice", "")), login("alice"), None)
+        .await
+        .0
+}
+
 async fn api(settings: &[(&str, &str)], policy: JwksPolicy) -> Api {
     api_keeping_keys(settings, policy, None).await
 }
@@ -425,20 +440,8 @@ async fn an_idempotency_key_answers_only_the_caller_that_used_it() {
 #[tokio::test]
 #[ignore = "needs a Kafka broker: `make kafka`"]
 async fn a_key_published_later_is_accepted_and_unknown_kids_cost_the_issuer_a_few_fetches() {
-    let api = api(
-        &[],
-        JwksPolicy {
-            min_interval: Duration::from_millis(500),
-            ..JwksPolicy::default()
-        },
-    )
-    .await;
-    assert_eq!(
-        api.post(Some(&api.token("alice", "")), login("alice"), None)
-            .await
-            .0,
-        201
-    );
+    let api = api(&[], fetching_every(500)).await;
+    assert_eq!(alice_posts(&api).await, 201);
     assert_eq!(
         api.issuer.jwks_fetches(),
         1,
@@ -554,15 +557,7 @@ async fn an_unreachable_issuer_is_a_503_to_retry_not_a_refusal() {
 #[tokio::test]
 #[ignore = "needs a Kafka broker: `make kafka`"]
 async fn a_withdrawn_key_stops_being_trusted_once_the_keys_are_past_their_age() {
-    let api = api_keeping_keys(
-        &[],
-        JwksPolicy {
-            min_interval: Duration::from_millis(200),
-            ..JwksPolicy::default()
-        },
-        Some(Duration::from_secs(1)),
-    )
-    .await;
+    let api = api_keeping_keys(&[], fetching_every(200), Some(Duration::from_secs(1))).await;
     let signed = api.token("alice", "");
     assert_eq!(api.post(Some(&signed), login("alice"), None).await.0, 201);
     // The issuer withdraws k1 (compromised, say) and publishes k2.
@@ -589,20 +584,8 @@ async fn a_withdrawn_key_stops_being_trusted_once_the_keys_are_past_their_age() 
 #[tokio::test]
 #[ignore = "needs a Kafka broker: `make kafka`"]
 async fn new_material_under_a_known_kid_is_fetched_when_its_signature_fails() {
-    let api = api(
-        &[],
-        JwksPolicy {
-            min_interval: Duration::from_millis(200),
-            ..JwksPolicy::default()
-        },
-    )
-    .await;
-    assert_eq!(
-        api.post(Some(&api.token("alice", "")), login("alice"), None)
-            .await
-            .0,
-        201
-    );
+    let api = api(&[], fetching_every(200)).await;
+    assert_eq!(alice_posts(&api).await, 201);
     // The issuer replaces k1's material; tokens signed with the new k1 verify after one fetch.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let renewed = SigningKey::es256("k1").expect("key");
@@ -616,15 +599,7 @@ async fn new_material_under_a_known_kid_is_fetched_when_its_signature_fails() {
 #[tokio::test]
 #[ignore = "needs a Kafka broker: `make kafka`"]
 async fn a_shorter_cache_control_max_age_from_the_issuer_wins() {
-    let api = api_keeping_keys(
-        &[],
-        JwksPolicy {
-            min_interval: Duration::from_millis(100),
-            ..JwksPolicy::default()
-        },
-        Some(Duration::from_secs(3600)),
-    )
-    .await;
+    let api = api_keeping_keys(&[], fetching_every(100), Some(Duration::from_secs(3600))).await;
     // max-age=0 counts as the fetch interval: the keys are due again at once.
     api.issuer.set_jwks_max_age(Some(0));
     let token = api.token("alice", "");

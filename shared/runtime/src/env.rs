@@ -134,18 +134,7 @@ pub fn millis(
     default_ms: u64,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<Duration, ConfigError> {
-    let ms: u64 = parse(src, name, default_ms, "a whole number of milliseconds")?;
-    if !range.contains(&ms) {
-        return Err(ConfigError::new(
-            name,
-            format!(
-                "{ms} ms is out of range; use {} to {} ms",
-                range.start(),
-                range.end()
-            ),
-        ));
-    }
-    Ok(Duration::from_millis(ms))
+    counted(src, name, default_ms, range, ("milliseconds", "ms")).map(Duration::from_millis)
 }
 
 /// A duration in whole seconds within `range`.
@@ -155,18 +144,26 @@ pub fn seconds(
     default_s: u64,
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<Duration, ConfigError> {
-    let s: u64 = parse(src, name, default_s, "a whole number of seconds")?;
-    if !range.contains(&s) {
-        return Err(ConfigError::new(
-            name,
-            format!(
-                "{s} s is out of range; use {} to {} s",
-                range.start(),
-                range.end()
-            ),
-        ));
+    counted(src, name, default_s, range, ("seconds", "s")).map(Duration::from_secs)
+}
+
+/// A whole number of `unit` (its name, and its symbol) within `range`.
+fn counted(
+    src: &(impl Source + ?Sized),
+    name: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+    (unit, symbol): (&str, &str),
+) -> Result<u64, ConfigError> {
+    let n: u64 = parse(src, name, default, &format!("a whole number of {unit}"))?;
+    if range.contains(&n) {
+        return Ok(n);
     }
-    Ok(Duration::from_secs(s))
+    let (low, high) = (range.start(), range.end());
+    Err(ConfigError::new(
+        name,
+        format!("{n} {symbol} is out of range; use {low} to {high} {symbol}"),
+    ))
 }
 
 #[cfg(test)]

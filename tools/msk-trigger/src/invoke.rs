@@ -167,31 +167,28 @@ pub fn reply(body: &str) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rdkafka::message::{Header, OwnedHeaders, OwnedMessage};
 
-    fn message(partition: i32, offset: i64, value: Option<&[u8]>) -> OwnedMessage {
-        let headers = OwnedHeaders::new().insert(Header {
-            key: "event-type",
-            value: Some(&[b'L', 0xff][..]),
-        });
-        OwnedMessage::new(
-            value.map(<[u8]>::to_vec),
-            Some(b"alice".to_vec()),
-            "user-activity-events".to_owned(),
-            rdkafka::Timestamp::CreateTime(1_795_536_424_123),
+    /// A record as the loop holds it: key `alice`, header `event-type` = [76, -1].
+    fn record(partition: i32, offset: i64, value: Option<&str>) -> Record {
+        Record {
+            topic: "user-activity-events".to_owned(),
             partition,
             offset,
-            Some(headers),
-        )
+            timestamp: 1_795_536_424_123,
+            timestamp_type: "CREATE_TIME",
+            key: Some("YWxpY2U=".to_owned()),
+            value: value.map(str::to_owned),
+            headers: vec![BTreeMap::from([("event-type".to_owned(), vec![76, -1])])],
+        }
     }
 
     #[test]
     fn event_json_is_what_lambda_parses_as_an_msk_event() {
         let mut batch = Batch::default();
         for (p, o) in [(2, 7), (0, 41), (0, 42), (2, 8)] {
-            batch.push(Record::from_message(&message(p, o, Some(b"{\"a\":1}"))));
+            batch.push(record(p, o, Some("eyJhIjoxfQ==")));
         }
-        batch.push(Record::from_message(&message(1, 3, None)));
+        batch.push(record(1, 3, None));
         let json =
             serde_json::to_value(MskEvent::new(&batch, "arn:x", "127.0.0.1:9092")).expect("json");
         assert_eq!(json["eventSource"], "aws:kafka");
