@@ -247,6 +247,7 @@ async fn jwt_mode_under_the_lambda_shape_applies_the_same_rules() {
     let (status, _, body) = answer(&app, post("bob", Some(&alice))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(body["error"], "forbidden");
+    let forbidden = body;
     let (status, res, _) = answer(&app, post("alice", None)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -294,4 +295,13 @@ async fn jwt_mode_under_the_lambda_shape_applies_the_same_rules() {
         StatusCode::FORBIDDEN,
         "reading all is not writing for others"
     );
+    // In a batch, the item for another user is refused alone, with the same answer.
+    let both = json!({"events": [login("alice"), login("bob")]});
+    let h = [("authorization", alice.as_str())];
+    let (status, _, batch) =
+        answer(&app, event("POST", "/events/batch", &h, Some(both), None)).await;
+    assert_eq!(status, StatusCode::OK, "{batch}");
+    assert_eq!(batch["results"][0]["status"], 201);
+    assert_eq!(batch["results"][1]["status"], 403);
+    assert_eq!(batch["results"][1]["error"], forbidden);
 }

@@ -224,6 +224,25 @@ pub(crate) struct ErrorBody<'a> {
     dependencies: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
+impl ApiError {
+    /// The error body this failure is answered with (also one item's `error` in a batch).
+    pub(crate) fn body(&self) -> ErrorBody<'_> {
+        let (_, code) = self.status_and_code();
+        ErrorBody {
+            error: code,
+            message: self.to_string(),
+            details: match self {
+                Self::Validation(d) => Some(d.as_slice()),
+                _ => None,
+            },
+            dependencies: match self {
+                Self::DependencyUnavailable(d) => Some(d.fields()),
+                _ => None,
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
@@ -231,19 +250,7 @@ impl IntoResponse for ApiError {
             code,
             cause: self.cause(),
         };
-        let details = match &self {
-            Self::Validation(d) => Some(d.as_slice()),
-            _ => None,
-        };
-        let body = ErrorBody {
-            error: code,
-            message: self.to_string(),
-            details,
-            dependencies: match &self {
-                Self::DependencyUnavailable(d) => Some(d.fields()),
-                _ => None,
-            },
-        };
+        let body = self.body();
         let retry_after = match &self {
             Self::IdempotencyInProgress(secs) => Some(*secs),
             _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(u64::from(RETRY_AFTER_SECS)),

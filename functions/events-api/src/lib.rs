@@ -178,4 +178,6 @@ pub fn router<S: ApiStore, P: EventPublisher>(app: Arc<App<S, P>>) -> Router {
 #[cfg(test)]
 mod auth_tests;
 #[cfg(test)]
+mod batch_tests;
+#[cfg(test)]
 mod tests;

@@ -86,6 +86,8 @@ pub(crate) enum Outcome {
         event_id: uuid::Uuid,
         event_type: &'static str,
     },
+    /// A batch answered item by item.
+    Batch(crate::routes::BatchOutcome),
     /// An error answer: its stable code, and the dependency's own words when there are any.
     Failed {
         code: &'static str,
@@ -134,6 +136,17 @@ where
                 event_type,
             } => info!(%event_id, event_type, trace_id, request_id, status, principal,
                 "event replayed for its idempotency key"),
+            Outcome::Batch(batch) => info!(
+                accepted = batch.accepted.len(),
+                refused = batch.refused.len(),
+                unavailable = batch.unavailable.len(),
+                replayed = batch.replayed,
+                trace_id,
+                request_id,
+                status,
+                principal,
+                "batch answered"
+            ),
             Outcome::Failed { code, cause } if server_error => warn!(error = code,
                 cause = cause.as_deref().unwrap_or(""), %method, path, trace_id, request_id,
                 status, principal, "request failed"),
@@ -167,6 +180,24 @@ pub(crate) fn measure(doc: &mut Document, outcome: &Outcome, server_error: bool)
             doc.millis(names::PRODUCE_LATENCY, *produce, None);
         }
         Outcome::Replayed { .. } => doc.count(names::REPLAYED, 1, None),
+        Outcome::Batch(batch) => {
+            for event_type in &batch.accepted {
+                let replayed = batch.replayed;
+                let name = if replayed {
+                    names::REPLAYED
+                } else {
+                    names::ACCEPTED
+                };
+                let by = (!replayed).then_some((EVENT_TYPE, *event_type));
+                doc.count(name, 1, by);
+            }
+            for code in &batch.refused {
+                doc.count(names::REJECTED, 1, Some((ERROR_CODE, code)));
+            }
+            for code in &batch.unavailable {
+                doc.count(names::UNAVAILABLE, 1, Some((ERROR_CODE, code)));
+            }
+        }
         Outcome::Failed { code, .. } if server_error => {
             doc.count(names::UNAVAILABLE, 1, Some((ERROR_CODE, code)));
         }

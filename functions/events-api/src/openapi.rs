@@ -4,11 +4,15 @@
 //! file and the code drift apart, and `make http-fuzz` drives the server from it.
 
 use crate::error::{ApiError, ErrorBody, RETRY_AFTER_SECS};
+use crate::routes::BatchAnswer;
 use crate::routes::{
     BODY_READ_TIMEOUT, DEFAULT_LIMIT, HEALTH_MAX_AGE, LIST_DEADLINE, MAX_CONCURRENT_LISTINGS,
     MAX_IDEMPOTENCY_KEY_BYTES, MAX_PAGE_BYTES,
 };
-use event_schema::{EventRequest, EventType, UserEvent, MAX_BODY_BYTES};
+use event_schema::{
+    BatchRequest, EventRequest, EventType, UserEvent, MAX_BATCH_BYTES, MAX_BATCH_ITEMS,
+    MAX_BODY_BYTES,
+};
 use event_store::MAX_PAGE_SIZE;
 use schemars::generate::SchemaSettings;
 use serde_json::{json, Value};
@@ -29,6 +33,8 @@ pub fn document() -> Value {
     let event = generator.subschema_for::<UserEvent>();
     let error = generator.subschema_for::<ErrorBody>();
     let event_type = generator.subschema_for::<EventType>();
+    let batch = generator.subschema_for::<BatchRequest>();
+    let batch_results = generator.subschema_for::<BatchAnswer>();
     let mut schemas = serde_json::Map::new();
     for (name, schema) in generator.take_definitions(true) {
         schemas.insert(name, schema);
@@ -134,6 +140,41 @@ pub fn document() -> Value {
                     "413": problem(&format!("The body is over {MAX_BODY_BYTES} bytes (`payload_too_large`)."), &["payload_too_large"]),
                     "415": problem("Content-Type is not application/json (`unsupported_media_type`).", &["unsupported_media_type"]),
                     "503": unavailable(&format!("Kafka did not acknowledge the event in time (`kafka_unavailable`): not accepted, though it may still be stored (retry with an Idempotency-Key to be sure of one event); or, with an Idempotency-Key, the store that records keys did not answer (`store_unavailable`): nothing was published.{identity_unavailable}"), &["kafka_unavailable", "store_unavailable", "identity_provider_unavailable"]),
+                },
+            }},
+            "/events/batch": {"post": {
+                "operationId": "generateEvents",
+                "summary": format!("Accept up to {MAX_BATCH_ITEMS} events at once, each judged alone."),
+                "description": "Each item is validated by exactly the rules of POST /events/generate, checked against the caller's rights, and answered in request order: `status` 201 with its `eventId` and `timestamp` once the broker acknowledged it, or the status (400, 403, 503) and error body the single endpoint would give. One refused item refuses only itself. All of a batch's events are published at once.",
+                "parameters": [
+                    {"name": "Idempotency-Key", "in": "header", "required": false,
+                        "description": "As for POST /events/generate, but covering the whole batch (scoped by the caller): a retry with the same key and body answers the same results again (`Idempotent-Replayed: true`) and publishes nothing. When an item was not accepted (503), the key is released, and a retry publishes the batch's items again under the same eventIds, each stored once.",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES + 2}},
+                    {"name": "traceparent", "in": "header", "required": false,
+                        "description": "As for POST /events/generate: every record of the batch carries the trace id.",
+                        "schema": {"type": "string"}},
+                ],
+                "requestBody": {"required": true, "content": {"application/json": {"schema": batch,
+                    "example": {"events": [{"userId": "alice", "eventType": "LOGIN"}, {"userId": "alice", "eventType": "PRODUCT_VIEW", "payload": {"sku": "A-1"}}]}}}},
+                "responses": {
+                    "200": {"description": "One result per item, in request order.",
+                        "headers": {"Idempotent-Replayed": {
+                            "description": "`true` when these results repeat the ones given earlier for the same Idempotency-Key.",
+                            "schema": {"type": "string", "enum": ["true"]},
+                        }},
+                        "content": {"application/json": {"schema": batch_results}}},
+                    "400": problem("The batch breaks its own rules, refused whole (`validation_failed`, with `details`): not JSON, not an object, `events` missing, not an array, empty or over the item limit, an unknown field; or a malformed Idempotency-Key; or the body could not be read (`bad_request`).", &["validation_failed", "bad_request"]),
+                    "401": unauthorized.clone(),
+                    "408": problem(&format!("The body did not arrive within {} s of the headers (`request_timeout`; plain server only).", BODY_READ_TIMEOUT.as_secs()), &["request_timeout"]),
+                    "409": {
+                        "description": "A request with the same Idempotency-Key is still being published (`idempotency_in_progress`).",
+                        "headers": {"Retry-After": {"description": "Seconds until the earlier request's lease ends.", "schema": {"type": "integer", "minimum": 1}, "required": true}},
+                        "content": {"application/json": {"schema": coded(&["idempotency_in_progress"])}},
+                    },
+                    "413": problem(&format!("The body is over {MAX_BATCH_BYTES} bytes (`payload_too_large`)."), &["payload_too_large"]),
+                    "415": problem("Content-Type is not application/json (`unsupported_media_type`).", &["unsupported_media_type"]),
+                    "422": problem("The Idempotency-Key was used before with another batch (`idempotency_key_reused`).", &["idempotency_key_reused"]),
+                    "503": unavailable(&format!("With an Idempotency-Key, the store that records keys did not answer (`store_unavailable`): nothing was published.{identity_unavailable}"), &["store_unavailable", "identity_provider_unavailable"]),
                 },
             }},
             "/events/processed": {"get": {

@@ -41,7 +41,7 @@ pub use dead_letter::{
 #[cfg(feature = "client")]
 pub use dead_letter_producer::KafkaDeadLetters;
 pub use decode::{decode, Decoded};
-pub use memory::{MemoryDeadLetters, MemoryPublisher};
+pub use memory::{FailRule, MemoryDeadLetters, MemoryPublisher};
 #[cfg(feature = "client")]
 pub use publisher::{health, KafkaPublisher};
 

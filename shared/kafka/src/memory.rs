@@ -6,12 +6,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// Keeps published events in memory. `set_down(true)` makes every call time out.
+/// The events a [`MemoryPublisher`] fails, as a broker would time out on them.
+pub type FailRule = Box<dyn Fn(&UserEvent) -> bool + Send + Sync>;
+
+/// Keeps published events in memory. `set_down(true)` makes every call time out;
+/// `fail_when` only the calls for some events.
 #[derive(Default)]
 pub struct MemoryPublisher {
     /// Each published event with its `traceparent`.
     published: Mutex<Vec<(UserEvent, Option<String>)>>,
     down: AtomicBool,
+    failing: Mutex<Option<FailRule>>,
 }
 
 impl MemoryPublisher {
@@ -33,6 +38,20 @@ impl MemoryPublisher {
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
     }
+
+    /// Times out on every event `rule` picks (`None`: on none).
+    pub fn fail_when(&self, rule: Option<FailRule>) {
+        *self.failing.lock().unwrap_or_else(|p| p.into_inner()) = rule;
+    }
+
+    fn fails(&self, event: &UserEvent) -> bool {
+        self.down.load(Ordering::SeqCst)
+            || self
+                .failing
+                .lock()
+                .map(|rule| rule.as_ref().is_some_and(|fails| fails(event)))
+                .unwrap_or(false)
+    }
 }
 
 impl EventPublisher for MemoryPublisher {
@@ -41,7 +60,7 @@ impl EventPublisher for MemoryPublisher {
         event: &UserEvent,
         traceparent: Option<&str>,
     ) -> Result<Delivered, Error> {
-        if self.down.load(Ordering::SeqCst) {
+        if self.fails(event) {
             return Err(Error::Timeout(Duration::from_millis(1)));
         }
         let value = serde_json::to_vec(event)?;

@@ -12,6 +12,7 @@
 //! compiles to `wasm32-unknown-unknown` unchanged.
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod error;
 mod parse;
 pub mod types;
@@ -21,8 +22,11 @@ pub mod vectors;
 #[cfg(feature = "wasm")]
 pub mod wasm;
 
+pub use batch::{check_batch, validate_batch, Verdicts};
 pub use error::{ErrorCode, FieldError, ValidationErrors};
-pub use types::{format_timestamp, parse_timestamp, EventRequest, EventType, Payload, UserEvent};
+pub use types::{
+    format_timestamp, parse_timestamp, BatchRequest, EventRequest, EventType, Payload, UserEvent,
+};
 pub use user_id::check_user_id;
 pub use validate::{check_event_type, check_request, validate_event, validate_request};
 
@@ -30,6 +34,10 @@ pub use validate::{check_event_type, check_request, validate_event, validate_req
 pub const SCHEMA_VERSION: &str = "1";
 /// Largest accepted request or event body, checked before parsing.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Most event requests in one `POST /events/batch`.
+pub const MAX_BATCH_ITEMS: usize = 500;
+/// Largest accepted `POST /events/batch` body, checked before parsing.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// Largest accepted payload, measured as compact JSON.
 pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
 /// Deepest accepted payload nesting (an object holding scalars is depth 1).
@@ -70,8 +78,8 @@ impl EventRequest {
 /// restrictions of RFC 7493 §2.1-2.3 that the strict reader enforces (no object repeats a name,
 /// no lone surrogate, every number within the range of a 64-bit float).
 pub mod json_schema {
-    use crate::{EventRequest, UserEvent};
-    use crate::{MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH};
+    use crate::{BatchRequest, EventRequest, UserEvent};
+    use crate::{MAX_BATCH_BYTES, MAX_BODY_BYTES, MAX_PAYLOAD_BYTES, MAX_PAYLOAD_DEPTH};
     use serde_json::json;
 
     /// A UUID in its canonical hyphenated form (any case), as `eventId` must be.
@@ -86,6 +94,7 @@ pub mod json_schema {
         vec![
             ("event-request.schema.json", render::<EventRequest>()),
             ("user-event.schema.json", render::<UserEvent>()),
+            ("batch-request.schema.json", render::<BatchRequest>()),
         ]
     }
 
@@ -101,6 +110,12 @@ pub mod json_schema {
             payload.insert("x-maxBytes".into(), json!(MAX_PAYLOAD_BYTES));
             payload.insert("x-maxDepth".into(), json!(MAX_PAYLOAD_DEPTH));
         }
+    }
+
+    /// The batch body's limits: its size in bytes and I-JSON; each item carries its own.
+    pub fn batch_limits(schema: &mut schemars::Schema) {
+        schema.insert("x-maxBytes".into(), json!(MAX_BATCH_BYTES));
+        schema.insert("x-ijson".into(), json!(true));
     }
 
     fn render<T: schemars::JsonSchema>() -> String {

@@ -74,6 +74,20 @@ pub struct EventRequest {
     pub payload: Option<Payload>,
 }
 
+/// The body of `POST /events/batch`: event requests, each judged alone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(
+    title = "BatchRequest",
+    description = "Body of POST /events/batch: 1 to 500 event requests, each judged alone by the rules of POST /events/generate.",
+    transform = crate::json_schema::batch_limits
+)]
+pub struct BatchRequest {
+    /// The event requests, in the order their results come back.
+    #[schemars(length(min = 1, max = crate::MAX_BATCH_ITEMS))]
+    pub events: Vec<EventRequest>,
+}
+
 /// An accepted event: the request plus the identity and time the pipeline gave it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

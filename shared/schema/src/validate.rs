@@ -292,7 +292,7 @@ fn payload_field<'a>(
 
 /// Quotes a client-supplied string for a message, shortened so that a huge value cannot bloat the
 /// error response.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     const SHOWN: usize = 40;
     if s.chars().count() > SHOWN {
         let head: String = s.chars().take(SHOWN).collect();

@@ -49,3 +49,21 @@ fn request_schema_states_the_limits() {
     let required = schema["required"].as_array().expect("required list");
     assert!(required.contains(&"userId".into()) && required.contains(&"eventType".into()));
 }
+
+#[test]
+fn batch_schema_states_the_limits_and_holds_the_request_schema() {
+    use event_schema::{MAX_BATCH_BYTES, MAX_BATCH_ITEMS};
+    let all = event_schema::json_schema::all();
+    let (_, batch) = all
+        .iter()
+        .find(|(name, _)| *name == "batch-request.schema.json")
+        .expect("published");
+    let schema: serde_json::Value = serde_json::from_str(batch).expect("json");
+    assert_eq!(schema["additionalProperties"], false);
+    assert_eq!(schema["x-maxBytes"], MAX_BATCH_BYTES);
+    let events = &schema["properties"]["events"];
+    assert_eq!(events["minItems"], 1);
+    assert_eq!(events["maxItems"], MAX_BATCH_ITEMS);
+    assert_eq!(events["items"]["$ref"], "#/$defs/EventRequest");
+    assert_eq!(schema["required"], serde_json::json!(["events"]));
+}

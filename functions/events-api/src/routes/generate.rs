@@ -4,22 +4,19 @@
 //! ([`idempotency`](super::idempotency)).
 
 use super::accept::publish;
+use super::body::read_json;
 use super::idempotency::{self, idempotency_key};
 use crate::auth::Authenticated;
 use crate::observe::RequestTrace;
 use crate::{ApiError, ApiStore, App};
 use axum::body::Body;
 use axum::extract::{Extension, State};
-use axum::http::{header, HeaderMap};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use event_kafka::EventPublisher;
 use event_schema::{validate_request, MAX_BODY_BYTES};
 use std::sync::Arc;
 use tracing::instrument;
-
-/// Longest wait for the whole body once the headers arrived (a plain server's slow client;
-/// under Lambda the body is already there).
-pub(crate) const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[instrument(name = "generate", skip_all)]
 pub(crate) async fn generate<S: ApiStore, P: EventPublisher>(
@@ -29,19 +26,8 @@ pub(crate) async fn generate<S: ApiStore, P: EventPublisher>(
     Authenticated(caller): Authenticated,
     body: Body,
 ) -> Result<Response, ApiError> {
-    require_json(&headers)?;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
-        drain(body).await;
-        return Err(ApiError::PayloadTooLarge(MAX_BODY_BYTES));
-    }
+    let bytes = read_json(&headers, body, MAX_BODY_BYTES).await?;
     let key = idempotency_key(&headers)?;
-    let bytes = tokio::time::timeout(BODY_READ_TIMEOUT, read_limited(body))
-        .await
-        .map_err(|_| ApiError::BodyTimeout(BODY_READ_TIMEOUT.as_secs()))??;
     let request = validate_request(&bytes)?;
     caller.may_write_for(&request.user_id)?;
     // The record carries this function's span of the caller's trace.
@@ -50,84 +36,5 @@ pub(crate) async fn generate<S: ApiStore, P: EventPublisher>(
     match key {
         None => publish(&app, &request.into_event(), traceparent).await,
         Some(key) => idempotency::generate(&app, &caller, key, request, traceparent).await,
-    }
-}
-
-/// Only `application/json` (optionally `; charset=utf-8`) is accepted.
-fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let raw = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let ok = raw.as_deref().is_some_and(|ct| {
-        let mut parts = ct.split(';').map(str::trim);
-        let essence_ok = parts
-            .next()
-            .is_some_and(|e| e.eq_ignore_ascii_case("application/json"));
-        let params_ok = parts.all(|p| match p.split_once('=') {
-            Some((k, v)) if k.trim().eq_ignore_ascii_case("charset") => {
-                let v = v.trim().trim_matches('"');
-                v.eq_ignore_ascii_case("utf-8") || v.eq_ignore_ascii_case("utf8")
-            }
-            _ => true,
-        });
-        essence_ok && params_ok
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::UnsupportedMediaType(raw))
-    }
-}
-
-/// Most bytes of a refused body read and dropped, and for how long.
-const DRAIN_BYTES: usize = 1024 * 1024;
-const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Reads and drops what the client is still sending (up to a bound), so that it can read the
-/// refusal: a server that answers and closes with a body unread resets the connection, and the
-/// client sees the reset instead of the 413.
-async fn drain(body: Body) {
-    use http_body_util::BodyExt as _;
-    let limited = http_body_util::Limited::new(body, DRAIN_BYTES);
-    let _ = tokio::time::timeout(DRAIN_TIME, limited.collect()).await;
-}
-
-async fn read_limited(body: Body) -> Result<axum::body::Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|e| {
-            let inner = e.into_inner();
-            let too_large =
-                std::iter::successors(Some(&*inner as &dyn std::error::Error), |e| e.source())
-                    .any(|e| e.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                ApiError::PayloadTooLarge(MAX_BODY_BYTES)
-            } else {
-                ApiError::BadBody(inner.to_string())
-            }
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::http::HeaderValue;
-
-    fn with(ct: &str) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_str(ct).expect("header"),
-        );
-        h
-    }
-
-    #[test]
-    fn accepts_json_with_or_without_utf8_charset() {
-        assert!(require_json(&with("application/json")).is_ok());
-        assert!(require_json(&with("Application/JSON; charset=UTF-8")).is_ok());
-        assert!(require_json(&with("text/plain")).is_err());
-        assert!(require_json(&with("application/json; charset=latin1")).is_err());
-        assert!(require_json(&HeaderMap::new()).is_err());
     }
 }

@@ -24,6 +24,39 @@ pub(crate) const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 /// Longest key, in bytes (printable ASCII, so also in characters).
 pub(crate) const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
+/// What a claim allows.
+pub(super) enum Claimed {
+    /// Publish, under the lease, the events of the identity the key holds.
+    Publish(Lease),
+    /// The key completed: answer again what it answered, publishing nothing.
+    Replay(KeyedEvent),
+}
+
+/// Claims `claim` for this request; a key used with another body, or still in flight, is
+/// refused here.
+pub(super) async fn claim<S: ApiStore, P: EventPublisher>(
+    app: &App<S, P>,
+    claim: &KeyRecord,
+) -> Result<Claimed, ApiError> {
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let times = KeyTimes {
+        now_ms,
+        lease_ms: millis(app.keys.lease),
+        ttl_ms: millis(app.keys.ttl),
+    };
+    match app.store.claim_key(claim, times).await? {
+        KeyClaim::Recorded(lease) | KeyClaim::Resumed(lease) => Ok(Claimed::Publish(lease)),
+        KeyClaim::Completed(keyed) => Ok(Claimed::Replay(keyed)),
+        KeyClaim::Mismatch => Err(ApiError::IdempotencyKeyReused),
+        KeyClaim::InFlight { lease_until_ms } => {
+            let wait_ms = u64::try_from(lease_until_ms - now_ms).unwrap_or(0);
+            Err(ApiError::IdempotencyInProgress(
+                wait_ms.div_ceil(1000).max(1),
+            ))
+        }
+    }
+}
+
 /// The request under `key`: claimed, then published, replayed or refused by what the key
 /// already holds.
 pub(crate) async fn generate<S: ApiStore, P: EventPublisher>(
@@ -36,7 +69,7 @@ pub(crate) async fn generate<S: ApiStore, P: EventPublisher>(
     // The body's fingerprint: its compact form, so that spacing does not make another body.
     let compact = serde_json::to_vec(&request).unwrap_or_default();
     let event = request.into_event();
-    let claim = KeyRecord {
+    let record = KeyRecord {
         caller: caller.key_scope(),
         user_id: event.user_id.clone(),
         key,
@@ -46,27 +79,36 @@ pub(crate) async fn generate<S: ApiStore, P: EventPublisher>(
             timestamp_ms: event.timestamp.timestamp_millis(),
         },
     };
-    let now_ms = chrono::Utc::now().timestamp_millis();
-    let times = KeyTimes {
-        now_ms,
-        lease_ms: millis(app.keys.lease),
-        ttl_ms: millis(app.keys.ttl),
-    };
-    match app.store.claim_key(&claim, times).await? {
-        KeyClaim::Recorded(lease) => {
-            publish_for_key(app, &claim, &lease, &event, traceparent).await
+    match claim(app, &record).await? {
+        Claimed::Publish(lease) => {
+            let event = with_identity(event, lease.event);
+            let published = publish(app, &event, traceparent).await;
+            finish(app, &record, &lease, published.is_ok()).await;
+            published
         }
-        KeyClaim::Resumed(lease) => {
-            let again = with_identity(event, lease.event);
-            publish_for_key(app, &claim, &lease, &again, traceparent).await
+        Claimed::Replay(keyed) => Ok(replayed(with_identity(event, keyed))),
+    }
+}
+
+/// Completes the key once everything was acknowledged (`done`), or releases it at once, so that
+/// the client's retry publishes again instead of waiting out the lease. Both only while the key
+/// still holds `lease`; either failing leaves the key to its lease, which is safe: a retry then
+/// publishes the same events again, stored once.
+pub(super) async fn finish<S: ApiStore, P: EventPublisher>(
+    app: &App<S, P>,
+    record: &KeyRecord,
+    lease: &Lease,
+    done: bool,
+) {
+    if done {
+        if let Err(e) = app.store.complete_key(record, lease).await {
+            warn!(error = "store_unavailable", cause = %e, "idempotency key not marked completed");
         }
-        KeyClaim::Completed(keyed) => Ok(replayed(with_identity(event, keyed))),
-        KeyClaim::Mismatch => Err(ApiError::IdempotencyKeyReused),
-        KeyClaim::InFlight { lease_until_ms } => {
-            let wait_ms = u64::try_from(lease_until_ms - now_ms).unwrap_or(0);
-            Err(ApiError::IdempotencyInProgress(
-                wait_ms.div_ceil(1000).max(1),
-            ))
+    } else {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if let Err(release) = app.store.release_key(record, lease, now_ms).await {
+            warn!(error = "store_unavailable", cause = %release,
+                "idempotency key not released; it frees when its lease ends");
         }
     }
 }
@@ -98,36 +140,6 @@ fn replayed(event: UserEvent) -> Response {
         event_type: event.event_type.as_str(),
     });
     response
-}
-
-/// Publishes for a key: completed once acknowledged; released at once when not, so that the
-/// client's retry publishes the same event again instead of waiting out the lease. Both only
-/// while the key still holds `lease`.
-async fn publish_for_key<S: ApiStore, P: EventPublisher>(
-    app: &App<S, P>,
-    claim: &KeyRecord,
-    lease: &Lease,
-    event: &UserEvent,
-    traceparent: &str,
-) -> Result<Response, ApiError> {
-    match publish(app, event, traceparent).await {
-        Ok(response) => {
-            // Not recorded as completed, the key stays leased and a retry publishes the same
-            // event again once the lease ends: still one stored event.
-            if let Err(e) = app.store.complete_key(claim, lease).await {
-                warn!(error = "store_unavailable", cause = %e, "idempotency key not marked completed");
-            }
-            Ok(response)
-        }
-        Err(e) => {
-            let now_ms = chrono::Utc::now().timestamp_millis();
-            if let Err(release) = app.store.release_key(claim, lease, now_ms).await {
-                warn!(error = "store_unavailable", cause = %release,
-                    "idempotency key not released; it frees when its lease ends");
-            }
-            Err(e)
-        }
-    }
 }
 
 /// The request's `Idempotency-Key`, if it has one: 1 to 255 printable ASCII characters, bare

@@ -2,12 +2,16 @@
 //! `Idempotency-Key` protocol); the table of routes ([`Route`]) and the fallbacks are here.
 
 mod accept;
+mod batch;
+mod body;
 mod generate;
 mod health;
 mod idempotency;
 mod processed;
 
-pub(crate) use generate::{generate, BODY_READ_TIMEOUT};
+pub(crate) use batch::{batch, BatchAnswer, BatchOutcome};
+pub(crate) use body::BODY_READ_TIMEOUT;
+pub(crate) use generate::generate;
 pub(crate) use health::{health, HealthCache, HEALTH_MAX_AGE};
 pub(crate) use idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MAX_IDEMPOTENCY_KEY_BYTES};
 pub use processed::MAX_CONCURRENT_LISTINGS;
@@ -25,6 +29,8 @@ use std::sync::Arc;
 pub enum Route {
     /// `POST /events/generate`.
     Generate,
+    /// `POST /events/batch`.
+    Batch,
     /// `GET /events/processed`.
     Processed,
     /// `GET /health`.
@@ -33,12 +39,12 @@ pub enum Route {
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 3] = [Self::Generate, Self::Processed, Self::Health];
+    pub const ALL: [Route; 4] = [Self::Generate, Self::Batch, Self::Processed, Self::Health];
 
     /// The method it answers.
     pub fn method(self) -> Method {
         match self {
-            Self::Generate => Method::POST,
+            Self::Generate | Self::Batch => Method::POST,
             Self::Processed | Self::Health => Method::GET,
         }
     }
@@ -47,6 +53,7 @@ impl Route {
     pub fn path(self) -> &'static str {
         match self {
             Self::Generate => "/events/generate",
+            Self::Batch => "/events/batch",
             Self::Processed => "/events/processed",
             Self::Health => "/health",
         }
@@ -56,6 +63,7 @@ impl Route {
     pub(crate) fn handler<S: ApiStore, P: EventPublisher>(self) -> MethodRouter<Arc<App<S, P>>> {
         match self {
             Self::Generate => post(generate::<S, P>),
+            Self::Batch => post(batch::<S, P>),
             Self::Processed => get(processed::<S, P>),
             Self::Health => get(health::<S, P>),
         }

@@ -19,12 +19,14 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
+mod batch;
 mod number;
 mod reader;
 #[cfg(test)]
 mod tests;
 mod text;
 
+pub(crate) use batch::{parse_batch, Events};
 use reader::Reader;
 pub(crate) use text::compacted;
 
