@@ -104,6 +104,7 @@ fn reply(response: BatchResponse) -> Reply {
         counts: Counts {
             inserted: n(s.inserted),
             duplicates: n(s.duplicates),
+            erased: n(s.erased),
             dead_lettered: n(s.dead_lettered),
             lag_max_ms: s.lag_max_ms,
             lag_p50_ms: s.lag_p50_ms,

@@ -322,11 +322,9 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
             self.dead_letters.send_all(&prepared.letters).await?;
         }
         measured.sent(&prepared.letters);
-        let inserted = count_inserted(&outcomes);
         Ok(summarize(
             prepared.received,
-            inserted,
-            outcomes.len() - inserted,
+            Stored::tally(&outcomes),
             prepared.letters.len(),
             prepared.lags,
             request_id,
@@ -341,16 +339,16 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
         request_id: &str,
         measured: &mut Measured,
     ) -> Result<BatchResponse, ProcessError> {
-        let (mut inserted, mut duplicates, mut dead_lettered) = (0, 0, 0);
+        let (mut stored, mut dead_lettered) = (Stored::default(), 0);
         let mut failures = Vec::new();
         let mut store_time = std::time::Duration::ZERO;
         for span in &prepared.partitions {
             let events = &prepared.events[span.events.clone()];
             let letters = &prepared.letters[span.letters.clone()];
             let started = std::time::Instant::now();
-            let stored = self.store.insert_batch(events).await;
+            let written = self.store.insert_batch(events).await;
             store_time += started.elapsed();
-            let outcome = match stored {
+            let outcome = match written {
                 Err(e) => Err((ProcessError::from(e), span.offsets.first().copied())),
                 Ok(outcomes) => match self.dead_letters.send_all(letters).await {
                     _ if letters.is_empty() => Ok(outcomes),
@@ -369,9 +367,7 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
             };
             match outcome {
                 Ok(outcomes) => {
-                    let n = count_inserted(&outcomes);
-                    inserted += n;
-                    duplicates += outcomes.len() - n;
+                    stored.add(Stored::tally(&outcomes));
                     dead_lettered += letters.len();
                     measured.sent(letters);
                 }
@@ -399,8 +395,7 @@ impl<S: EventWriter, D: DeadLetterSink> Processor<S, D> {
         measured.store = Some(store_time);
         let summary = summarize(
             prepared.received,
-            inserted,
-            duplicates,
+            stored,
             dead_lettered,
             prepared.lags,
             request_id,
@@ -429,34 +424,67 @@ struct Span {
     letters: std::ops::Range<usize>,
 }
 
-fn count_inserted(outcomes: &[InsertOutcome]) -> usize {
-    outcomes
-        .iter()
-        .filter(|o| **o == InsertOutcome::Inserted)
-        .count()
+/// What the store did with a batch's events.
+#[derive(Debug, Default, Clone, Copy)]
+struct Stored {
+    inserted: usize,
+    duplicates: usize,
+    erased: usize,
+}
+
+impl Stored {
+    fn tally(outcomes: &[InsertOutcome]) -> Self {
+        let mut stored = Self::default();
+        for outcome in outcomes {
+            match outcome {
+                InsertOutcome::Inserted => stored.inserted += 1,
+                InsertOutcome::Duplicate => stored.duplicates += 1,
+                InsertOutcome::Erased => stored.erased += 1,
+            }
+        }
+        stored
+    }
+
+    fn add(&mut self, other: Self) {
+        self.inserted += other.inserted;
+        self.duplicates += other.duplicates;
+        self.erased += other.erased;
+    }
 }
 
 /// The batch's summary, logged.
 fn summarize(
     received: usize,
-    inserted: usize,
-    duplicates: usize,
+    stored: Stored,
     dead_lettered: usize,
     mut lags: Vec<u64>,
     request_id: &str,
 ) -> BatchSummary {
     let (lag_max_ms, lag_p50_ms) = max_and_median(&mut lags);
+    let Stored {
+        inserted,
+        duplicates,
+        erased,
+    } = stored;
     let summary = BatchSummary {
         received,
         inserted,
         duplicates,
+        erased,
         dead_lettered,
         lag_max_ms,
         lag_p50_ms,
     };
     info!(
         received,
-        inserted, duplicates, dead_lettered, lag_max_ms, lag_p50_ms, request_id, "batch processed"
+        inserted,
+        duplicates,
+        erased,
+        dead_lettered,
+        lag_max_ms,
+        lag_p50_ms,
+        request_id,
+        "batch processed"
     );
     summary
 }

@@ -13,6 +13,8 @@ pub mod names {
     pub const INSERTED: &str = "Inserted";
     /// Events found already stored.
     pub const DUPLICATES: &str = "Duplicates";
+    /// Events not stored because their user's events were erased.
+    pub const ERASED: &str = "Erased";
     /// Records sent to the dead-letter topic (split by `Reason`).
     pub const DEAD_LETTERED: &str = "DeadLettered";
     /// Records per invocation (its average and maximum are the batch sizes).
@@ -29,10 +31,11 @@ pub mod names {
     /// bug to fix, which cost those records and not the stream.
     pub const PANICKED: &str = "RecordPanicked";
     /// Every name above.
-    pub const ALL: [&str; 10] = [
+    pub const ALL: [&str; 11] = [
         RECEIVED,
         INSERTED,
         DUPLICATES,
+        ERASED,
         DEAD_LETTERED,
         BATCH_SIZE,
         STORE_LATENCY,
@@ -79,6 +82,7 @@ pub(crate) fn measure<'m>(
             doc.count(names::RECEIVED, count(s.received), None);
             doc.count(names::INSERTED, count(s.inserted), None);
             doc.count(names::DUPLICATES, count(s.duplicates), None);
+            doc.count(names::ERASED, count(s.erased), None);
             doc.count(names::BATCH_SIZE, count(s.received), None);
             let ms = std::time::Duration::from_millis;
             doc.millis(names::LAG_MAX, ms(s.lag_max_ms), None);

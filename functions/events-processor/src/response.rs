@@ -15,6 +15,8 @@ pub struct BatchSummary {
     pub inserted: usize,
     /// Events already stored (a redelivery, or twice in one batch).
     pub duplicates: usize,
+    /// Events not stored because their user's events up to their time were erased.
+    pub erased: usize,
     /// Records sent to the dead-letter topic.
     pub dead_lettered: usize,
     /// The oldest record's age when the batch arrived: now − its Kafka timestamp, in ms.

@@ -305,6 +305,7 @@ fn every_invocation_writes_documents_the_specification_accepts() {
         received: 4,
         inserted: 2,
         duplicates: 1,
+        erased: 0,
         dead_lettered: 1,
         lag_max_ms: 40,
         lag_p50_ms: 20,

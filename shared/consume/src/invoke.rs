@@ -38,6 +38,8 @@ pub struct Counts {
     pub inserted: u64,
     /// Events found already stored.
     pub duplicates: u64,
+    /// Events not stored because their user's events were erased.
+    pub erased: u64,
     /// Records sent to the dead-letter topic.
     pub dead_lettered: u64,
     /// The oldest record's age when the batch arrived, in ms.

@@ -3,7 +3,7 @@
 //! the failed invocations. Records in are counted by the loop itself.
 //!
 //! ```text
-//! summary: 41.8 events/s in, 41.6 stored/s, 1 duplicates, 0 dead-lettered, 0 failed invocations, lag max 312 ms (p50 74 ms) over 5.0 s
+//! summary: 41.8 events/s in, 41.6 stored/s, 1 duplicates, 0 erased, 0 dead-lettered, 0 failed invocations, lag max 312 ms (p50 74 ms) over 5.0 s
 //! ```
 
 use crate::invoke::Counts;
@@ -20,6 +20,7 @@ struct Window {
     records: u64,
     inserted: u64,
     duplicates: u64,
+    erased: u64,
     dead_lettered: u64,
     failed: u64,
     lag_max_ms: u64,
@@ -34,6 +35,7 @@ impl Window {
             records: 0,
             inserted: 0,
             duplicates: 0,
+            erased: 0,
             dead_lettered: 0,
             failed: 0,
             lag_max_ms: 0,
@@ -63,6 +65,7 @@ impl Summary {
         w.records += u64::try_from(records).unwrap_or(u64::MAX);
         w.inserted += r.inserted;
         w.duplicates += r.duplicates;
+        w.erased += r.erased;
         w.dead_lettered += r.dead_lettered;
         w.lag_max_ms = w.lag_max_ms.max(r.lag_max_ms);
         w.lag_p50_ms = w.lag_p50_ms.max(r.lag_p50_ms);
@@ -102,10 +105,11 @@ fn line(w: &Window, elapsed: Duration) -> String {
     let secs = elapsed.as_secs_f64().max(0.001);
     let rate = |n: u64| n as f64 / secs;
     format!(
-        "summary: {:.1} events/s in, {:.1} stored/s, {} duplicates, {} dead-lettered, {} failed invocations, lag max {} ms (p50 {} ms) over {secs:.1} s",
+        "summary: {:.1} events/s in, {:.1} stored/s, {} duplicates, {} erased, {} dead-lettered, {} failed invocations, lag max {} ms (p50 {} ms) over {secs:.1} s",
         rate(w.records),
         rate(w.inserted),
         w.duplicates,
+        w.erased,
         w.dead_lettered,
         w.failed,
         w.lag_max_ms,
@@ -123,6 +127,7 @@ mod tests {
         let counts = |inserted, duplicates, dead_lettered, lag_max_ms, lag_p50_ms| Counts {
             inserted,
             duplicates,
+            erased: 0,
             dead_lettered,
             lag_max_ms,
             lag_p50_ms,
@@ -133,7 +138,7 @@ mod tests {
         assert_eq!(s.due(), None, "not yet due");
         s.lock().since -= EVERY;
         let line = s.due().expect("due");
-        assert!(line.starts_with("summary: 3.0 events/s in, 2.6 stored/s, 1 duplicates, 1 dead-lettered, 1 failed invocations, lag max 300 ms (p50 50 ms)"), "{line}");
+        assert!(line.starts_with("summary: 3.0 events/s in, 2.6 stored/s, 1 duplicates, 0 erased, 1 dead-lettered, 1 failed invocations, lag max 300 ms (p50 50 ms)"), "{line}");
         s.lock().since -= EVERY;
         assert_eq!(s.due(), None, "nothing happened");
     }

@@ -4,6 +4,9 @@
 use crate::{
     Cursor, EventStore, InsertOutcome, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease, ListQuery,
 };
+
+/// The erasure time of the erasure rules, in the time of [`at`].
+const ERASED_THROUGH: i64 = 1_795_000_000_000 + 20;
 use chrono::{DateTime, Utc};
 use event_schema::{EventType, Payload, UserEvent};
 use serde_json::json;
@@ -34,6 +37,11 @@ macro_rules! event_store_contract {
             concurrent_claims_of_one_key_record_it_once,
             many_keys_at_once_each_replay_their_own_event,
             a_byte_budget_ends_pages_early_and_they_still_cover_everything,
+            an_erasure_deletes_the_users_events_up_to_its_time_and_nothing_else,
+            an_erased_event_is_never_stored_again_and_later_ones_are,
+            an_erasure_forgets_the_users_keys_only,
+            an_erasure_in_pages_finishes_when_called_again,
+            an_event_stored_while_it_is_erased_is_never_listed,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
@@ -672,4 +680,220 @@ pub async fn a_late_request_cannot_finish_a_newer_claim<S: EventStore>(store: S)
         },
         "the new claim is still leased and not completed"
     );
+}
+
+fn of_user(user: &str) -> ListQuery {
+    ListQuery {
+        limit: 100,
+        user_id: Some(user.to_owned()),
+        ..ListQuery::default()
+    }
+}
+
+fn times_of(events: &[UserEvent]) -> Vec<i64> {
+    let mut t: Vec<i64> = events
+        .iter()
+        .map(|e| e.timestamp.timestamp_millis() - 1_795_000_000_000)
+        .collect();
+    t.sort_unstable();
+    t
+}
+
+/// Erases until the store says nothing is left; how many were deleted in all.
+async fn erase_all<S: EventStore>(store: &S, user: &str, through_ms: i64, per_call: usize) -> u64 {
+    let mut deleted = 0;
+    for _ in 0..1000 {
+        let erasure = store
+            .erase(user, through_ms, per_call)
+            .await
+            .expect("erase");
+        deleted += erasure.deleted;
+        if erasure.complete {
+            return deleted;
+        }
+    }
+    panic!("the erasure never completed");
+}
+
+/// The user's events at or before the time go, from every listing; its later events and every
+/// other user's stay.
+pub async fn an_erasure_deletes_the_users_events_up_to_its_time_and_nothing_else<S: EventStore>(
+    store: S,
+) {
+    let mut batch = Vec::new();
+    for ms in [10, 20, 30] {
+        batch.push(event("alice", EventType::Login, ms));
+        batch.push(event("bob", EventType::Login, ms));
+    }
+    batch.push(event("alice", EventType::ProductView, 5));
+    store.insert_batch(&batch).await.expect("insert");
+    let deleted = erase_all(&store, "alice", ERASED_THROUGH, 1000).await;
+    assert_eq!(deleted, 3, "alice's events at 5, 10 and 20");
+    assert_eq!(
+        times_of(&list_everything(&store, of_user("alice")).await),
+        [30]
+    );
+    assert_eq!(
+        times_of(&list_everything(&store, of_user("bob")).await),
+        [10, 20, 30]
+    );
+    let everything = list_everything(&store, all(2)).await;
+    assert_eq!(everything.len(), 4, "bob's three and alice's later one");
+    let by_type = ListQuery {
+        limit: 100,
+        event_type: Some(EventType::ProductView),
+        ..ListQuery::default()
+    };
+    assert!(list_everything(&store, by_type).await.is_empty());
+    // Erasing again is harmless, and an earlier time does not move the erasure back.
+    assert_eq!(
+        erase_all(&store, "alice", ERASED_THROUGH - 15, 1000).await,
+        0
+    );
+}
+
+/// A redelivered or late event of the erased span is never stored; a later one is, as usual
+/// (an erasure is not a ban).
+pub async fn an_erased_event_is_never_stored_again_and_later_ones_are<S: EventStore>(store: S) {
+    let early = event("alice", EventType::Login, 10);
+    store
+        .insert_batch(std::slice::from_ref(&early))
+        .await
+        .expect("insert");
+    erase_all(&store, "alice", ERASED_THROUGH, 1000).await;
+    let on_time = event("alice", EventType::Login, 20);
+    let later = event("alice", EventType::Logout, 21);
+    let outcomes = store
+        .insert_batch(&[
+            early,
+            on_time,
+            later.clone(),
+            event("bob", EventType::Login, 1),
+        ])
+        .await
+        .expect("insert");
+    assert_eq!(
+        outcomes,
+        [
+            InsertOutcome::Erased,
+            InsertOutcome::Erased,
+            InsertOutcome::Inserted,
+            InsertOutcome::Inserted
+        ]
+    );
+    let listed = list_everything(&store, of_user("alice")).await;
+    assert_eq!(listed, [later]);
+}
+
+/// The erased user's idempotency keys are forgotten (a claim records afresh); another user's,
+/// and keys not of one user, are kept.
+pub async fn an_erasure_forgets_the_users_keys_only<S: EventStore>(store: S) {
+    let now = 1_000_000;
+    let mut service = key_claim("alice", "k", 3);
+    service.user_id = "\u{1}batch".to_owned();
+    service.caller = "iam:svc".to_owned();
+    for claim in [
+        key_claim("alice", "k", 1),
+        key_claim("bob", "k", 2),
+        service,
+    ] {
+        let KeyClaim::Recorded(lease) = store.claim_key(&claim, times(now)).await.expect("claim")
+        else {
+            panic!("a new key records");
+        };
+        store.complete_key(&claim, &lease).await.expect("complete");
+    }
+    // The completions are queued in order with later writes (SQLite): a claim now sees them.
+    erase_all(&store, "alice", ERASED_THROUGH, 1000).await;
+    let again = |c: KeyRecord| {
+        let store = &store;
+        async move { store.claim_key(&c, times(now + 1)).await.expect("claim") }
+    };
+    assert!(matches!(
+        again(key_claim("alice", "k", 1)).await,
+        KeyClaim::Recorded(_)
+    ));
+    assert!(matches!(
+        again(key_claim("bob", "k", 2)).await,
+        KeyClaim::Completed(_)
+    ));
+    let mut service = key_claim("alice", "k", 3);
+    service.user_id = "\u{1}batch".to_owned();
+    service.caller = "iam:svc".to_owned();
+    assert!(matches!(again(service).await, KeyClaim::Completed(_)));
+}
+
+/// An erasure of more events than one call deletes finishes over several calls, each deleting
+/// at most what it was allowed; none is listed from the first call on.
+pub async fn an_erasure_in_pages_finishes_when_called_again<S: EventStore>(store: S) {
+    let batch: Vec<UserEvent> = (0..30)
+        .flat_map(|i| {
+            [
+                event("alice", EventType::Login, i % 20),
+                event("carol", EventType::Login, i % 20),
+            ]
+        })
+        .collect();
+    store.insert_batch(&batch).await.expect("insert");
+    let mut calls = Vec::new();
+    loop {
+        let erasure = store
+            .erase("alice", ERASED_THROUGH, 10)
+            .await
+            .expect("erase");
+        calls.push(erasure);
+        if erasure.complete || calls.len() > 10 {
+            break;
+        }
+    }
+    assert!(
+        calls.iter().all(|c| c.complete || c.deleted <= 10),
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.iter().map(|c| c.deleted).sum::<u64>(),
+        30,
+        "{calls:?}"
+    );
+    assert!(list_everything(&store, of_user("alice")).await.is_empty());
+    // Listings hide what a first call left, from that call on.
+    let first = store
+        .erase("carol", ERASED_THROUGH, 10)
+        .await
+        .expect("erase");
+    assert!(first.complete || first.deleted <= 10);
+    assert!(list_everything(&store, of_user("carol")).await.is_empty());
+    assert!(list_everything(&store, all(7)).await.is_empty());
+    erase_all(&store, "carol", ERASED_THROUGH, 10).await;
+    assert!(list_everything(&store, all(7)).await.is_empty());
+}
+
+/// Writers storing the user's events while it is erased: whatever order they meet in, no event
+/// of the erased span is listed afterwards, and none is lost of the others.
+pub async fn an_event_stored_while_it_is_erased_is_never_listed<S: EventStore>(store: S) {
+    let store = Arc::new(store);
+    let mut writers = Vec::new();
+    for w in 0..4 {
+        let store = Arc::clone(&store);
+        writers.push(tokio::spawn(async move {
+            for i in 0..10 {
+                let batch = [
+                    event("alice", EventType::Login, (w * 10 + i) % 20),
+                    event("bob", EventType::Login, w * 10 + i),
+                ];
+                store.insert_batch(&batch).await.expect("insert");
+            }
+        }));
+    }
+    tokio::task::yield_now().await;
+    erase_all(store.as_ref(), "alice", ERASED_THROUGH, 1000).await;
+    for w in writers {
+        w.await.expect("writer");
+    }
+    assert!(list_everything(store.as_ref(), of_user("alice"))
+        .await
+        .is_empty());
+    let everything = list_everything(store.as_ref(), all(9)).await;
+    assert!(everything.iter().all(|e| e.user_id == "bob"));
+    assert_eq!(everything.len(), 40, "every one of bob's events");
 }

@@ -3,8 +3,8 @@
 //! test writes a store of its own.
 
 use crate::{
-    EventReader, EventWriter, HealthCheck, InsertOutcome, KeyClaim, KeyRecord, KeyStore, KeyTimes,
-    Lease, ListQuery, Page, StoreError, StoreHealth,
+    Eraser, Erasure, EventReader, EventWriter, HealthCheck, InsertOutcome, KeyClaim, KeyRecord,
+    KeyStore, KeyTimes, Lease, ListQuery, Page, StoreError, StoreHealth,
 };
 use event_schema::UserEvent;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -99,6 +99,18 @@ impl<S: HealthCheck> HealthCheck for Faulty<S> {
     async fn health(&self) -> Result<StoreHealth, StoreError> {
         self.check()?;
         self.inner.health().await
+    }
+}
+
+impl<S: Eraser> Eraser for Faulty<S> {
+    async fn erase(
+        &self,
+        user_id: &str,
+        through_ms: i64,
+        max_deletes: usize,
+    ) -> Result<Erasure, StoreError> {
+        self.check()?;
+        self.inner.erase(user_id, through_ms, max_deletes).await
     }
 }
 

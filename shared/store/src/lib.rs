@@ -5,8 +5,9 @@
 //! is insert-if-absent by `eventId`: a redelivered Kafka batch stores nothing twice),
 //! [`EventReader`] (the HTTP function reads pages with [`EventReader::list`], newest first by
 //! event timestamp then event id, with an opaque [`Cursor`] that every adapter interprets
-//! identically), [`KeyStore`] (idempotency keys) and [`HealthCheck`]. [`EventStore`] is their
-//! sum: every adapter is one.
+//! identically), [`KeyStore`] (idempotency keys), [`HealthCheck`] and [`Eraser`] (a user's
+//! events erased, and never stored or listed again). [`EventStore`] is their sum: every adapter
+//! is one.
 //!
 //! Layout: this file holds the port and its value types; `sqlite` the embedded SQLite adapter
 //! (`STORE_URL=sqlite://PATH`; [`sqlite_sql`] is its SQL that tools run too); `dynamodb` the DynamoDB adapter (`STORE_URL=dynamodb://TABLE`,
@@ -29,8 +30,9 @@ mod sqlite;
 pub use cursor::{Cursor, CursorError};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::{
-    DynamoStore, TableLayout, BY_TIME_INDEX, BY_TYPE_INDEX, BY_USER_INDEX, BY_USER_TYPE_INDEX,
-    DAYS_INDEX, DAYS_PER_PAGE, LAYOUT as DYNAMODB_LAYOUT, SHARDS as DYNAMODB_SHARDS,
+    DynamoStore, TableLayout, BY_KEY_USER_INDEX, BY_TIME_INDEX, BY_TYPE_INDEX, BY_USER_INDEX,
+    BY_USER_TYPE_INDEX, DAYS_INDEX, DAYS_PER_PAGE, LAYOUT as DYNAMODB_LAYOUT,
+    SHARDS as DYNAMODB_SHARDS,
 };
 #[cfg(any(test, feature = "testing"))]
 pub use faulty::Faulty;
@@ -54,6 +56,9 @@ pub enum InsertOutcome {
     Inserted,
     /// An event with this id was already stored; nothing changed.
     Duplicate,
+    /// Its user's events up to a time at or after its timestamp were erased ([`Eraser`]): it
+    /// is not stored, now or ever.
+    Erased,
 }
 
 /// A page request.
@@ -167,11 +172,37 @@ pub trait HealthCheck: Send + Sync + 'static {
     fn health(&self) -> impl Future<Output = Result<StoreHealth, StoreError>> + Send;
 }
 
+/// Erasing one user's events, as its owner may ask (GDPR art. 17).
+pub trait Eraser: Send + Sync + 'static {
+    /// Erases `user_id`'s events whose timestamp is at or before `through_ms`. Before it
+    /// answers, the erasure is recorded, and every later write and read honours it: no such
+    /// event is stored ([`InsertOutcome::Erased`]) or listed again, whether it was stored
+    /// already, is still on its way, or is being stored at that moment. The user's idempotency
+    /// keys are forgotten. The stored events are deleted, at most `max_deletes` of them in
+    /// this call where the backend deletes in pages; calling again continues, and
+    /// [`Erasure::complete`] says when none is left. Erasing again later moves the time on.
+    fn erase(
+        &self,
+        user_id: &str,
+        through_ms: i64,
+        max_deletes: usize,
+    ) -> impl Future<Output = Result<Erasure, StoreError>> + Send;
+}
+
+/// What one call of [`Eraser::erase`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Erasure {
+    /// Stored events deleted by this call.
+    pub deleted: u64,
+    /// No stored event of the erasure is left.
+    pub complete: bool,
+}
+
 /// Every capability: what an adapter is, what [`open`] gives and what the contract suite
 /// checks. A caller asks for the capabilities it uses (the processor an [`EventWriter`]).
-pub trait EventStore: EventWriter + EventReader + KeyStore + HealthCheck {}
+pub trait EventStore: EventWriter + EventReader + KeyStore + HealthCheck + Eraser {}
 
-impl<T: EventWriter + EventReader + KeyStore + HealthCheck> EventStore for T {}
+impl<T: EventWriter + EventReader + KeyStore + HealthCheck + Eraser> EventStore for T {}
 
 /// Any adapter chosen at start-up from `STORE_URL`.
 pub enum Store {
@@ -275,6 +306,17 @@ impl KeyStore for Store {
 impl HealthCheck for Store {
     async fn health(&self) -> Result<StoreHealth, StoreError> {
         each!(self, s => s.health().await)
+    }
+}
+
+impl Eraser for Store {
+    async fn erase(
+        &self,
+        user_id: &str,
+        through_ms: i64,
+        max_deletes: usize,
+    ) -> Result<Erasure, StoreError> {
+        each!(self, s => s.erase(user_id, through_ms, max_deletes).await)
     }
 }
 

@@ -3,8 +3,8 @@
 
 use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, Lease, StoredKey};
 use crate::{
-    after_cursor, matches, EventReader, EventWriter, HealthCheck, InsertOutcome, KeyStore,
-    ListQuery, Page, PageBuilder, StoreError, StoreHealth,
+    after_cursor, matches, Eraser, Erasure, EventReader, EventWriter, HealthCheck, InsertOutcome,
+    KeyStore, ListQuery, Page, PageBuilder, StoreError, StoreHealth,
 };
 use event_schema::UserEvent;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -22,6 +22,8 @@ struct Inner {
     ids: HashSet<Uuid>,
     by_time: BTreeMap<(i64, String), UserEvent>,
     keys: HashMap<(String, String, String), StoredKey>,
+    /// Each erased user's time: its events up to it are never stored.
+    erased: HashMap<String, i64>,
 }
 
 impl MemoryStore {
@@ -46,7 +48,10 @@ impl EventWriter for MemoryStore {
         Ok(events
             .iter()
             .map(|e| {
-                if inner.ids.insert(e.event_id) {
+                let ts = e.timestamp.timestamp_millis();
+                if inner.erased.get(&e.user_id).is_some_and(|t| ts <= *t) {
+                    InsertOutcome::Erased
+                } else if inner.ids.insert(e.event_id) {
                     let key = (e.timestamp.timestamp_millis(), e.event_id.to_string());
                     inner.by_time.insert(key, e.clone());
                     InsertOutcome::Inserted
@@ -143,6 +148,35 @@ impl HealthCheck for MemoryStore {
         Ok(StoreHealth {
             backend: "memory",
             target: "process memory".to_owned(),
+        })
+    }
+}
+
+impl Eraser for MemoryStore {
+    async fn erase(
+        &self,
+        user_id: &str,
+        through_ms: i64,
+        _max_deletes: usize,
+    ) -> Result<Erasure, StoreError> {
+        let mut inner = self.lock();
+        let mark = inner.erased.entry(user_id.to_owned()).or_insert(through_ms);
+        *mark = (*mark).max(through_ms);
+        let gone: Vec<(i64, String)> = inner
+            .by_time
+            .iter()
+            .filter(|((ts, _), e)| e.user_id == user_id && *ts <= through_ms)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &gone {
+            if let Some(e) = inner.by_time.remove(key) {
+                inner.ids.remove(&e.event_id);
+            }
+        }
+        inner.keys.retain(|(_, user, _), _| user != user_id);
+        Ok(Erasure {
+            deleted: u64::try_from(gone.len()).unwrap_or(u64::MAX),
+            complete: true,
         })
     }
 }

@@ -100,8 +100,8 @@ fn record(input: &mut Input<'_>, topic: &str, partition: i64) -> Value {
 }
 
 /// Any bytes as an invocation payload through `Processor::invoke`: it succeeds (the in-memory
-/// ports never fail), accounts for every record once (stored, found stored, or dead-lettered,
-/// an unreadable one included), never catches a panic in its own code (a caught panic
+/// ports never fail), accounts for every record once (stored, found stored, erased or
+/// dead-lettered, an unreadable one included), never catches a panic in its own code (a caught panic
 /// dead-letters the record as `processing_panicked`: still a bug), and every dead letter fits
 /// the producer's limit.
 pub fn check_batch(data: &[u8]) {
@@ -130,7 +130,7 @@ pub fn check_batch(data: &[u8]) {
         .summary;
     assert_eq!(summary.received, total);
     assert_eq!(
-        summary.inserted + summary.duplicates + summary.dead_lettered,
+        summary.inserted + summary.duplicates + summary.erased + summary.dead_lettered,
         total,
         "{summary:?}"
     );

@@ -122,6 +122,7 @@ pub fn reply(body: &str) -> Reply {
         batch_item_failures: Option<Vec<Failure>>,
         inserted: u64,
         duplicates: u64,
+        erased: u64,
         dead_lettered: u64,
         lag_max_ms: u64,
         lag_p50_ms: u64,
@@ -150,6 +151,7 @@ pub fn reply(body: &str) -> Reply {
         counts: Counts {
             inserted: answer.inserted,
             duplicates: answer.duplicates,
+            erased: answer.erased,
             dead_lettered: answer.dead_lettered,
             lag_max_ms: answer.lag_max_ms,
             lag_p50_ms: answer.lag_p50_ms,

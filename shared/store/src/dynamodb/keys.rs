@@ -2,8 +2,9 @@
 //! that no event can have (`key#c<length of the caller>#<caller>#<length of the user id>#<user
 //! id>#<key>`, unambiguous whatever they hold; an anonymous caller's keep the first layout,
 //! `key#<length of the user id>#<user id>#<key>`, so that keys recorded before callers were told
-//! apart still answer). The item has none of the index attributes, so no listing ever sees it, and it carries
-//! the table's TTL attribute, so DynamoDB deletes it once it is forgotten.
+//! apart still answer). The item has none of the listings' index attributes, so no listing ever
+//! sees it; `keyUser` puts it in the `by-key-user` index, where an erasure finds it; and it
+//! carries the table's TTL attribute, so DynamoDB deletes it once it is forgotten.
 
 use super::{applied, backend, DynamoStore, Item, LAYOUT};
 use crate::keys::{decide, Decision, KeyClaim, KeyRecord, KeyTimes, KeyedEvent, Lease, StoredKey};
@@ -78,7 +79,7 @@ impl DynamoStore {
         times: KeyTimes,
     ) -> Result<Option<Option<StoredKey>>, StoreError> {
         let new = StoredKey::new(claim, times);
-        let item = Item::from([
+        let mut item = Item::from([
             ("eventId".into(), item_id(claim)),
             (
                 "fingerprint".into(),
@@ -97,6 +98,11 @@ impl DynamoStore {
                 number(new.expires_at_ms / 1000 + 1),
             ),
         ]);
+        // A user's keys are found through it when the user is erased. A key that is not one
+        // user's (a service's batch) has none, and stays out of the index.
+        if event_schema::check_user_id(&claim.user_id).is_ok() {
+            item.insert("keyUser".into(), AttributeValue::S(claim.user_id.clone()));
+        }
         self.count_request();
         let result = self
             .client

@@ -39,6 +39,8 @@ pub const BY_USER_INDEX: &str = "by-user";
 pub const BY_USER_TYPE_INDEX: &str = "by-user-type";
 /// The registry of days that hold events.
 pub const DAYS_INDEX: &str = "days";
+/// Each user's idempotency keys (only key items have `keyUser`), found to erase them.
+pub const BY_KEY_USER_INDEX: &str = "by-key-user";
 
 /// The layout of the events table.
 pub const LAYOUT: TableLayout = TableLayout {
@@ -49,6 +51,7 @@ pub const LAYOUT: TableLayout = TableLayout {
         (BY_USER_INDEX, "userId", "sortKey", "ALL"),
         (BY_USER_TYPE_INDEX, "userType", "sortKey", "ALL"),
         (DAYS_INDEX, "dayList", "day", "KEYS_ONLY"),
+        (BY_KEY_USER_INDEX, "keyUser", "eventId", "KEYS_ONLY"),
     ],
     ttl_attribute: "expiresAt",
 };

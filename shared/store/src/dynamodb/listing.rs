@@ -250,8 +250,16 @@ fn sort_key_of(item: Option<&Item>) -> &str {
     }
 }
 
-/// A page for `query` (see the module docs).
+/// A page for `query` (see the module docs), without any event an erasure covers: such an
+/// event is dropped (and deleted) after the page was cut, so the page may hold fewer events
+/// than asked for, and its `next` still continues where it ended.
 pub(super) async fn list(store: &DynamoStore, query: &ListQuery) -> Result<Page, StoreError> {
+    let mut page = read_page(store, query).await?;
+    page.events = store.without_erased(page.events).await?;
+    Ok(page)
+}
+
+async fn read_page(store: &DynamoStore, query: &ListQuery) -> Result<Page, StoreError> {
     let limit = page_size(query.limit);
     let mut budget = Budget {
         left: query.max_bytes,

@@ -4,19 +4,20 @@
 //! condition is a duplicate, anything else an error the caller retries. Where an item and its
 //! index entries live is `layout`'s business; reading pages is `listing`'s.
 
+mod erasure;
 mod keys;
 mod layout;
 mod listing;
 
 pub use layout::{
-    TableLayout, BY_TIME_INDEX, BY_TYPE_INDEX, BY_USER_INDEX, BY_USER_TYPE_INDEX, DAYS_INDEX,
-    LAYOUT, SHARDS,
+    TableLayout, BY_KEY_USER_INDEX, BY_TIME_INDEX, BY_TYPE_INDEX, BY_USER_INDEX,
+    BY_USER_TYPE_INDEX, DAYS_INDEX, LAYOUT, SHARDS,
 };
 pub use listing::DAYS_PER_PAGE;
 
 use crate::{
-    EventReader, EventWriter, HealthCheck, InsertOutcome, KeyClaim, KeyRecord, KeyStore, KeyTimes,
-    Lease, ListQuery, Page, StoreError, StoreHealth,
+    Eraser, Erasure, EventReader, EventWriter, HealthCheck, InsertOutcome, KeyClaim, KeyRecord,
+    KeyStore, KeyTimes, Lease, ListQuery, Page, StoreError, StoreHealth,
 };
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
@@ -301,24 +302,35 @@ impl DynamoStore {
 
 impl EventWriter for DynamoStore {
     async fn insert_batch(&self, events: &[UserEvent]) -> Result<Vec<InsertOutcome>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = chrono::Utc::now().timestamp_millis();
+        // An erased user's events are not written (`erasure`).
+        let erased = self.erased_among(events).await?;
         self.register_days(events, now).await?;
         // Only the first copy of an id in the batch is written: concurrent puts of one id would
         // race, and the outcome of the earlier copy must be the one that says "inserted".
         let mut seen = HashSet::new();
-        let first: Vec<bool> = events.iter().map(|e| seen.insert(e.event_id)).collect();
+        let write: Vec<bool> = events
+            .iter()
+            .zip(&erased)
+            .map(|(e, erased)| erased.is_none() && seen.insert(e.event_id))
+            .collect();
         let items = events
             .iter()
-            .zip(&first)
-            .filter(|(_, first)| **first)
+            .zip(&write)
+            .filter(|(_, write)| **write)
             .map(|(e, _)| self.item(e, now))
             .collect();
         let mut written = self.put_items(items).await.into_iter();
-        first
+        write
             .into_iter()
-            .map(|first| match first {
-                true => written.next().unwrap_or(Ok(InsertOutcome::Duplicate)),
-                false => Ok(InsertOutcome::Duplicate),
+            .zip(erased)
+            .map(|(write, erased)| match (write, erased) {
+                (true, _) => written.next().unwrap_or(Ok(InsertOutcome::Duplicate)),
+                (false, Some(erased)) => Ok(erased),
+                (false, None) => Ok(InsertOutcome::Duplicate),
             })
             .collect()
     }
@@ -346,6 +358,17 @@ impl KeyStore for DynamoStore {
         now_ms: i64,
     ) -> Result<(), StoreError> {
         self.release(claim, lease, now_ms).await
+    }
+}
+
+impl Eraser for DynamoStore {
+    async fn erase(
+        &self,
+        user_id: &str,
+        through_ms: i64,
+        max_deletes: usize,
+    ) -> Result<Erasure, StoreError> {
+        self.erase_user(user_id, through_ms, max_deletes).await
     }
 }
 

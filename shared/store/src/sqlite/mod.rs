@@ -20,8 +20,8 @@ mod writer;
 
 use crate::keys::{KeyClaim, KeyRecord, KeyTimes, Lease};
 use crate::{
-    after_cursor, page_size, EventReader, EventWriter, HealthCheck, InsertOutcome, KeyStore,
-    ListQuery, Page, PageBuilder, StoreError, StoreHealth,
+    after_cursor, page_size, Eraser, Erasure, EventReader, EventWriter, HealthCheck, InsertOutcome,
+    KeyStore, ListQuery, Page, PageBuilder, StoreError, StoreHealth,
 };
 use event_schema::{EventType, Payload, UserEvent};
 use keys::KeyWrite;
@@ -162,8 +162,13 @@ impl EventWriter for SqliteStore {
             let tx = conn.transaction()?;
             let mut outcomes = Vec::with_capacity(rows.len());
             {
+                let mut erased = Erased::read(&tx)?;
                 let mut insert = tx.prepare_cached(sql::INSERT_EVENT)?;
                 for r in &rows {
+                    if erased.covers(&tx, &r.user_id, r.ts_ms)? {
+                        outcomes.push(InsertOutcome::Erased);
+                        continue;
+                    }
                     let changed = insert.execute(params![
                         &r.event_id[..],
                         r.user_id,
@@ -181,6 +186,76 @@ impl EventWriter for SqliteStore {
             }
             tx.commit()?;
             Ok(outcomes)
+        })
+        .await
+    }
+}
+
+/// The erasures an insert honours, read in its own transaction (so an erasure is either before
+/// it, and honoured, or after it, and deletes what it stored).
+enum Erased {
+    /// No user was ever erased.
+    None,
+    /// Some were: each user's time is looked up once.
+    Some(std::collections::HashMap<String, Option<i64>>),
+}
+
+impl Erased {
+    fn read(tx: &rusqlite::Transaction<'_>) -> Result<Self, StoreError> {
+        let any: bool = tx.query_row(sql::ANY_ERASURE, [], |r| r.get(0))?;
+        Ok(if any {
+            Self::Some(std::collections::HashMap::new())
+        } else {
+            Self::None
+        })
+    }
+
+    /// Whether `user`'s event at `ts_ms` is erased.
+    fn covers(
+        &mut self,
+        tx: &rusqlite::Transaction<'_>,
+        user: &str,
+        ts_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let Self::Some(seen) = self else {
+            return Ok(false);
+        };
+        let through = match seen.get(user) {
+            Some(t) => *t,
+            None => {
+                let t = tx
+                    .prepare_cached(sql::ERASED_THROUGH)?
+                    .query_row([user], |r| r.get::<_, i64>(0))
+                    .optional()?;
+                seen.insert(user.to_owned(), t);
+                t
+            }
+        };
+        Ok(through.is_some_and(|t| ts_ms <= t))
+    }
+}
+
+impl Eraser for SqliteStore {
+    /// One transaction on the writer, in turn with every insert: the erasure is recorded, the
+    /// events deleted and the keys forgotten together, all of them at once (SQLite deletes a
+    /// user's rows through its index).
+    async fn erase(
+        &self,
+        user_id: &str,
+        through_ms: i64,
+        _max_deletes: usize,
+    ) -> Result<Erasure, StoreError> {
+        let user = user_id.to_owned();
+        self.write(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(sql::RECORD_ERASURE, params![user, through_ms])?;
+            let deleted = tx.execute(sql::DELETE_ERASED, params![user, through_ms])?;
+            tx.execute(sql::FORGET_USER_KEYS, params![user])?;
+            tx.commit()?;
+            Ok(Erasure {
+                deleted: u64::try_from(deleted).unwrap_or(u64::MAX),
+                complete: true,
+            })
         })
         .await
     }

@@ -49,6 +49,15 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
 CREATE INDEX IF NOT EXISTS idempotency_keys_expiry ON idempotency_keys (expires_at);
 ";
 
+/// Erased users (`Eraser`): one row per user, the time up to which its events are erased. It is
+/// created where missing, whatever the file's layout version.
+const ERASURES_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS erasures (
+    user_id    TEXT PRIMARY KEY,
+    through_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// Keys recorded before callers were told apart were anonymous ones: they move to the empty
 /// caller, which is what `AUTH_MODE=none` scopes by, so their retries still replay.
 const KEYS_V1_TO_V2: &str = "
@@ -100,6 +109,7 @@ pub(super) fn index_for(user: bool, event_type: bool) -> &'static str {
 /// Creates the layout, or moves a file of the first layout (text ids, rows keyed by id) to it.
 pub(super) fn ensure(conn: &mut Connection) -> rusqlite::Result<()> {
     ensure_keys(conn)?;
+    conn.execute_batch(ERASURES_TABLE)?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version >= VERSION {
         return Ok(());

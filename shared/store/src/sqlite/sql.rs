@@ -13,6 +13,22 @@ pub const INSERT_EVENT: &str =
     "INSERT INTO events (event_id, user_id, event_type, ts_ms, payload, processed_at)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(event_id) DO NOTHING";
 
+/// Whether any user was ever erased: while none was, an insert checks nothing more.
+pub const ANY_ERASURE: &str = "SELECT EXISTS (SELECT 1 FROM erasures)";
+
+/// The time up to which `?1`'s events are erased, if they are.
+pub const ERASED_THROUGH: &str = "SELECT through_ms FROM erasures WHERE user_id = ?1";
+
+/// Records that `?1`'s events up to `?2` (ms) are erased; a later time moves it on.
+pub const RECORD_ERASURE: &str = "INSERT INTO erasures (user_id, through_ms) VALUES (?1, ?2)
+     ON CONFLICT(user_id) DO UPDATE SET through_ms = max(through_ms, excluded.through_ms)";
+
+/// Deletes `?1`'s events up to `?2` (ms).
+pub const DELETE_ERASED: &str = "DELETE FROM events WHERE user_id = ?1 AND ts_ms <= ?2";
+
+/// Forgets `?1`'s idempotency keys.
+pub const FORGET_USER_KEYS: &str = "DELETE FROM idempotency_keys WHERE user_id = ?1";
+
 /// The id (16 bytes) of every stored event.
 pub const EVENT_IDS: &str = "SELECT event_id FROM events";
 
