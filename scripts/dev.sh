@@ -62,9 +62,12 @@ export AUTH_MODE="${AUTH_MODE:-jwt}"
 dev_issuer=""
 if [[ "$AUTH_MODE" == jwt && -z "${JWT_ISSUER:-}" ]]; then
   # The local issuer puts the user "auditor" in the group "auditors", whose members may list
-  # every user's events (JWT_READ_ALL_GROUP), as a Cognito administrator would.
+  # every user's events (JWT_READ_ALL_GROUP), and "officer" in "erasers", whose members may erase
+  # any user's events (JWT_ERASE_GROUP), as a Cognito administrator would.
   export JWT_READ_ALL_GROUP="${JWT_READ_ALL_GROUP-auditors}"
+  export JWT_ERASE_GROUP="${JWT_ERASE_GROUP-erasers}"
   target/debug/dev-issuer --listen "127.0.0.1:$DEV_ISSUER_PORT" --group auditors=auditor \
+    --group erasers=officer \
     >"$RUN_DIR/issuer.out" 2>"$RUN_DIR/issuer.log" &
   pids+=($!)
   dev_issuer="$(first_line "$RUN_DIR/issuer.out" "issuer " "${pids[-1]}")" ||
@@ -96,7 +99,8 @@ if [[ -n "$dev_issuer" ]]; then
 
   Sign-in: the API checks bearer tokens (AUTH_MODE=jwt) from the local issuer at $dev_issuer,
   where anyone signs in as any user; "auditor" is in the group "auditors" and lists every
-  user's events (JWT_READ_ALL_GROUP=$JWT_READ_ALL_GROUP). A token for alice, for curl:
+  user's events (JWT_READ_ALL_GROUP=$JWT_READ_ALL_GROUP); "officer" is in "erasers" and may
+  erase any user's events (JWT_ERASE_GROUP=$JWT_ERASE_GROUP). A token for alice, for curl:
 
     TOKEN=\$(curl -s $dev_issuer/token -d grant_type=password -d username=alice -d client_id=$JWT_AUDIENCE \\
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')

@@ -225,6 +225,7 @@ async fn jwt_mode_under_the_lambda_shape_applies_the_same_rules() {
             token_use: TokenUse::Access,
         },
         read_all_group: Some("auditors".into()),
+        erase_group: Some("erasers".into()),
         keys_max_age: std::time::Duration::from_secs(3600),
         inline_keys: jwks,
         // Nothing listens there: every key this test uses is inline.
@@ -234,6 +235,9 @@ async fn jwt_mode_under_the_lambda_shape_applies_the_same_rules() {
         let mut claims = dev_issuer::claims(ISSUER, sub, AUDIENCE, scope);
         if sub == "auditor" {
             claims["cognito:groups"] = json!(["auditors"]);
+        }
+        if sub == "officer" {
+            claims["cognito:groups"] = json!(["erasers"]);
         }
         format!("Bearer {}", key.token(&claims))
     };
@@ -304,4 +308,38 @@ async fn jwt_mode_under_the_lambda_shape_applies_the_same_rules() {
     assert_eq!(batch["results"][0]["status"], 201);
     assert_eq!(batch["results"][1]["status"], 403);
     assert_eq!(batch["results"][1]["error"], forbidden);
+
+    // Erasing: a user its own events; another's only in the erase group, which reading all
+    // is not.
+    let delete = |user: &str, token: &str| {
+        let h = [("authorization", token)];
+        event("DELETE", &format!("/users/{user}/events"), &h, None, None)
+    };
+    for (token, user, want) in [
+        (&alice, "bob", StatusCode::FORBIDDEN),
+        (&auditor, "bob", StatusCode::FORBIDDEN),
+        (&alice, "alice", StatusCode::OK),
+        (&bearer("officer", ""), "bob", StatusCode::OK),
+    ] {
+        let (status, _, body) = answer(&app, delete(user, token)).await;
+        assert_eq!(status, want, "{user}: {body}");
+        if want == StatusCode::OK {
+            assert_eq!(body["userId"], user);
+            assert_eq!(body["complete"], true);
+        }
+    }
+    let (_, _, left) = answer(&app, get("", &auditor)).await;
+    assert_eq!(left, json!([]), "both users' events are gone");
+}
+
+#[tokio::test]
+async fn iam_mode_lets_a_signer_erase_any_users_events_and_refuses_the_unsigned() {
+    let app = app(AuthConfig::Iam(IamConfig::default()));
+    let signer = "arn:aws:iam::123456789012:role/privacy";
+    let delete = |signer| event("DELETE", "/users/bob/events", &[], None, signer);
+    let (status, _, body) = answer(&app, delete(None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, _, body) = answer(&app, delete(Some(signer))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["deleted"], 0);
 }

@@ -27,15 +27,15 @@ pub use serve::{run, run_until, serve, StartError, WRITE_TIMEOUT};
 use axum::Router;
 use event_auth::Authenticator;
 use event_kafka::EventPublisher;
-use event_store::{EventReader, HealthCheck, KeyStore};
+use event_store::{Eraser, EventReader, HealthCheck, KeyStore};
 use pipeline_runtime::metrics::Metrics;
 use std::sync::Arc;
 
-/// What the API asks of a store: it lists events, keeps idempotency keys and checks health; it
-/// never writes an event (the processor does).
-pub trait ApiStore: EventReader + KeyStore + HealthCheck {}
+/// What the API asks of a store: it lists events, keeps idempotency keys, checks health and
+/// erases a user's events; it never writes an event (the processor does).
+pub trait ApiStore: EventReader + KeyStore + HealthCheck + Eraser {}
 
-impl<S: EventReader + KeyStore + HealthCheck> ApiStore for S {}
+impl<S: EventReader + KeyStore + HealthCheck + Eraser> ApiStore for S {}
 
 /// What the handlers share: built once per cold start.
 pub struct App<S, P> {
@@ -153,7 +153,7 @@ fn cors(allowed_origins: &[String]) -> tower_http::cors::CorsLayer {
     };
     CorsLayer::new()
         .allow_origin(origin)
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers(CORS_ALLOW_HEADERS.map(header::HeaderName::from_static))
         .expose_headers(CORS_EXPOSE_HEADERS.map(header::HeaderName::from_static))
         .max_age(std::time::Duration::from_secs(300))

@@ -34,8 +34,20 @@ pub mod names {
     pub const UNAVAILABLE: &str = "Unavailable";
     /// From sending an event to Kafka's acknowledgement.
     pub const PRODUCE_LATENCY: &str = "ProduceLatency";
+    /// Erasures answered (`DELETE /users/{userId}/events`).
+    pub const ERASURES: &str = "Erasures";
+    /// Stored events those erasures deleted.
+    pub const ERASED_EVENTS: &str = "ErasedEvents";
     /// Every name above.
-    pub const ALL: [&str; 5] = [ACCEPTED, REPLAYED, REJECTED, UNAVAILABLE, PRODUCE_LATENCY];
+    pub const ALL: [&str; 7] = [
+        ACCEPTED,
+        REPLAYED,
+        REJECTED,
+        UNAVAILABLE,
+        PRODUCE_LATENCY,
+        ERASURES,
+        ERASED_EVENTS,
+    ];
 }
 
 /// Dimension of [`names::ACCEPTED`].
@@ -88,6 +100,14 @@ pub(crate) enum Outcome {
     },
     /// A batch answered item by item.
     Batch(crate::routes::BatchOutcome),
+    /// A user's events erased: by whom (the caller's scope), whose, through when, how many.
+    Erased {
+        by: String,
+        user_id: String,
+        through_ms: i64,
+        deleted: u64,
+        complete: bool,
+    },
     /// An error answer: its stable code, and the dependency's own words when there are any.
     Failed {
         code: &'static str,
@@ -147,6 +167,25 @@ where
                 principal,
                 "batch answered"
             ),
+            // Never the events' contents: who, whose, when and how many.
+            Outcome::Erased {
+                by,
+                user_id,
+                through_ms,
+                deleted,
+                complete,
+            } => info!(
+                by,
+                user_id,
+                through_ms,
+                deleted,
+                complete,
+                trace_id,
+                request_id,
+                status,
+                principal,
+                "events erased"
+            ),
             Outcome::Failed { code, cause } if server_error => warn!(error = code,
                 cause = cause.as_deref().unwrap_or(""), %method, path, trace_id, request_id,
                 status, principal, "request failed"),
@@ -197,6 +236,10 @@ pub(crate) fn measure(doc: &mut Document, outcome: &Outcome, server_error: bool)
             for code in &batch.unavailable {
                 doc.count(names::UNAVAILABLE, 1, Some((ERROR_CODE, code)));
             }
+        }
+        Outcome::Erased { deleted, .. } => {
+            doc.count(names::ERASURES, 1, None);
+            doc.count(names::ERASED_EVENTS, *deleted, None);
         }
         Outcome::Failed { code, .. } if server_error => {
             doc.count(names::UNAVAILABLE, 1, Some((ERROR_CODE, code)));

@@ -4,7 +4,7 @@
 //! file and the code drift apart, and `make http-fuzz` drives the server from it.
 
 use crate::error::{ApiError, ErrorBody, RETRY_AFTER_SECS};
-use crate::routes::BatchAnswer;
+use crate::routes::{BatchAnswer, ErasureAnswer, ERASE_CHUNK, ERASE_DEADLINE};
 use crate::routes::{
     BODY_READ_TIMEOUT, DEFAULT_LIMIT, HEALTH_MAX_AGE, LIST_DEADLINE, MAX_CONCURRENT_LISTINGS,
     MAX_IDEMPOTENCY_KEY_BYTES, MAX_PAGE_BYTES,
@@ -35,6 +35,7 @@ pub fn document() -> Value {
     let event_type = generator.subschema_for::<EventType>();
     let batch = generator.subschema_for::<BatchRequest>();
     let batch_results = generator.subschema_for::<BatchAnswer>();
+    let erasure = generator.subschema_for::<ErasureAnswer>();
     let mut schemas = serde_json::Map::new();
     for (name, schema) in generator.take_definitions(true) {
         schemas.insert(name, schema);
@@ -70,6 +71,15 @@ pub fn document() -> Value {
         }},
         "content": {"application/json": {"schema": coded(&["unauthorized"])}},
     });
+    // Exactly what the server accepts: the bare form (printable ASCII, no space at either end,
+    // which HTTP would trim, and no quote first), or the quoted form; either holds 1 to
+    // MAX_IDEMPOTENCY_KEY_BYTES characters.
+    let idempotency_key = json!({"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES + 2,
+    "pattern": format!(
+        "^([!#-~]([ -~]{{0,{}}}[!-~])?|\"[ -~]{{1,{}}}\")$",
+        MAX_IDEMPOTENCY_KEY_BYTES - 2,
+        MAX_IDEMPOTENCY_KEY_BYTES
+    )});
     let identity_unavailable = " With AUTH_MODE=jwt, also when the issuer's keys could not be fetched to check a token that names a key not held yet (`identity_provider_unavailable`).";
     json!({
         "openapi": "3.1.0",
@@ -86,15 +96,7 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "Idempotency-Key", "in": "header", "required": false,
                         "description": format!("Optional, chosen by the client (a UUID is a good key): 1 to {MAX_IDEMPOTENCY_KEY_BYTES} printable ASCII characters, bare or as a structured-field string (`\"…\"`), scoped to the body's `userId` and remembered for `IDEMPOTENCY_TTL_SECONDS` (24 h). A retry with the same key and body never creates a second event: it gets the first answer again (`Idempotent-Replayed: true`), or, when the first attempt ended in 503 or never answered, the same event is published again and stored once."),
-                        // Exactly what the server accepts: the bare form (printable ASCII, no space
-                        // at either end, which HTTP would trim, and no quote first), or the quoted
-                        // form; either holds 1 to MAX_IDEMPOTENCY_KEY_BYTES characters.
-                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES + 2,
-                            "pattern": format!(
-                                "^([!#-~]([ -~]{{0,{}}}[!-~])?|\"[ -~]{{1,{}}}\")$",
-                                MAX_IDEMPOTENCY_KEY_BYTES - 2,
-                                MAX_IDEMPOTENCY_KEY_BYTES
-                            )},
+                        "schema": idempotency_key.clone(),
                         "example": "0b6e1f0e-3c1d-4a3b-9a57-2f1e5c8d7a10"},
                     {"name": "traceparent", "in": "header", "required": false,
                         "description": "Optional W3C Trace Context (`00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>`): the event's Kafka record carries the same trace id, and both functions log it beside the eventId. Any other value starts a new trace, as the specification asks; it never fails the request, so the schema does not constrain it.",
@@ -149,7 +151,7 @@ pub fn document() -> Value {
                 "parameters": [
                     {"name": "Idempotency-Key", "in": "header", "required": false,
                         "description": "As for POST /events/generate, but covering the whole batch (scoped by the caller): a retry with the same key and body answers the same results again (`Idempotent-Replayed: true`) and publishes nothing. When an item was not accepted (503), the key is released, and a retry publishes the batch's items again under the same eventIds, each stored once.",
-                        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY_BYTES + 2}},
+                        "schema": idempotency_key},
                     {"name": "traceparent", "in": "header", "required": false,
                         "description": "As for POST /events/generate: every record of the batch carries the trace id.",
                         "schema": {"type": "string"}},
@@ -204,9 +206,28 @@ pub fn document() -> Value {
                         "content": {"application/json": {"schema": {"type": "array", "items": event, "maxItems": MAX_PAGE_SIZE}}},
                     },
                     "400": problem("A query parameter is unknown, repeated or malformed (`validation_failed`, with `details`).", &["validation_failed"]),
-                    "401": unauthorized,
+                    "401": unauthorized.clone(),
                     "403": problem("The caller may not list these events (`forbidden`): with AUTH_MODE=jwt, `userId` names another user and the caller is not in the read-all group; with AUTH_MODE=iam, a signer IAM_ALLOWED_PRINCIPALS does not name.", &["forbidden"]),
                     "503": unavailable(&format!("The store did not answer within {} s (`store_unavailable`), or this instance is already serving {MAX_CONCURRENT_LISTINGS} listings (`server_busy`).{identity_unavailable}", LIST_DEADLINE.as_secs()), &["store_unavailable", "server_busy", "identity_provider_unavailable"]),
+                },
+            }},
+            "/users/{userId}/events": {"delete": {
+                "operationId": "eraseUserEvents",
+                "summary": "Erase a user's events (GDPR art. 17): every event at or before this moment, stored or still on its way.",
+                "description": format!("Once this answers, no event of the user whose `timestamp` is at or before `erasedThrough` is listed or stored again, including events still in Kafka and one being stored at that moment; the user's idempotency keys are forgotten. Later events are stored as usual: an erasure is not a ban. Stored copies are deleted {ERASE_CHUNK} at a time for up to {} s; 200 when none is left, else 202 (the erasure already holds; call again to delete the rest). Who: a user its own events; with AUTH_MODE=jwt another user's only a member of JWT_ERASE_GROUP; with AUTH_MODE=iam any allowed signer. Each erasure is logged (who, whose, when, how many, never the events) and counted (`Erasures`, `ErasedEvents`).", ERASE_DEADLINE.as_secs()),
+                "parameters": [
+                    {"name": "userId", "in": "path", "required": true, "description": "Whose events.", "schema": user_id.clone()},
+                ],
+                "responses": {
+                    "200": {"description": "Erased: no stored event of the erasure is left.",
+                        "content": {"application/json": {"schema": erasure.clone()}}},
+                    "202": {"description": "The erasure holds (nothing at or before `erasedThrough` is listed or stored again), but stored copies are left to delete: call again after Retry-After.",
+                        "headers": {"Retry-After": {"description": "Seconds before calling again.", "schema": {"type": "integer", "minimum": 1}, "required": true}},
+                        "content": {"application/json": {"schema": erasure}}},
+                    "400": problem("`userId` breaks the rules of the field (`validation_failed`, with `details`).", &["validation_failed"]),
+                    "401": unauthorized,
+                    "403": problem("The caller may not erase this user's events (`forbidden`): with AUTH_MODE=jwt, another user's, and the caller is not in the erase group; with AUTH_MODE=iam, a signer IAM_ALLOWED_PRINCIPALS does not name.", &["forbidden"]),
+                    "503": unavailable(&format!("The store did not record the erasure within {} s (`store_unavailable`): nothing was promised; call again.{identity_unavailable}", ERASE_DEADLINE.as_secs()), &["store_unavailable", "identity_provider_unavailable"]),
                 },
             }},
             "/health": {"get": {

@@ -187,8 +187,8 @@ async fn each_route_is_served_under_the_method_of_the_route_table() {
     let (_, router) = app();
     for route in crate::routes::Route::ALL {
         let req = Request::builder()
-            .method(Method::DELETE)
-            .uri(route.path())
+            .method(Method::PUT)
+            .uri(route.path().replace("{userId}", "alice"))
             .body(Body::empty())
             .expect("request");
         let (status, headers, _) = send(&router, req).await;
@@ -528,9 +528,16 @@ fn every_outcome_makes_a_document_the_specification_accepts() {
             code: "kafka_unavailable",
             cause: Some("broker down".into()),
         },
+        Outcome::Erased {
+            by: "jwt:alice".into(),
+            user_id: "alice".into(),
+            through_ms: 1,
+            deleted: 3,
+            complete: true,
+        },
     ];
     let mut names = Vec::new();
-    for (outcome, status) in outcomes.iter().zip([201, 201, 400, 503]) {
+    for (outcome, status) in outcomes.iter().zip([201, 201, 400, 503, 200]) {
         let mut doc = metrics.document();
         measure(&mut doc, outcome, status >= 500);
         let line = doc.to_line(1).expect("a document");

@@ -17,6 +17,7 @@ enum Mode {
 struct Jwt {
     rules: ClaimRules,
     read_all_group: Option<String>,
+    erase_group: Option<String>,
     keys: Arc<Jwks>,
 }
 
@@ -42,6 +43,7 @@ impl Authenticator {
                 )?),
                 rules: jwt.rules,
                 read_all_group: jwt.read_all_group,
+                erase_group: jwt.erase_group,
             })),
         };
         Ok(Self { mode })
@@ -101,13 +103,15 @@ impl Authenticator {
                 let identity = verify(token, &jwt.rules, &jwt.keys, now_s).await?;
                 // A right of the user, from the groups its provider put it in; never a scope,
                 // which any client may ask for on the user's behalf.
-                let read_all = jwt
-                    .read_all_group
-                    .as_ref()
-                    .is_some_and(|g| identity.groups.iter().any(|m| m == g));
+                let member = |group: &Option<String>| {
+                    group
+                        .as_ref()
+                        .is_some_and(|g| identity.groups.iter().any(|m| m == g))
+                };
                 Ok(Caller::User {
+                    read_all: member(&jwt.read_all_group),
+                    erase_any: member(&jwt.erase_group),
                     user_id: identity.user_id,
-                    read_all,
                 })
             }
         }

@@ -86,6 +86,10 @@ pub struct JwtConfig {
     /// nobody may. A right of the user, given by the identity provider's administrators, never
     /// a scope, which is what a client asks for on a user's behalf (RFC 6749 §3.3).
     pub read_all_group: Option<String>,
+    /// `JWT_ERASE_GROUP`: members may erase any user's events (everyone may erase its own);
+    /// `None` (unset or empty): nobody may. Not the read-all group: reading everything and
+    /// deleting anyone's data are different rights.
+    pub erase_group: Option<String>,
     /// `JWT_JWKS`.
     pub inline_keys: KeySet,
     /// `JWT_JWKS_URL`, else discovery from the issuer.
@@ -131,6 +135,7 @@ impl JwtConfig {
         let user_claim = env::string(src, "JWT_USER_CLAIM", DEFAULT_USER_CLAIM);
         let groups_claim = env::string(src, "JWT_GROUPS_CLAIM", DEFAULT_GROUPS_CLAIM);
         let read_all_group = src.get("JWT_READ_ALL_GROUP");
+        let erase_group = src.get("JWT_ERASE_GROUP");
         let token_use_raw = env::string(src, "JWT_TOKEN_USE", DEFAULT_TOKEN_USE);
         let keys_max_age = env::seconds(
             src,
@@ -193,6 +198,7 @@ impl JwtConfig {
                 token_use,
             },
             read_all_group: read_all_group.map(|g| g.trim().to_owned()),
+            erase_group: erase_group.map(|g| g.trim().to_owned()),
             inline_keys,
             key_source,
             keys_max_age,
@@ -296,22 +302,24 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_read_all_group_means_nobody_and_a_named_one_its_members() {
+    fn an_empty_group_means_nobody_and_a_named_one_its_members() {
         let base = [
             ("JWT_ISSUER", "https://id.example"),
             ("JWT_AUDIENCE", "app"),
         ];
-        let group = |value: &str| {
+        let groups = |value: &str| {
             let mut src = base.to_vec();
             src.push(("JWT_READ_ALL_GROUP", value));
+            src.push(("JWT_ERASE_GROUP", value));
             match AuthConfig::from_source(src.as_slice()) {
-                Ok(AuthConfig::Jwt(jwt)) => jwt.read_all_group,
+                Ok(AuthConfig::Jwt(jwt)) => (jwt.read_all_group, jwt.erase_group),
                 other => panic!("{other:?}"),
             }
         };
-        assert_eq!(group(""), None);
-        assert_eq!(group("  "), None);
-        assert_eq!(group(" auditors "), Some("auditors".to_owned()));
+        assert_eq!(groups(""), (None, None));
+        assert_eq!(groups("  "), (None, None));
+        let named = Some("staff".to_owned());
+        assert_eq!(groups(" staff "), (named.clone(), named));
     }
 
     #[test]

@@ -54,6 +54,8 @@ pub enum Caller {
         user_id: String,
         /// The user is in the read-all group (a right of the user, never a scope).
         read_all: bool,
+        /// The user is in the erase group: it may erase any user's events.
+        erase_any: bool,
     },
 }
 
@@ -68,6 +70,21 @@ impl Caller {
         }
     }
 
+    /// Whether the caller may erase `user_id`'s events: a user its own, or anyone's when it is
+    /// in the erase group; a service (`iam`) and an anonymous caller (`none`) anyone's.
+    pub fn may_erase(&self, user_id: &str) -> Result<(), Denied> {
+        match self {
+            Self::User {
+                user_id: me,
+                erase_any: false,
+                ..
+            } if me != user_id => Err(Denied(
+                "a token may only erase its own user's events (members of the erase group may erase anyone's)",
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// The user filter a listing runs with, given the one asked for: a user without the
     /// read-all right sees only its own events, and asking for anyone else's is refused.
     pub fn listing_filter(&self, asked: Option<String>) -> Result<Option<String>, Denied> {
@@ -75,6 +92,7 @@ impl Caller {
             Self::User {
                 user_id,
                 read_all: false,
+                ..
             } => match asked {
                 None => Ok(Some(user_id.clone())),
                 Some(asked) if asked == *user_id => Ok(Some(asked)),
@@ -182,6 +200,7 @@ mod tests {
         let alice = Caller::User {
             user_id: "alice".into(),
             read_all: false,
+            erase_any: false,
         };
         assert!(alice.may_write_for("alice").is_ok());
         assert!(alice.may_write_for("bob").is_err());
@@ -194,6 +213,7 @@ mod tests {
         let reader = Caller::User {
             user_id: "auditor".into(),
             read_all: true,
+            erase_any: false,
         };
         assert!(
             reader.may_write_for("bob").is_err(),
@@ -209,6 +229,18 @@ mod tests {
         };
         assert!(service.may_write_for("bob").is_ok());
         assert_eq!(service.listing_filter(None), Ok(None));
+        // Erasing: one's own, or anyone's in the erase group (reading all is not erasing).
+        assert!(alice.may_erase("alice").is_ok());
+        assert!(alice.may_erase("bob").is_err());
+        assert!(reader.may_erase("bob").is_err());
+        let eraser = Caller::User {
+            user_id: "dpo".into(),
+            read_all: false,
+            erase_any: true,
+        };
+        assert!(eraser.may_erase("bob").is_ok());
+        assert!(eraser.may_write_for("bob").is_err());
+        assert!(service.may_erase("bob").is_ok() && Caller::Anonymous.may_erase("bob").is_ok());
         let scopes: Vec<String> = [Caller::Anonymous, service, alice, reader]
             .iter()
             .map(Caller::key_scope)

@@ -203,6 +203,20 @@ fn cors_is_answered_once_and_lets_signed_requests_through() {
         for h in events_api::CORS_EXPOSE_HEADERS {
             assert!(exposed.contains(&h), "{name}: scripts cannot read {h}");
         }
+        let methods: Vec<&str> = url["Cors"]["AllowMethods"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for route in events_api::Route::ALL {
+            let m = route.method();
+            assert!(
+                methods.contains(&m.as_str()),
+                "{name}: preflight refuses {m} {}",
+                route.path()
+            );
+        }
         if name.starts_with("iam") {
             for h in ["x-amz-date", "x-amz-security-token", "x-amz-content-sha256"] {
                 assert!(headers.contains(&h), "{name}: preflight refuses {h}");

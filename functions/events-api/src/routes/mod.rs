@@ -4,6 +4,7 @@
 mod accept;
 mod batch;
 mod body;
+mod erase;
 mod generate;
 mod health;
 mod idempotency;
@@ -11,6 +12,7 @@ mod processed;
 
 pub(crate) use batch::{batch, BatchAnswer, BatchOutcome};
 pub(crate) use body::BODY_READ_TIMEOUT;
+pub(crate) use erase::{erase, ErasureAnswer, ERASE_CHUNK, ERASE_DEADLINE};
 pub(crate) use generate::generate;
 pub(crate) use health::{health, HealthCache, HEALTH_MAX_AGE};
 pub(crate) use idempotency::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MAX_IDEMPOTENCY_KEY_BYTES};
@@ -19,7 +21,7 @@ pub(crate) use processed::{processed, DEFAULT_LIMIT, LIST_DEADLINE, MAX_PAGE_BYT
 
 use crate::{ApiError, ApiStore, App};
 use axum::http::{Method, Uri};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{delete, get, post, MethodRouter};
 use event_kafka::EventPublisher;
 use std::sync::Arc;
 
@@ -35,17 +37,26 @@ pub enum Route {
     Processed,
     /// `GET /health`.
     Health,
+    /// `DELETE /users/{userId}/events`.
+    Erase,
 }
 
 impl Route {
     /// Every route.
-    pub const ALL: [Route; 4] = [Self::Generate, Self::Batch, Self::Processed, Self::Health];
+    pub const ALL: [Route; 5] = [
+        Self::Generate,
+        Self::Batch,
+        Self::Processed,
+        Self::Health,
+        Self::Erase,
+    ];
 
     /// The method it answers.
     pub fn method(self) -> Method {
         match self {
             Self::Generate | Self::Batch => Method::POST,
             Self::Processed | Self::Health => Method::GET,
+            Self::Erase => Method::DELETE,
         }
     }
 
@@ -56,6 +67,7 @@ impl Route {
             Self::Batch => "/events/batch",
             Self::Processed => "/events/processed",
             Self::Health => "/health",
+            Self::Erase => "/users/{userId}/events",
         }
     }
 
@@ -66,6 +78,7 @@ impl Route {
             Self::Batch => post(batch::<S, P>),
             Self::Processed => get(processed::<S, P>),
             Self::Health => get(health::<S, P>),
+            Self::Erase => delete(erase::<S, P>),
         }
     }
 }
