@@ -2,7 +2,7 @@
 # `make fuzz` / `make fuzz-smoke`: coverage-guided fuzzing with libFuzzer on the stable toolchain
 # (libfuzzer-sys, and rustc's SanitizerCoverage passes enabled with -C flags; only the sanitizers
 # would need nightly). Four targets (tools/fuzz):
-#   fuzz-body    any bytes through the strict reader and both validators
+#   fuzz-body    any bytes through the strict reader, both validators and the batch reader
 #   fuzz-record  any bytes as an MSK record through the processor's decoding and dead-lettering
 #   fuzz-batch   any bytes as a whole invocation payload (partitions, records, timestamps, keys,
 #                values, headers of any count) through the processor's entry point

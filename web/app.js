@@ -8,7 +8,11 @@
 // writes it and a Content-Security-Policy naming exactly those origins), never from the page's
 // URL or from storage a link could have written: a crafted link cannot send the token, or the
 // user's sign-in, anywhere else.
-import init, { validate, eventTypes, schemaVersion } from "./pkg/index.js";
+//
+// Offline, a valid event is queued (in this tab's storage) instead of sent; when the browser is
+// back online the queue goes as one POST /events/batch, with an Idempotency-Key kept until the
+// batch has a definite answer, and only the items the broker did not take (503) stay queued.
+import init, { validate, validateBatch, eventTypes, schemaVersion } from "./pkg/index.js";
 
 const FIELDS = ["userId", "eventType", "payload"];
 const $ = (id) => document.getElementById(id);
@@ -184,10 +188,81 @@ function newKey() {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+// Events queued while offline: their bodies, and the key of the batch that carries them while it
+// has no definite answer.
+const QUEUE = "queue";
+
+function queued() {
+  return JSON.parse(sessionStorage.getItem(QUEUE) ?? "null") ?? { bodies: [], key: null };
+}
+
+function saveQueue(queue) {
+  sessionStorage.setItem(QUEUE, JSON.stringify(queue));
+  showQueue();
+}
+
+function showQueue() {
+  const n = queued().bodies.length;
+  $("queue").textContent = n ? `Offline: ${n} event${n === 1 ? "" : "s"} queued, sent together when the connection is back.` : "";
+  $("queue").dataset.count = String(n);
+}
+
+function enqueue(body) {
+  const queue = queued();
+  queue.bodies.push(body);
+  // A batch with another body needs its own key.
+  queue.key = null;
+  saveQueue(queue);
+  $("result").textContent = "offline: queued";
+  $("result").dataset.status = "queued";
+}
+
+let flushing = false;
+
+/** Sends the queue as one batch; keeps only what the broker did not take. */
+async function flush() {
+  const queue = queued();
+  if (flushing || !queue.bodies.length || !navigator.onLine) return;
+  flushing = true;
+  const body = `{"events":[${queue.bodies.join(",")}]}`;
+  const verdict = validateBatch(body);
+  queue.key ??= newKey();
+  saveQueue(queue);
+  try {
+    if (!verdict.ok) throw new Error(verdict.errors.map((e) => e.message).join("; "));
+    const res = await fetch(`${apiBase()}/events/batch`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "idempotency-key": queue.key, ...authHeaders() },
+      body,
+    });
+    const answer = await res.json().catch(() => null);
+    if (!res.ok || !Array.isArray(answer?.results)) {
+      $("result").textContent = `${res.status} ${res.statusText}: the queued events stay queued\n${JSON.stringify(answer, null, 2)}`;
+      $("result").dataset.status = String(res.status);
+      return;
+    }
+    const again = queue.bodies.filter((_, i) => answer.results[i]?.status === 503);
+    saveQueue({ bodies: again, key: null });
+    const accepted = answer.results.filter((r) => r.status === 201);
+    $("result").textContent = `batch: ${accepted.length} of ${answer.results.length} accepted` +
+      `${again.length ? `, ${again.length} still queued` : ""}\n${JSON.stringify(answer, null, 2)}`;
+    $("result").dataset.status = "batch";
+    if (accepted.length) watch(accepted[accepted.length - 1].eventId);
+  } catch (err) {
+    $("result").textContent = `the queued events stay queued: ${err.message ?? err}`;
+  } finally {
+    flushing = false;
+  }
+}
+
 async function submit(event) {
   event.preventDefault();
   check();
   if (!lastVerdict.ok) return;
+  if (!navigator.onLine) {
+    enqueue(bodyText());
+    return;
+  }
   $("submit").disabled = true;
   $("result").textContent = "sending…";
   delete $("result").dataset.status;
@@ -261,6 +336,39 @@ function watch(eventId) {
   }, 1000);
 }
 
+/**
+ * Erases the signed-in user's events (DELETE /users/{userId}/events, GDPR art. 17): none at or
+ * before the answer is listed again, even those still on their way. Asked once more while the
+ * API answers 202 (copies left to delete).
+ */
+async function erase() {
+  const user = $("who").dataset.user || $("userId").value.trim();
+  if (!user || !confirm(`Erase every event of ${user} sent until now?`)) return;
+  const status = $("erase-status");
+  try {
+    for (;;) {
+      const res = await fetch(`${apiBase()}/users/${encodeURIComponent(user)}/events`, {
+        method: "DELETE",
+        headers: authHeaders(),
+      });
+      const answer = await res.json();
+      status.dataset.status = String(res.status);
+      if (res.status === 202) {
+        status.textContent = `erasing ${user}'s events: ${answer.deleted} deleted so far…`;
+        await new Promise((r) => setTimeout(r, 1000 * Number(res.headers.get("retry-after") ?? 1)));
+        continue;
+      }
+      status.textContent = res.ok
+        ? `${user}'s events through ${answer.erasedThrough} are erased (${answer.deleted} deleted).`
+        : `${res.status}: ${refusal(res.status, answer) ?? answer.message}`;
+      break;
+    }
+  } catch (err) {
+    status.textContent = `cannot erase: ${err.message ?? err}`;
+  }
+  refresh();
+}
+
 /** The page's settings, from config.json beside it. */
 async function loadSettings() {
   const res = await fetch("config.json", { cache: "no-store" });
@@ -288,6 +396,10 @@ async function main() {
   showWho();
   for (const id of FIELDS) $(id).addEventListener("input", check);
   $("event-form").addEventListener("submit", submit);
+  $("erase").addEventListener("click", erase);
+  window.addEventListener("online", flush);
+  showQueue();
+  flush();
   check();
   refresh();
   document.body.dataset.ready = "true";

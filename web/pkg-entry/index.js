@@ -1,9 +1,10 @@
-// The package's entry: the wasm module's public exports, plus `validate` and `validateObject`.
+// The package's entry: the wasm module's public exports, plus `validate`, `validateObject` and
+// `validateBatch`.
 // A call writes the body's UTF-8 bytes into a buffer inside the wasm memory that is reused from
 // call to call, and asks `checkInput` for the verdict: 0 when valid, else how many problems.
 // An invalid verdict's `errors` are made when first read, by validating the same text again
 // through `check`, which answers them as one JSON text.
-import { check, checkInput, inputBuffer, wasmMemory } from "./event_schema.js";
+import { check, checkBatch, checkInput, inputBuffer, wasmMemory } from "./event_schema.js";
 
 export { check, eventTypes, schemaVersion } from "./event_schema.js";
 export { default, initSync } from "./event_schema.js"; // the web build's init(); not in the bundler build
@@ -86,4 +87,10 @@ export function validate(json) {
  *  functions serialize to nothing, which is no body at all. */
 export function validateObject(value) {
   return validate(JSON.stringify(value) ?? "");
+}
+
+/** Validates a batch body given as JSON text, exactly as `POST /events/batch` does: the batch's
+ *  own verdict (`ok`, `errors`) and each item's (`items`), with the server's messages. */
+export function validateBatch(json) {
+  return JSON.parse(checkBatch(json));
 }

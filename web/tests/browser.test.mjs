@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { launchChromium } from "../chromium.mjs";
 import { createPageServer } from "../serve.mjs";
 import { loadVectors } from "./vectors.mjs";
+import { isIJson } from "./schema-verdict.mjs";
 
 const webDir = fileURLToPath(new URL("..", import.meta.url));
 const repo = join(webDir, "..");
@@ -86,6 +87,38 @@ test("every shared request vector gets the native verdict from the wasm in the p
     assert.equal(got.ok, v.ok, v.name);
     assert.deepEqual(got.errors.map((e) => ({ field: e.field, code: e.code })), v.errors, v.name);
   }
+  page.assertNoErrors();
+  await page.close();
+});
+
+test("validateBatch judges each item of a batch as validate judges it alone", async () => {
+  // Every request vector that is JSON on its own can be an item of one batch.
+  const items = (await loadVectors("request")).map((v) => v.body).filter((body) => {
+    try {
+      JSON.parse(body);
+      return isIJson(body);
+    } catch {
+      return false;
+    }
+  });
+  assert.ok(items.length >= 20, `${items.length} items`);
+  const { page } = await openPage();
+  const { batch, alone, refused } = await page.evaluate(async (bodies) => {
+    const { validate, validateBatch } = await import("./pkg/index.js");
+    return {
+      batch: validateBatch(`{"events":[${bodies.join(",")}]}`),
+      alone: bodies.map((b) => validate(b)),
+      refused: validateBatch('{"events":[]}'),
+    };
+  }, items);
+  assert.equal(batch.ok, true);
+  assert.equal(batch.items.length, items.length);
+  for (const [i, verdict] of batch.items.entries()) {
+    assert.equal(verdict.ok, alone[i].ok, items[i]);
+    assert.deepEqual(verdict.errors, JSON.parse(JSON.stringify(alone[i].errors)), items[i]);
+  }
+  assert.equal(refused.ok, false);
+  assert.deepEqual(refused.errors.map((e) => [e.field, e.code]), [["events", "empty"]]);
   page.assertNoErrors();
   await page.close();
 });
@@ -172,6 +205,35 @@ test("a signed-in user's event is created and appears in the list once processed
     await page.close();
   });
 
+test("a signed-in user erases its own events from the page, and they leave the list",
+  needsStack,
+  async () => {
+    const { page } = await openPage();
+    const user = `eraser-${Date.now()}`;
+    await signIn(page, user);
+    await page.fill("#userId", user);
+    await page.waitForFunction(() => !document.getElementById("submit").disabled);
+    await page.click("#submit");
+    await page.waitForSelector("#result[data-status]", { timeout: 30_000 });
+    const created = JSON.parse((await page.textContent("#result")).split("\n").slice(1).join("\n"));
+    await page.waitForSelector(`#events li[data-event-id="${created.eventId}"]`, { timeout: 60_000 });
+    page.once("dialog", (d) => d.accept());
+    await page.click("#erase");
+    await page.waitForSelector("#erase-status[data-status]", { timeout: 30_000 });
+    assert.equal(await page.getAttribute("#erase-status", "data-status"), "200",
+      await page.textContent("#erase-status"));
+    await page.waitForFunction((id) => !document.querySelector(`#events li[data-event-id="${id}"]`),
+      created.eventId, { timeout: 10_000 });
+    // The list, asked again directly: nothing of the user is left.
+    const token = await tokenFor(user);
+    const res = await fetch(`${apiBase}/events/processed?userId=${user}`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.deepEqual(await res.json(), []);
+    page.assertNoErrors();
+    await page.close();
+  });
+
 test("a submit that got a 503 is retried with the same Idempotency-Key and stored once",
   needsStack,
   async () => {
@@ -218,6 +280,47 @@ test("a submit that got a 503 is retried with the same Idempotency-Key and store
     await page.waitForSelector("#result[data-status='201']", { timeout: 30_000 });
     assert.equal(keys.length, 3);
     assert.notEqual(keys[2], keys[0]);
+    page.assertNoErrors();
+    await page.close();
+  });
+
+test("events sent while offline are queued and go as one batch when the browser is back",
+  needsStack,
+  async () => {
+    const { page, requests } = await openPage();
+    const user = `browser-offline-${Date.now()}`;
+    await signIn(page, user);
+    await page.context().setOffline(true);
+    const before = requests.length;
+    for (const type of ["LOGIN", "PRODUCT_VIEW", "LOGOUT"]) {
+      await page.fill("#userId", user);
+      await page.selectOption("#eventType", type);
+      await page.fill("#payload", type === "PRODUCT_VIEW" ? '{"sku": "A-1"}' : "");
+      await page.waitForFunction(() => !document.getElementById("submit").disabled);
+      await page.click("#submit");
+      await page.waitForSelector("#result[data-status='queued']");
+    }
+    assert.equal(await page.getAttribute("#queue", "data-count"), "3");
+    assert.equal(requests.length, before, "nothing was sent while offline");
+    const batch = page.waitForRequest((r) => r.url().endsWith("/events/batch"));
+    await page.context().setOffline(false);
+    const sent = await batch;
+    assert.equal(JSON.parse(sent.postData()).events.length, 3, "one request for the three");
+    assert.ok(sent.headers()["idempotency-key"], "the batch has a key");
+    await page.waitForSelector("#result[data-status='batch']", { timeout: 30_000 });
+    assert.equal(await page.getAttribute("#queue", "data-count"), "0");
+    assert.equal(requests.filter((r) => r.url().endsWith("/events/generate")).length, 0);
+    const deadline = Date.now() + 60_000;
+    let stored = [];
+    while (Date.now() < deadline) {
+      const res = await fetch(`${apiBase}/events/processed?userId=${encodeURIComponent(user)}`,
+        { headers: { authorization: `Bearer ${await tokenFor(user)}` } });
+      stored = await res.json();
+      if (stored.length >= 3) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    assert.deepEqual(stored.map((e) => e.eventType).sort(), ["LOGIN", "LOGOUT", "PRODUCT_VIEW"]);
+    await page.screenshot({ path: join(outDir, "offline-batch.png"), fullPage: true });
     page.assertNoErrors();
     await page.close();
   });

@@ -214,14 +214,14 @@ pub fn document() -> Value {
             "/users/{userId}/events": {"delete": {
                 "operationId": "eraseUserEvents",
                 "summary": "Erase a user's events (GDPR art. 17): every event at or before this moment, stored or still on its way.",
-                "description": format!("Once this answers, no event of the user whose `timestamp` is at or before `erasedThrough` is listed or stored again, including events still in Kafka and one being stored at that moment; the user's idempotency keys are forgotten. Later events are stored as usual: an erasure is not a ban. Stored copies are deleted {ERASE_CHUNK} at a time for up to {} s; 200 when none is left, else 202 (the erasure already holds; call again to delete the rest). Who: a user its own events; with AUTH_MODE=jwt another user's only a member of JWT_ERASE_GROUP; with AUTH_MODE=iam any allowed signer. Each erasure is logged (who, whose, when, how many, never the events) and counted (`Erasures`, `ErasedEvents`).", ERASE_DEADLINE.as_secs()),
+                "description": format!("Once this answers, no event of the user whose `timestamp` is at or before `erasedThrough` is listed or stored again, including events still in Kafka and one being stored at that moment; the user's idempotency keys are forgotten. Later events are stored as usual: an erasure is not a ban. Stored copies are deleted {ERASE_CHUNK} at a time for up to {} s; 200 when none is left, else 202: the erasure already holds, and the rest is deleted after the answer (on Lambda only while the environment runs, so call again until 200). Who: a user its own events; with AUTH_MODE=jwt another user's only a member of JWT_ERASE_GROUP; with AUTH_MODE=iam any allowed signer. Each erasure is logged (who, whose, when, how many, never the events) and counted (`Erasures`, `ErasedEvents`).", ERASE_DEADLINE.as_secs()),
                 "parameters": [
                     {"name": "userId", "in": "path", "required": true, "description": "Whose events.", "schema": user_id.clone()},
                 ],
                 "responses": {
                     "200": {"description": "Erased: no stored event of the erasure is left.",
                         "content": {"application/json": {"schema": erasure.clone()}}},
-                    "202": {"description": "The erasure holds (nothing at or before `erasedThrough` is listed or stored again), but stored copies are left to delete: call again after Retry-After.",
+                    "202": {"description": "The erasure holds (nothing at or before `erasedThrough` is listed or stored again), but stored copies are left: they are being deleted; call again after Retry-After until 200.",
                         "headers": {"Retry-After": {"description": "Seconds before calling again.", "schema": {"type": "integer", "minimum": 1}, "required": true}},
                         "content": {"application/json": {"schema": erasure}}},
                     "400": problem("`userId` breaks the rules of the field (`validation_failed`, with `details`).", &["validation_failed"]),

@@ -7,7 +7,7 @@
 //! nothing to pass the text and a verdict is one number; an invalid verdict's errors come from
 //! [`check`] when they are first read.
 
-use crate::{check_request, EventType, SCHEMA_VERSION};
+use crate::{check_batch, check_request, EventType, SCHEMA_VERSION};
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
@@ -25,6 +25,13 @@ export interface FieldError {
 export interface Verdict {
   ok: boolean;
   errors: FieldError[];
+}
+/** The verdict on a batch body (from `validateBatch`): `ok` and `errors` for the batch's own
+ *  rules (when they refuse it, `items` is empty), and one verdict per item, in order. */
+export interface BatchVerdict {
+  ok: boolean;
+  errors: FieldError[];
+  items: Verdict[];
 }
 export type EventType = "LOGIN" | "LOGOUT" | "PRODUCT_VIEW";
 /** Body of POST /events/generate. */
@@ -54,6 +61,32 @@ pub fn check(json: &str) -> Option<String> {
                 .to_owned()
         })),
     }
+}
+
+/// Validates a batch body given as JSON text, exactly as `POST /events/batch` does: the batch's
+/// own verdict and each item's, as one JSON text (`BatchVerdict`), which the package's
+/// `validateBatch(text)` (`index.js`) parses.
+#[wasm_bindgen(js_name = checkBatch)]
+pub fn check_batch_text(json: &str) -> String {
+    let verdict = |errors: &[crate::FieldError]| serde_json::json!({"ok": errors.is_empty(), "errors": errors});
+    let answer = match check_batch(json.as_bytes()) {
+        Err(errors) => {
+            let mut whole = verdict(errors.errors());
+            whole["items"] = serde_json::json!([]);
+            whole
+        }
+        Ok(items) => {
+            let items: Vec<serde_json::Value> = items
+                .iter()
+                .map(|item| match item {
+                    Ok(()) => verdict(&[]),
+                    Err(errors) => verdict(errors.errors()),
+                })
+                .collect();
+            serde_json::json!({"ok": true, "errors": [], "items": items})
+        }
+    };
+    answer.to_string()
 }
 
 thread_local! {

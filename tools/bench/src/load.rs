@@ -220,6 +220,13 @@ pub async fn generate(
             );
         }
 
+        if c == keyed_level {
+            batch_rows(
+                base_url, &client, &bodies, &publisher, c, warmup, length, &http,
+            )
+            .await;
+        }
+
         let url = format!("{base_url}/health");
         let cl = client.clone();
         let health = closed_loop(c, warmup, length, Some(server_pid), move |_| {
@@ -282,6 +289,98 @@ pub async fn generate(
         );
     }
     publisher.flush(Duration::from_secs(5));
+}
+
+/// Events per batch in the batch rows.
+const BATCH_EVENTS: usize = 100;
+
+/// `POST /events/batch` of [`BATCH_EVENTS`] at `c`, in events/s, beside single POSTs at the
+/// same concurrency (`single`) and beside the publisher alone with as many events in flight.
+#[allow(clippy::too_many_arguments)]
+async fn batch_rows(
+    base_url: &str,
+    client: &reqwest::Client,
+    bodies: &Arc<Vec<Vec<u8>>>,
+    publisher: &KafkaPublisher,
+    c: usize,
+    warmup: Duration,
+    length: Duration,
+    single: &Run,
+) {
+    let batches: Arc<Vec<Vec<u8>>> = Arc::new(
+        bodies
+            .chunks(BATCH_EVENTS)
+            .map(|items| {
+                let mut body = b"{\"events\":[".to_vec();
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        body.push(b',');
+                    }
+                    body.extend_from_slice(item);
+                }
+                body.extend_from_slice(b"]}");
+                body
+            })
+            .collect(),
+    );
+    let url = format!("{base_url}/events/batch");
+    let (b, cl) = (Arc::clone(&batches), client.clone());
+    let batched = closed_loop(c, warmup, length, None, move |i| {
+        let (b, cl, url) = (Arc::clone(&b), cl.clone(), url.clone());
+        async move {
+            let Ok(res) = cl
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(b[i % b.len()].clone())
+                .send()
+                .await
+            else {
+                return false;
+            };
+            let answer: serde_json::Value = res.json().await.unwrap_or_default();
+            let results = answer["results"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            results.len() == BATCH_EVENTS && results.iter().all(|r| r["status"] == 201)
+        }
+    })
+    .await;
+    let in_flight = c * BATCH_EVENTS;
+    let (b, p) = (Arc::clone(bodies), publisher.clone());
+    let ceiling = closed_loop(in_flight, warmup, length, None, move |i| {
+        let (b, p) = (Arc::clone(&b), p.clone());
+        async move {
+            match validate_request(&b[i % b.len()]) {
+                Ok(request) => p.publish(&request.into_event(), None).await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    if batched.failed > 0 || batched.ok == 0 {
+        eprintln!(
+            "bench: c={c} batch: {} ok, {} failed",
+            batched.ok, batched.failed
+        );
+    }
+    assert!(batched.ok > 0, "no batch was accepted whole at c={c}");
+    let events = batched.per_second() * BATCH_EVENTS as f64;
+    let what = format!("POST /events/batch of {BATCH_EVENTS} c={c}, events/s");
+    row(
+        &what,
+        events,
+        "events/s",
+        &format!("POST /events/generate c={c}, events/s"),
+        single.per_second(),
+    );
+    row(
+        &what,
+        events,
+        "events/s",
+        &format!("publisher alone (rdkafka, acks=all), {in_flight} in flight"),
+        ceiling.per_second(),
+    );
 }
 
 /// One side of an A/B comparison: a server (base URL, pid) and, when its requests carry one,

@@ -1,7 +1,8 @@
 //! `make chaos`: the local pipeline (a private broker, cargo lambda watch serving both
-//! functions, the trigger, an SQLite file) under a closed loop of clients, through four faults
+//! functions, the trigger, an SQLite file) under a closed loop of clients, through five faults
 //! in turn: the broker killed and restarted, the store locked for longer than its busy timeout,
-//! the processor killed mid-stream, the trigger killed and restarted. After each fault it waits
+//! the processor killed mid-stream, the trigger killed and restarted, one user (not a client's)
+//! erased while some of its events are still in Kafka. After each fault it waits
 //! until every accepted event is stored; at the end it reads the listing and checks that every
 //! 201 is listed exactly once. Prints one row per fault and exits 1 if any rule was broken.
 //!
@@ -44,8 +45,8 @@ const GROUP: &str = "chaos-group";
 /// Longest wait for the pipeline to store what was accepted before a fault ended.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// The local pipeline under a closed loop of clients through four faults (broker killed, store
-/// locked, processor killed, trigger killed); prints one row per fault and exits 1 if any rule
+/// The local pipeline under a closed loop of clients through five faults (broker killed, store
+/// locked, processor killed, trigger killed, a user erased); prints one row per fault and exits 1 if any rule
 /// was broken (an accepted event lost or stored twice, a 500 while the store was locked, …).
 #[derive(clap::Parser)]
 #[command(name = "chaos")]
@@ -158,9 +159,9 @@ pub(crate) fn trigger_failures(run: &Path, kind: &str) -> usize {
         .sum()
 }
 
-async fn listed_markers(http: &reqwest::Client, base: &str) -> HashMap<(usize, u64), usize> {
+fn listed_markers(listed: &[serde_json::Value]) -> HashMap<(usize, u64), usize> {
     let mut counts = HashMap::new();
-    for e in testkit::http::listed(http, base).await {
+    for e in listed {
         let m = &e["payload"]["chaos"];
         if let (Some(c), Some(n)) = (m["c"].as_u64(), m["n"].as_u64()) {
             *counts.entry((c as usize, n)).or_insert(0) += 1;
@@ -177,6 +178,8 @@ pub(crate) struct World {
     dir: PathBuf,
     db: PathBuf,
     base: String,
+    /// What the erasure fault erased, checked against the listing at the end.
+    erased: faults::Erased,
 }
 
 impl World {
@@ -214,6 +217,7 @@ impl World {
             dir,
             db,
             base,
+            erased: faults::Erased::default(),
         }
     }
 
@@ -283,7 +287,8 @@ async fn main() -> ExitCode {
     tokio::task::block_in_place(|| {
         wait_until_consumed(&world.broker.brokers(), GROUP, TOPIC, DRAIN_TIMEOUT)
     });
-    let stored = listed_markers(&reqwest::Client::new(), &world.base).await;
+    let listed = testkit::http::listed(&reqwest::Client::new(), &world.base).await;
+    let stored = listed_markers(&listed);
     let rows = report::rows(&phases, &requests, &stored, slowest_allowed);
     println!("{}", report::table(&rows));
     let keys = report::keyed(&keyed_requests, &stored);
@@ -305,6 +310,11 @@ async fn main() -> ExitCode {
         violations.push("keyed clients: no event needed a retry, so the faults missed them".into());
     }
     violations.extend(faults_hit(&world.run_dir(), args.kills));
+    violations.extend(
+        faults::erasure_violations(&world.erased, &listed)
+            .into_iter()
+            .map(|v| format!("user erased: {v}")),
+    );
     world.stack.stop().await;
     if violations.is_empty() {
         println!("chaos: every 201 stored exactly once, through every fault");

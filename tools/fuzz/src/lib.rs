@@ -1,4 +1,5 @@
-//! What the fuzzers check, as plain functions: [`check_body`] feeds any bytes to both validators,
+//! What the fuzzers check, as plain functions: [`check_body`] feeds any bytes to both validators
+//! and the batch reader,
 //! [`check_record`] turns any bytes into an MSK record for the processor's decoding,
 //! [`check_batch`] turns any bytes into a whole MSK event for the processor's handler, and
 //! [`check_token`] hands any bytes to the API's credential checks; each panics when an
@@ -20,8 +21,8 @@ use event_kafka::decode;
 use event_kafka::{dlq_headers, Reason, MAX_LETTER_BYTES, MAX_REASON_BYTES};
 use event_schema::error::{MAX_FIELD_CHARS, MAX_MESSAGE_CHARS};
 use event_schema::{
-    check_request, validate_event, validate_request, ErrorCode, EventRequest, ValidationErrors,
-    MAX_REPORTED_ERRORS,
+    check_request, validate_batch, validate_event, validate_request, ErrorCode, EventRequest,
+    ValidationErrors, MAX_BATCH_ITEMS, MAX_REPORTED_ERRORS,
 };
 
 fn check_errors(errors: &ValidationErrors) {
@@ -103,6 +104,44 @@ pub fn check_body(data: &[u8]) {
     }
     if let Err(errors) = validate_event(data) {
         check_errors(&errors);
+    }
+    check_batch_body(data);
+}
+
+/// Any bytes as a `POST /events/batch` body, and as the one item of a batch: the batch's
+/// verdicts and the browser's (`check_batch`) agree, every problem has the shape of a single
+/// body's, there are never more verdicts than `MAX_BATCH_ITEMS`, and a request that is valid
+/// alone is the same request as an item.
+fn check_batch_body(data: &[u8]) {
+    let verdicts = validate_batch(data);
+    let checked = event_schema::check_batch(data);
+    match (&verdicts, &checked) {
+        (Err(a), Err(b)) => {
+            assert_eq!(a, b, "one verdict for the batch");
+            check_errors(a);
+        }
+        (Ok(items), Ok(checks)) => {
+            assert!(items.len() <= MAX_BATCH_ITEMS && !items.is_empty());
+            assert_eq!(items.len(), checks.len());
+            for (item, check) in items.iter().zip(checks) {
+                assert_eq!(
+                    item.as_ref().err(),
+                    check.as_ref().err(),
+                    "one verdict per item"
+                );
+                if let Err(errors) = item {
+                    check_errors(errors);
+                }
+            }
+        }
+        _ => panic!("validate_batch and check_batch disagree on the batch"),
+    }
+    if let Ok(alone) = validate_request(data) {
+        let mut wrapped = b"{\"events\":[".to_vec();
+        wrapped.extend_from_slice(data);
+        wrapped.extend_from_slice(b"]}");
+        let items = validate_batch(&wrapped).expect("one valid item is a valid batch");
+        assert_eq!(items, vec![Ok(alone)], "an item is judged as it is alone");
     }
 }
 

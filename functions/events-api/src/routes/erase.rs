@@ -4,7 +4,9 @@
 //! `timestamp` is at or before it is listed or stored again, wherever it is (the store, or still
 //! on its way through Kafka), and the user's idempotency keys are forgotten. Later events are
 //! stored as usual. The stored copies are deleted in chunks within [`ERASE_DEADLINE`]; what is
-//! left then is answered 202 (the erasure holds already; calling again deletes the rest).
+//! left then is answered 202 (the erasure holds already) and deleted by a task that goes on after
+//! the answer. On Lambda that task runs only while the environment does (it is frozen between
+//! invocations), so the answer asks the client to call again: each call deletes more.
 
 use crate::auth::Authenticated;
 use crate::observe::Outcome;
@@ -101,6 +103,9 @@ pub(crate) async fn erase<S: ApiStore, P: EventPublisher>(
     } else {
         StatusCode::ACCEPTED
     };
+    if !total.complete {
+        finish_in_background(Arc::clone(&app), user_id.clone(), through_ms);
+    }
     let mut response = (status, Json(answer)).into_response();
     if !total.complete {
         response
@@ -118,4 +123,32 @@ pub(crate) async fn erase<S: ApiStore, P: EventPublisher>(
         complete: total.complete,
     });
     Ok(response)
+}
+
+/// Deletes what is left of an erasure after its answer, chunk by chunk, until none is left or
+/// the store fails (the next call of the route goes on from there).
+fn finish_in_background<S: ApiStore, P: EventPublisher>(
+    app: Arc<App<S, P>>,
+    user_id: String,
+    through_ms: i64,
+) {
+    tokio::spawn(async move {
+        let mut deleted = 0;
+        loop {
+            match app.store.erase(&user_id, through_ms, ERASE_CHUNK).await {
+                Ok(done) => {
+                    deleted += done.deleted;
+                    if done.complete {
+                        tracing::info!(user_id, through_ms, deleted, "erasure finished");
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(user_id, through_ms, deleted, error = %e,
+                        "erasure left unfinished: the next DELETE of the user goes on");
+                    return;
+                }
+            }
+        }
+    });
 }
