@@ -153,3 +153,26 @@ fn the_configuration_doc_and_env_example_list_every_setting_the_code_reads_and_n
         );
     }
 }
+
+/// Every metric either function writes has its row in docs/operations.md's table, and the table
+/// names no other (`ColdStart`, written by both through the shared runtime, has a row of its own).
+#[test]
+fn the_operations_doc_lists_every_metric_the_functions_write_and_no_other() {
+    let doc = include_str!("../../../docs/operations.md");
+    let written: BTreeSet<&str> = events_api::observe::names::ALL
+        .into_iter()
+        .chain(events_processor::names::ALL)
+        .collect();
+    // The metrics table's rows: metric, service, unit, …
+    let documented: BTreeSet<&str> = doc
+        .lines()
+        .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>())
+        .filter(|cells| {
+            cells.len() > 4
+                && matches!(cells[2], "events-api" | "events-processor")
+                && matches!(cells[3], "Count" | "Milliseconds")
+        })
+        .flat_map(|cells| cells[1].split('`').skip(1).step_by(2).collect::<Vec<_>>())
+        .collect();
+    assert_eq!(documented, written);
+}
