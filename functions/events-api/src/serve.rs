@@ -93,7 +93,11 @@ pub async fn run_until(
         Mode::Lambda => {
             info!(topic = %config.kafka.topic, "serving as a Lambda function");
             let routes = router_with_cors(app, &config.cors_allowed_origins);
-            lambda_http::run(routes).await.map_err(StartError::Lambda)
+            // Several invocations at once where Lambda sends them (AWS_LAMBDA_MAX_CONCURRENCY,
+            // Lambda Managed Instances), one at a time otherwise.
+            lambda_http::run_concurrent(buffered(routes))
+                .await
+                .map_err(StartError::Lambda)
         }
         Mode::Server(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -101,6 +105,41 @@ pub async fn run_until(
             serve(listener, app, &config.cors_allowed_origins, shutdown).await
         }
     }
+}
+
+/// The router with each answer's body read into memory before it goes to the runtime, which
+/// needs a body it can share between the tasks of concurrent invocations. Lambda holds a
+/// buffered response whole anyway, and the listing bounds the largest one (MAX_PAGE_BYTES).
+fn buffered(
+    routes: axum::Router,
+) -> impl tower::Service<
+    lambda_http::Request,
+    Response = http::Response<http_body_util::Full<axum::body::Bytes>>,
+    Error = lambda_http::Error,
+    Future = impl Future<
+        Output = Result<
+            http::Response<http_body_util::Full<axum::body::Bytes>>,
+            lambda_http::Error,
+        >,
+    > + Send
+                 + 'static,
+> + Clone
+       + Send
+       + 'static {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+    tower::service_fn(move |request: lambda_http::Request| {
+        let routes = routes.clone();
+        async move {
+            let response = routes.oneshot(request).await?;
+            let (parts, body) = response.into_parts();
+            let bytes = body.collect().await?.to_bytes();
+            Ok(http::Response::from_parts(
+                parts,
+                http_body_util::Full::new(bytes),
+            ))
+        }
+    })
 }
 
 /// The plain server: serves `app` on `listener` until `shutdown` resolves, then finishes the
