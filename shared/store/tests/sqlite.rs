@@ -155,3 +155,30 @@ async fn keys_of_the_first_layout_stay_an_anonymous_callers() {
         KeyClaim::Recorded(_)
     ));
 }
+
+/// Another connection holding the write lock for a moment (the checkpointer's RESTART, another
+/// process) makes an insert wait, never fail, even once a user was erased and the insert reads
+/// the erasures before it writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_waits_for_another_writer_after_an_erasure() {
+    use event_store::Eraser;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("events.db");
+    let store = SqliteStore::open(&path).expect("open");
+    store.erase("someone", 1, 100).await.expect("erase");
+    for round in 0..3 {
+        let holder = rusqlite::Connection::open(&path).expect("open");
+        holder
+            .execute_batch("BEGIN IMMEDIATE")
+            .expect("the write lock");
+        let release = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            holder
+                .execute_batch("INSERT OR REPLACE INTO erasures VALUES ('other', 1); COMMIT")
+                .expect("commit");
+        });
+        let inserted = store.insert_batch(&[sample(round)]).await;
+        release.join().expect("the holder commits");
+        inserted.unwrap_or_else(|e| panic!("round {round}: {e}"));
+    }
+}

@@ -159,7 +159,10 @@ impl EventWriter for SqliteStore {
         self.start_checkpointer();
         self.write(move |conn| {
             let now = chrono::Utc::now().timestamp_millis();
-            let tx = conn.transaction()?;
+            // IMMEDIATE: the transaction reads the erasures before it writes, and a deferred one
+            // that read first cannot wait for the write lock (SQLite answers SQLITE_BUSY at
+            // once when another connection, the checkpointer's RESTART, holds it).
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut outcomes = Vec::with_capacity(rows.len());
             {
                 let mut erased = Erased::read(&tx)?;
@@ -247,7 +250,7 @@ impl Eraser for SqliteStore {
     ) -> Result<Erasure, StoreError> {
         let user = user_id.to_owned();
         self.write(move |conn| {
-            let tx = conn.transaction()?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(sql::RECORD_ERASURE, params![user, through_ms])?;
             let deleted = tx.execute(sql::DELETE_ERASED, params![user, through_ms])?;
             tx.execute(sql::FORGET_USER_KEYS, params![user])?;
