@@ -158,18 +158,7 @@ pub async fn generate(
         })
         .await;
 
-        let (b, p) = (Arc::clone(&bodies), publisher.clone());
-        let kafka = closed_loop(c, warmup, length, None, move |i| {
-            let (b, p) = (Arc::clone(&b), p.clone());
-            async move {
-                // What the handler does without HTTP: validate, assign id and time, publish.
-                match validate_request(&b[i % b.len()]) {
-                    Ok(request) => p.publish(&request.into_event(), None).await.is_ok(),
-                    Err(_) => false,
-                }
-            }
-        })
-        .await;
+        let kafka = publisher_alone(&bodies, &publisher, c, warmup, length).await;
 
         if c == keyed_level {
             let url = format!("{base_url}/events/generate");
@@ -291,6 +280,28 @@ pub async fn generate(
     publisher.flush(Duration::from_secs(5));
 }
 
+/// The Kafka ceiling: what the handler does without HTTP (validate, assign id and time,
+/// publish) with `in_flight` events in flight through the same publisher.
+async fn publisher_alone(
+    bodies: &Arc<Vec<Vec<u8>>>,
+    publisher: &KafkaPublisher,
+    in_flight: usize,
+    warmup: Duration,
+    length: Duration,
+) -> Run {
+    let (b, p) = (Arc::clone(bodies), publisher.clone());
+    closed_loop(in_flight, warmup, length, None, move |i| {
+        let (b, p) = (Arc::clone(&b), p.clone());
+        async move {
+            match validate_request(&b[i % b.len()]) {
+                Ok(request) => p.publish(&request.into_event(), None).await.is_ok(),
+                Err(_) => false,
+            }
+        }
+    })
+    .await
+}
+
 /// Events per batch in the batch rows.
 const BATCH_EVENTS: usize = 100;
 
@@ -347,17 +358,7 @@ async fn batch_rows(
     })
     .await;
     let in_flight = c * BATCH_EVENTS;
-    let (b, p) = (Arc::clone(bodies), publisher.clone());
-    let ceiling = closed_loop(in_flight, warmup, length, None, move |i| {
-        let (b, p) = (Arc::clone(&b), p.clone());
-        async move {
-            match validate_request(&b[i % b.len()]) {
-                Ok(request) => p.publish(&request.into_event(), None).await.is_ok(),
-                Err(_) => false,
-            }
-        }
-    })
-    .await;
+    let ceiling = publisher_alone(bodies, publisher, in_flight, warmup, length).await;
     if batched.failed > 0 || batched.ok == 0 {
         eprintln!(
             "bench: c={c} batch: {} ok, {} failed",

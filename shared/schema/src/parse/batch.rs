@@ -78,24 +78,12 @@ impl<'a> Reader<'a> {
                     batch.unknown.push(key.clone());
                 }
                 keys.push(key);
-                self.space();
-                match self.peek() {
-                    Some(b',') => {
-                        self.i += 1;
-                        self.space();
-                    }
-                    Some(b'}') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(Stop::Syntax),
+                if self.next_or(b'}')? {
+                    break;
                 }
             }
         }
-        self.space();
-        if self.i != self.b.len() {
-            return Err(Stop::Syntax);
-        }
+        self.finish()?;
         Ok(batch)
     }
 
@@ -118,17 +106,8 @@ impl<'a> Reader<'a> {
             self.skip_value()?;
             // Every value begins and ends at an ASCII byte (or a string's quote).
             items.push(self.text(start, self.i).ok_or(Stop::Utf8)?);
-            self.space();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.space();
-                }
-                Some(b']') => {
-                    self.i += 1;
-                    return Ok(Events::Items(items));
-                }
-                _ => return Err(Stop::Syntax),
+            if self.next_or(b']')? {
+                return Ok(Events::Items(items));
             }
         }
     }

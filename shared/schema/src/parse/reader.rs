@@ -195,24 +195,12 @@ impl<'a> Reader<'a> {
                     }
                 };
                 members.push((key, Some(member)));
-                self.space();
-                match self.peek() {
-                    Some(b',') => {
-                        self.i += 1;
-                        self.space();
-                    }
-                    Some(b'}') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(Stop::Syntax),
+                if self.next_or(b'}')? {
+                    break;
                 }
             }
         }
-        self.space();
-        if self.i != self.b.len() {
-            return Err(Stop::Syntax);
-        }
+        self.finish()?;
         Ok(members)
     }
 
@@ -250,6 +238,21 @@ impl<'a> Reader<'a> {
             self.i += 1;
         }
         Ok((depth, empty, compact))
+    }
+
+    /// After a member or an element: a comma (false) or the closing bracket (true).
+    pub(super) fn next_or(&mut self, close: u8) -> Read<bool> {
+        self.next_or_close(close, &mut true)
+    }
+
+    /// Nothing but white space is left of the text.
+    pub(super) fn finish(&mut self) -> Read<()> {
+        self.space();
+        if self.i == self.b.len() {
+            Ok(())
+        } else {
+            Err(Stop::Syntax)
+        }
     }
 
     /// After a member or an element: a comma (false) or the closing bracket (true). Clears
