@@ -8,8 +8,8 @@
 //! can exhaust the thread's stack; the depth limit applies when each item is read as a request.
 
 use super::reader::Reader;
-use super::{duplicate, malformed, not_an_object, Path, Read, Stop};
-use crate::error::{ErrorCode, FieldError};
+use super::{not_an_object, read_body, Read, Stop};
+use crate::error::FieldError;
 use std::borrow::Cow;
 
 /// What a batch body holds: `events` (`None` when absent), and the other top-level keys.
@@ -30,19 +30,7 @@ pub(crate) enum Events<'a> {
 
 /// Reads `body` as a batch. On failure, the single problem that refuses it whole.
 pub(crate) fn parse_batch(body: &[u8]) -> Result<BatchBody<'_>, FieldError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(FieldError::new(
-            "body",
-            ErrorCode::MalformedJson,
-            "the body is empty; send a JSON object",
-        ));
-    }
-    let mut reader = Reader::new(body);
-    match reader.batch() {
-        Ok(batch) => Ok(batch),
-        Err(Stop::Problem(problem)) => Err(*problem),
-        Err(stop) => Err(malformed(body, reader.i, &stop)),
-    }
+    read_body(body, Reader::batch)
 }
 
 impl<'a> Reader<'a> {
@@ -53,37 +41,16 @@ impl<'a> Reader<'a> {
             self.skip_value()?;
             return not_an_object(type_of(first));
         }
-        self.i += 1;
         let mut batch = BatchBody::default();
-        let mut keys: Vec<Cow<'a, str>> = Vec::new();
-        self.space();
-        if self.peek() == Some(b'}') {
-            self.i += 1;
-        } else {
-            loop {
-                if self.peek() != Some(b'"') {
-                    return Err(Stop::Syntax);
-                }
-                let key = self.string()?.value();
-                if keys.contains(&key) {
-                    return Err(duplicate(&key, &Path::Root));
-                }
-                self.space();
-                self.expect(b':')?;
-                self.space();
-                if key == "events" {
-                    batch.events = Some(self.events()?);
-                } else {
-                    self.skip_value()?;
-                    batch.unknown.push(key.clone());
-                }
-                keys.push(key);
-                if self.next_or(b'}')? {
-                    break;
-                }
+        self.root_members(|reader, key| {
+            if key == "events" {
+                batch.events = Some(reader.events()?);
+            } else {
+                reader.skip_value()?;
+                batch.unknown.push(key);
             }
-        }
-        self.finish()?;
+            Ok(())
+        })?;
         Ok(batch)
     }
 

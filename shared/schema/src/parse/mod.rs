@@ -176,6 +176,15 @@ type Read<T> = Result<T, Stop>;
 
 /// Reads `body` as a JSON object. On failure, the single problem that stopped the reader.
 pub(crate) fn parse_object(body: &[u8]) -> Result<Members<'_>, FieldError> {
+    read_body(body, Reader::root)
+}
+
+/// Runs `read` over `body`, which must hold a JSON object: the problem that stopped it, if any,
+/// as the body's one problem.
+fn read_body<'a, T>(
+    body: &'a [u8],
+    read: impl FnOnce(&mut Reader<'a>) -> Read<T>,
+) -> Result<T, FieldError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(FieldError::new(
             "body",
@@ -184,8 +193,8 @@ pub(crate) fn parse_object(body: &[u8]) -> Result<Members<'_>, FieldError> {
         ));
     }
     let mut reader = Reader::new(body);
-    match reader.root() {
-        Ok(members) => Ok(members),
+    match read(&mut reader) {
+        Ok(value) => Ok(value),
         Err(Stop::Problem(problem)) => Err(*problem),
         Err(stop) => Err(malformed(body, reader.i, &stop)),
     }

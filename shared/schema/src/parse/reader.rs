@@ -153,8 +153,46 @@ impl<'a> Reader<'a> {
             }
             _ => return Err(Stop::Syntax),
         }
-        self.i += 1;
         let mut members = Members::new();
+        self.root_members(|reader, key| {
+            let root = Path::Root;
+            let path = Path::Key(&key, &root);
+            let start = reader.i;
+            let member = match reader.peek() {
+                Some(b'"') => Member::String(reader.string()?.value()),
+                Some(b'{') => {
+                    let compact = reader.object(1, &path)?;
+                    Member::Object {
+                        // The object's strings were checked as UTF-8 (with the whole body,
+                        // or one by one), and everything outside strings is ASCII.
+                        text: reader.text(start, reader.i).ok_or(Stop::Utf8)?,
+                        compact,
+                    }
+                }
+                first => {
+                    reader.value(1, &path)?;
+                    match first {
+                        Some(b'n') => Member::Null,
+                        Some(b'[') => Member::Other("an array"),
+                        Some(b't' | b'f') => Member::Other("a boolean"),
+                        _ => Member::Other("a number"),
+                    }
+                }
+            };
+            members.push((key, Some(member)));
+            Ok(())
+        })?;
+        Ok(members)
+    }
+
+    /// The members of the root object, from its `{` to the end of the text: each key, refused
+    /// when repeated, is handed to `member` with the reader at its value, which `member` reads.
+    pub(super) fn root_members(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Read<()>,
+    ) -> Read<()> {
+        self.i += 1;
+        let mut keys: Vec<Cow<'a, str>> = Vec::new();
         self.space();
         if self.peek() == Some(b'}') {
             self.i += 1;
@@ -164,44 +202,20 @@ impl<'a> Reader<'a> {
                     return Err(Stop::Syntax);
                 }
                 let key = self.string()?.value();
-                if members.iter().any(|(k, _)| *k == key) {
+                if keys.contains(&key) {
                     return Err(duplicate(&key, &Path::Root));
                 }
                 self.space();
                 self.expect(b':')?;
                 self.space();
-                let root = Path::Root;
-                let path = Path::Key(&key, &root);
-                let start = self.i;
-                let member = match self.peek() {
-                    Some(b'"') => Member::String(self.string()?.value()),
-                    Some(b'{') => {
-                        let compact = self.object(1, &path)?;
-                        Member::Object {
-                            // The object's strings were checked as UTF-8 (with the whole body,
-                            // or one by one), and everything outside strings is ASCII.
-                            text: self.text(start, self.i).ok_or(Stop::Utf8)?,
-                            compact,
-                        }
-                    }
-                    first => {
-                        self.value(1, &path)?;
-                        match first {
-                            Some(b'n') => Member::Null,
-                            Some(b'[') => Member::Other("an array"),
-                            Some(b't' | b'f') => Member::Other("a boolean"),
-                            _ => Member::Other("a number"),
-                        }
-                    }
-                };
-                members.push((key, Some(member)));
+                keys.push(key.clone());
+                member(self, key)?;
                 if self.next_or(b'}')? {
                     break;
                 }
             }
         }
-        self.finish()?;
-        Ok(members)
+        self.finish()
     }
 
     /// Reads one value held by a container at `depth` (the root object is 1). Returns whether its
