@@ -131,6 +131,7 @@ pub async fn cold_start(bin: &str, event: String, env: &[(&str, String)]) -> Col
     cmd.envs(local_stack::instance::lambda_env(
         &function,
         &addr.to_string(),
+        1,
     ))
     .env("AWS_REGION", "eu-west-1")
     .env(

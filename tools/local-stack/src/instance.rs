@@ -9,8 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// The variables Lambda sets for every function, as `lambda_runtime` reads them.
-pub fn lambda_env(function: &str, runtime_api: &str) -> Vec<(String, String)> {
+/// The variables Lambda sets for every function, as `lambda_runtime` reads them, for an
+/// environment that runs `concurrency` invocations at once (1: Lambda's default model; more:
+/// `PerExecutionEnvironmentMaxConcurrency` on Lambda Managed Instances).
+pub fn lambda_env(function: &str, runtime_api: &str, concurrency: usize) -> Vec<(String, String)> {
     [
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", function.to_owned()),
@@ -21,7 +23,7 @@ pub fn lambda_env(function: &str, runtime_api: &str) -> Vec<(String, String)> {
             format!("/aws/lambda/{function}"),
         ),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "local".to_owned()),
-        ("AWS_LAMBDA_MAX_CONCURRENCY", "1".to_owned()),
+        ("AWS_LAMBDA_MAX_CONCURRENCY", concurrency.max(1).to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -39,6 +41,8 @@ pub struct Spec {
     pub env: Vec<(String, String)>,
     /// Where its output goes (appended).
     pub log: PathBuf,
+    /// Invocations it runs at once.
+    pub concurrency: usize,
 }
 
 /// A supervised instance.
@@ -72,7 +76,8 @@ impl Instance {
         let relay = Relay::new(watch, &spec.function, rebuilding);
         let server = relay.serve(listener);
         let mut spec = spec;
-        spec.env.extend(lambda_env(&spec.function, &runtime_api));
+        spec.env
+            .extend(lambda_env(&spec.function, &runtime_api, spec.concurrency));
         let pid = Arc::new(Mutex::new(None));
         let (replace, replaced) = watch::channel(0);
         let task = tokio::spawn(supervise(
@@ -103,9 +108,14 @@ impl Instance {
         *self.pid.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Whether it is running an invocation right now.
+    /// Whether it is running an invocation (or several) right now.
     pub fn busy(&self) -> bool {
         self.relay.busy()
+    }
+
+    /// The most invocations it ran at once so far.
+    pub fn most_in_flight(&self) -> usize {
+        self.relay.most_in_flight()
     }
 
     /// Waits for the supervisor to finish (after `stop`).
@@ -116,7 +126,7 @@ impl Instance {
 
 impl Handle {
     /// Starts a new process of the instance's binary (rebuilt) in place of the running one,
-    /// once that one has finished its invocation (waiting at most `idle_within`); returns once
+    /// once that one has finished its invocations (waiting at most `idle_within`); returns once
     /// the new process runs, or after 10 s.
     pub async fn replace(&self, idle_within: Duration) {
         let deadline = tokio::time::Instant::now() + idle_within;
@@ -196,7 +206,7 @@ async fn supervise(
                 Ok(s) => s.to_string(),
                 Err(e) => e.to_string(),
             };
-            if let Some(id) = relay.take_in_flight() {
+            for id in relay.take_in_flight() {
                 relay.fail_exited(&id, &how).await;
             }
         }
