@@ -76,9 +76,27 @@ fn combinations() -> Vec<(&'static str, Stack)> {
             let name: &'static str = Box::leak(format!("{auth}, {dest}").into_boxed_str());
             out.push((name, stack(&params)));
         }
+        let mut params = auth_params.to_vec();
+        params.push(("CorsAllowedOrigins", "https://app.example.com"));
+        params.push(("ApiComputeMode", "managed-instances"));
+        let name: &'static str =
+            Box::leak(format!("{auth}, managed instances, no destination").into_boxed_str());
+        out.push((name, stack(&params)));
     }
     out
 }
+
+/// events-api's logical id: one resource per compute mode (`ApiComputeMode`).
+fn api_function(stack: &Stack) -> &'static str {
+    if stack.resources.contains_key(MANAGED_API) {
+        MANAGED_API
+    } else {
+        "EventsApiFunction"
+    }
+}
+
+/// events-api on Lambda Managed Instances.
+const MANAGED_API: &str = "EventsApiManagedFunction";
 
 fn statements(stack: &Stack, role: &str) -> Vec<Value> {
     stack.props(role)["Policies"]
@@ -128,7 +146,9 @@ fn a_public_url_is_granted_both_actions_and_an_iam_url_neither() {
         let public: Vec<&Value> = s
             .of_type("AWS::Lambda::Permission")
             .map(|(_, r)| &r["Properties"])
-            .filter(|p| p["Principal"] == "*" && p["FunctionName"] == "ref:EventsApiFunction")
+            .filter(|p| {
+                p["Principal"] == "*" && p["FunctionName"] == format!("ref:{}", api_function(&s))
+            })
             .collect();
         let public_url = !name.starts_with("iam");
         if public_url {
@@ -158,7 +178,7 @@ fn a_public_url_is_granted_both_actions_and_an_iam_url_neither() {
         let want = if public_url { "NONE" } else { "AWS_IAM" };
         assert_eq!(url["AuthType"], want, "{name}");
         let mode = name.split(',').next().unwrap_or_default();
-        let env = function_env(&s, "EventsApiFunction");
+        let env = function_env(&s, api_function(&s));
         assert!(
             env.contains(&("AUTH_MODE".to_owned(), mode.to_owned())),
             "{name}: {env:?}"
@@ -179,7 +199,7 @@ fn cors_is_answered_once_and_lets_signed_requests_through() {
             url["Cors"]["AllowOrigins"].is_array(),
             "{name}: the Function URL answers CORS"
         );
-        let env = function_env(&s, "EventsApiFunction");
+        let env = function_env(&s, api_function(&s));
         assert!(
             !env.iter()
                 .any(|(k, v)| k == "CORS_ALLOWED_ORIGINS" && !v.is_empty()),
@@ -997,5 +1017,140 @@ fn the_deploy_doc_lists_every_parameter_and_no_other() {
     assert_eq!(
         named, parameters,
         "docs/deploy.md's parameters / template.yaml's"
+    );
+}
+
+#[test]
+#[ignore = "needs aws-sam-cli (make setup)"]
+fn either_compute_mode_deploys_the_same_function_and_managed_instances_run_it_concurrently() {
+    let default = stack(&[]);
+    let managed = stack(&[
+        ("ApiComputeMode", "managed-instances"),
+        ("ApiMaxConcurrency", "32"),
+    ]);
+    for (s, present, absent) in [
+        (&default, "EventsApiFunction", MANAGED_API),
+        (&managed, MANAGED_API, "EventsApiFunction"),
+    ] {
+        assert!(s.resources.contains_key(present), "{present}");
+        assert!(!s.resources.contains_key(absent), "{absent}");
+        assert_eq!(s.of_type("AWS::Lambda::Url").count(), 1, "one Function URL");
+        let (_, url) = s.of_type("AWS::Lambda::Url").next().expect("a URL");
+        assert_eq!(
+            url["Properties"]["TargetFunctionArn"],
+            format!("ref:{present}")
+        );
+        assert_eq!(
+            s.outputs["EventsApiUrl"],
+            format!("att:{present}Url.FunctionUrl")
+        );
+        let (_, errors) = s
+            .of_type("AWS::CloudWatch::Alarm")
+            .find(|(name, _)| *name == "EventsApiErrorsAlarm")
+            .expect("the API's errors alarm");
+        assert_eq!(
+            errors["Properties"]["Dimensions"][0]["Value"],
+            format!("ref:{present}")
+        );
+    }
+    assert_eq!(managed.of_type("AWS::Lambda::CapacityProvider").count(), 1);
+    assert_eq!(default.of_type("AWS::Lambda::CapacityProvider").count(), 0);
+
+    // The same function: every property but those of the compute model (and the code's
+    // placeholder location, named after the resource) is the same.
+    const OF_THE_MODEL: [&str; 5] = [
+        "Code",
+        "VpcConfig",
+        "CapacityProviderConfig",
+        "MemorySize",
+        "ReservedConcurrentExecutions",
+    ];
+    let rest = |s: &Stack, f: &str| {
+        let mut p = s.props(f).as_object().cloned().unwrap_or_default();
+        p.retain(|k, _| !OF_THE_MODEL.contains(&k.as_str()));
+        p
+    };
+    assert_eq!(
+        rest(&default, "EventsApiFunction"),
+        rest(&managed, MANAGED_API),
+        "the two events-api resources drifted apart"
+    );
+    let meta = |f: &str| transformed()["Resources"][f]["Metadata"].clone();
+    assert_eq!(meta("EventsApiFunction"), meta(MANAGED_API));
+
+    // Default: attached to the VPC. Managed: on the capacity provider, which is in the VPC,
+    // with Lambda's concurrency per environment and at least the 2 GB AWS requires.
+    let api = default.props("EventsApiFunction");
+    assert_eq!(
+        api["VpcConfig"]["SubnetIds"],
+        serde_json::json!(["subnet-1", "subnet-2"])
+    );
+    assert!(api["CapacityProviderConfig"].is_null());
+    let api = managed.props(MANAGED_API);
+    assert!(
+        api["VpcConfig"].is_null(),
+        "SAM and Lambda take no VpcConfig here"
+    );
+    let config = &api["CapacityProviderConfig"]["LambdaManagedInstancesCapacityProviderConfig"];
+    assert_eq!(
+        config["CapacityProviderArn"],
+        "att:EventsApiCapacityProvider.Arn"
+    );
+    assert_eq!(config["PerExecutionEnvironmentMaxConcurrency"], "32");
+    assert_eq!(config["ExecutionEnvironmentMemoryGiBPerVCpu"], "2");
+    assert_eq!(api["MemorySize"], "2048");
+    let provider = managed.props("EventsApiCapacityProvider");
+    assert_eq!(
+        provider["VpcConfig"]["SubnetIds"],
+        serde_json::json!(["subnet-1", "subnet-2"])
+    );
+    assert_eq!(
+        provider["VpcConfig"]["SecurityGroupIds"],
+        serde_json::json!(["sg-1"])
+    );
+    assert_eq!(
+        provider["InstanceRequirements"]["Architectures"], api["Architectures"],
+        "the instances run the function's architecture"
+    );
+    assert_eq!(
+        provider["CapacityProviderScalingConfig"]["MaxVCpuCount"],
+        "12"
+    );
+    let operator = provider["PermissionsConfig"]["CapacityProviderOperatorRoleArn"]
+        .as_str()
+        .and_then(|a| a.strip_prefix("att:"))
+        .and_then(|a| a.strip_suffix(".Arn"))
+        .expect("an operator role of the stack");
+    assert_eq!(
+        managed.props(operator)["ManagedPolicyArns"],
+        serde_json::json!(["arn:aws:iam::aws:policy/AWSLambdaManagedEC2ResourceOperator"])
+    );
+    // The processor stays on the default model, in the VPC.
+    let processor = managed.props("EventsProcessorFunction");
+    assert!(processor["CapacityProviderConfig"].is_null());
+    assert_eq!(
+        processor["VpcConfig"]["SecurityGroupIds"],
+        serde_json::json!(["sg-1"])
+    );
+
+    // A reservation would not hold on managed instances: refused, naming the cap that does.
+    let errors = deploy(
+        transformed(),
+        &[
+            ("MskClusterArn", ARN),
+            ("SubnetIds", "subnet-1"),
+            ("SecurityGroupIds", "sg-1"),
+            ("ApiComputeMode", "managed-instances"),
+            ("ApiReservedConcurrency", "100"),
+        ],
+    )
+    .err()
+    .unwrap_or_default();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("ManagedInstancesAreCappedByTheirCapacity")
+                && e.contains("ApiMaxVCpuCount")),
+        "{errors:?}"
     );
 }
