@@ -64,15 +64,17 @@ bench: ## Measure every path beside its baseline; prints the table and writes BE
 bench-smoke: ## The benchmarks at tiny sizes (seconds), to prove they still run
 	scripts/bench.sh --smoke
 
-chaos: ## The local pipeline under faults at load (broker, store, processor, trigger); prints the table
+chaos: ## The local pipeline under faults at load (broker, store, processor, trigger, erasure), one and 8 invocations per events-api instance; prints the tables
 	scripts/setup.sh build lambda kafka
 	cargo build --workspace --bins --locked --quiet
 	target/debug/chaos
+	target/debug/chaos --api-concurrency 8
 
 chaos-smoke: ## make chaos with short faults (part of make test)
 	scripts/setup.sh build lambda kafka
 	cargo build --workspace --bins --locked --quiet
 	target/debug/chaos --smoke
+	target/debug/chaos --smoke --api-concurrency 8
 
 fuzz: ## Coverage-guided fuzzing of the validator, the processor's record decoding and whole entry point, and token checks (10^6 inputs each)
 	scripts/fuzz.sh 1000000

@@ -21,6 +21,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 WATCH_PORT="${WATCH_PORT:-9000}"
 WEB_PORT="${WEB_PORT:-8080}"
 DEV_ISSUER_PORT="${DEV_ISSUER_PORT:-9400}"
+# Invocations per events-api instance: 1 as on Lambda's default model, more as on Lambda Managed
+# Instances (ApiMaxConcurrency).
+API_CONCURRENCY="${API_CONCURRENCY:-1}"
 RUN_DIR="$here/.run/dev"
 mkdir -p "$RUN_DIR"
 
@@ -75,7 +78,8 @@ if [[ "$AUTH_MODE" == jwt && -z "${JWT_ISSUER:-}" ]]; then
   export JWT_ISSUER="$dev_issuer" JWT_AUDIENCE="${JWT_AUDIENCE:-events-web}"
 fi
 
-target/debug/local-stack --port "$WATCH_PORT" --run-dir "$RUN_DIR" --reload &
+target/debug/local-stack --port "$WATCH_PORT" --run-dir "$RUN_DIR" --reload \
+  --api-concurrency "$API_CONCURRENCY" &
 pids+=($!)
 # The page's settings: this stack's API and issuer, served as its config.json.
 python3 - "$RUN_DIR/page-config.json" "http://127.0.0.1:$WATCH_PORT/lambda-url/events-api" \

@@ -40,8 +40,9 @@ scripts/browser-test.sh
 step "benchmarks at tiny sizes (make bench-smoke)"
 scripts/bench.sh --smoke
 
-step "faults at load, short (make chaos-smoke)"
+step "faults at load, short (make chaos-smoke): one, then 8 invocations per events-api instance"
 target/debug/chaos --smoke
+target/debug/chaos --smoke --api-concurrency 8
 
 step "schema-driven HTTP fuzzing, short (make http-fuzz)"
 scripts/http-fuzz.sh --smoke

@@ -10,7 +10,8 @@
 //! after anything but a 201: each of their events must be stored exactly once, however often
 //! it was sent.
 //!
-//! usage: chaos [--smoke] [--clients N] [--keyed-clients N] [--hold-secs S] (`chaos --help`)
+//! usage: chaos [--smoke] [--clients N] [--keyed-clients N] [--hold-secs S] [--api-concurrency N]
+//! (`chaos --help`)
 
 mod faults;
 mod load;
@@ -64,12 +65,17 @@ struct Cli {
     /// How long each fault lasts, in seconds [default: 10, 3 with --smoke].
     #[arg(long, value_name = "S")]
     hold_secs: Option<u64>,
+    /// Invocations each events-api instance runs at once, as on Lambda Managed Instances
+    /// (`AWS_LAMBDA_MAX_CONCURRENCY`); the clients then share fewer instances.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    api_concurrency: usize,
 }
 
 /// The run's settings.
 pub(crate) struct Args {
     clients: usize,
     keyed_clients: usize,
+    api_concurrency: usize,
     hold: Duration,
     lead: Duration,
     kills: usize,
@@ -81,6 +87,7 @@ impl From<Cli> for Args {
         Self {
             clients: cli.clients,
             keyed_clients: cli.keyed_clients,
+            api_concurrency: cli.api_concurrency.max(1),
             hold: Duration::from_secs(cli.hold_secs.unwrap_or(hold)),
             lead: Duration::from_secs(lead),
             kills,
@@ -207,10 +214,18 @@ impl World {
             .set("TRIGGER_SESSION_TIMEOUT_MS", "6000")
             .set("TRIGGER_ASSIGNMENT_TIMEOUT_MS", "8000")
             .set("TRIGGER_RETRY_MAX_MS", "1000");
-        options.api_instances = args.clients + args.keyed_clients;
+        // As on AWS: each client's request finds an environment with a free slot.
+        options.api_concurrency = args.api_concurrency;
+        options.api_instances = (args.clients + args.keyed_clients).div_ceil(args.api_concurrency);
+        let options_summary = (options.api_instances, options.api_concurrency);
         let stack = Stack::start(options).await.expect("the local stack starts");
         let base = stack.function_url("events-api");
-        eprintln!("chaos: stack up at {base}; logs in {}", dir.display());
+        eprintln!(
+            "chaos: stack up at {base} ({} events-api instances of {} invocations at once); logs in {}",
+            options_summary.0,
+            options_summary.1,
+            dir.display()
+        );
         Self {
             broker,
             stack,

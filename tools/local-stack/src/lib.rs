@@ -80,8 +80,13 @@ pub struct Options {
     pub trigger: bool,
     /// Where the built binaries are (`events-api`, `events-processor`, `msk-trigger`).
     pub bin_dir: PathBuf,
-    /// Instances of events-api (each concurrent request on AWS gets an instance of its own).
+    /// Instances of events-api (on Lambda's default model each concurrent request gets an
+    /// instance of its own).
     pub api_instances: usize,
+    /// Invocations each events-api instance runs at once (`AWS_LAMBDA_MAX_CONCURRENCY`): 1 on
+    /// Lambda's default model, `PerExecutionEnvironmentMaxConcurrency` on Lambda Managed
+    /// Instances. The processor stays at 1, as on AWS.
+    pub api_concurrency: usize,
     /// Rebuild the functions when their sources change, with the messages and the compiler's
     /// output going here (`None`: never rebuild).
     pub reload: Option<reload::Output>,
@@ -115,6 +120,7 @@ impl Options {
             trigger: true,
             bin_dir,
             api_instances: 1,
+            api_concurrency: 1,
             reload: None,
         }
     }
@@ -200,16 +206,21 @@ impl Stack {
             });
         }
         let functions = [
-            (EVENTS_API, stack.options.api_instances.max(1)),
-            (EVENTS_PROCESSOR, 1),
+            (
+                EVENTS_API,
+                stack.options.api_instances.max(1),
+                stack.options.api_concurrency,
+            ),
+            (EVENTS_PROCESSOR, 1, 1),
         ];
-        for (function, count) in functions {
+        for (function, count, concurrency) in functions {
             for _ in 0..count {
                 let spec = Spec {
                     function: function.to_owned(),
                     binary: stack.options.bin_dir.join(function),
                     env: stack.options.settings.clone(),
                     log: stack.options.run_dir.join("functions.log"),
+                    concurrency,
                 };
                 let instance = Instance::start(
                     spec,
@@ -330,6 +341,16 @@ impl Stack {
             tokio::time::sleep(Duration::from_micros(500)).await;
         }
         false
+    }
+
+    /// The most invocations any one instance of `function` ran at once so far.
+    pub fn most_in_flight(&self, function: &str) -> usize {
+        self.instances
+            .iter()
+            .filter(|(name, _)| name == function)
+            .map(|(_, i)| i.most_in_flight())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Whether cargo lambda watch and (when started) the trigger are still running.

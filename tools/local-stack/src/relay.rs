@@ -21,6 +21,8 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, StatusCode};
 use axum::response::{IntoResponse, Response};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
@@ -39,11 +41,15 @@ pub struct Relay {
     /// `http://127.0.0.1:PORT/.rt/FUNCTION`: watch's Runtime API for the function.
     upstream: String,
     http: reqwest::Client,
-    in_flight: Mutex<Option<String>>,
+    /// The invocations the instance took and has not answered (several when it runs more than
+    /// one at a time: `AWS_LAMBDA_MAX_CONCURRENCY`).
+    in_flight: Mutex<Vec<String>>,
+    /// The most invocations the instance ran at once.
+    most_in_flight: AtomicUsize,
     /// True while the functions are being rebuilt.
     rebuilding: watch::Receiver<bool>,
-    /// The invocation taken from watch during a rebuild, not yet given to a process.
-    held: Mutex<Option<Held>>,
+    /// The invocations taken from watch during a rebuild, not yet given to a process.
+    held: Mutex<VecDeque<Held>>,
     /// Counts the processes started behind this relay: a held request of a process that has
     /// been replaced is not answered.
     generation: watch::Sender<u64>,
@@ -59,9 +65,10 @@ impl Relay {
                 .pool_max_idle_per_host(0)
                 .build()
                 .unwrap_or_default(),
-            in_flight: Mutex::new(None),
+            in_flight: Mutex::new(Vec::new()),
+            most_in_flight: AtomicUsize::new(0),
             rebuilding,
-            held: Mutex::new(None),
+            held: Mutex::new(VecDeque::new()),
             generation: watch::Sender::new(0),
         })
     }
@@ -77,25 +84,28 @@ impl Relay {
     }
 
     fn take_held(&self) -> Option<Held> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
     }
 
     /// Keeps an invocation watch handed out during a rebuild, and waits until the rebuild ends
-    /// or the process that asked for it (process `asked_by`) is replaced; then it goes to the
-    /// process that asked if that one is still current (otherwise the new one takes it on its
-    /// first request).
-    async fn hold(&self, held: Held, asked_by: u64) -> Option<Held> {
+    /// or the process that asked for it (process `asked_by`) is replaced. Whether that process
+    /// is still current: then it asks again and takes a kept invocation (otherwise the new
+    /// process takes them on its first requests).
+    async fn park(&self, held: Held, asked_by: u64) -> bool {
         let mut generation = self.generation.subscribe();
-        *self.held.lock().unwrap_or_else(|e| e.into_inner()) = Some(held);
+        self.held
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(held);
         let mut rebuilding = self.rebuilding.clone();
         tokio::select! {
             _ = rebuilding.wait_for(|r| !*r) => {}
             _ = generation.wait_for(|g| *g != asked_by) => {}
         }
-        if *self.generation.borrow() != asked_by {
-            return None;
-        }
-        self.take_held()
+        *self.generation.borrow() == asked_by
     }
 
     /// Serves the relay on `listener` until the task is dropped.
@@ -113,18 +123,21 @@ impl Relay {
 
     /// Whether the instance took an invocation it has not answered yet.
     pub fn busy(&self) -> bool {
-        self.in_flight
+        !self
+            .in_flight
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+            .is_empty()
     }
 
-    /// The invocation the instance took and has not answered, if any; cleared.
-    pub fn take_in_flight(&self) -> Option<String> {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
+    /// The most invocations the instance ran at once so far.
+    pub fn most_in_flight(&self) -> usize {
+        self.most_in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The invocations the instance took and has not answered; cleared.
+    pub fn take_in_flight(&self) -> Vec<String> {
+        std::mem::take(&mut *self.in_flight.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     /// Fails invocation `id` the way Lambda does when the runtime process exits.
@@ -149,12 +162,16 @@ impl Relay {
     fn track(&self, path: &str, answer: &HeaderMap) {
         let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
         if path.ends_with("/invocation/next") {
-            *in_flight = answer
-                .get(REQUEST_ID)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
+            if let Some(id) = answer.get(REQUEST_ID).and_then(|v| v.to_str().ok()) {
+                in_flight.push(id.to_owned());
+                self.most_in_flight
+                    .fetch_max(in_flight.len(), Ordering::Relaxed);
+            }
         } else if path.ends_with("/response") || path.ends_with("/error") {
-            *in_flight = None;
+            // …/invocation/{id}/response
+            if let Some(id) = path.rsplit('/').nth(1) {
+                in_flight.retain(|i| i != id);
+            }
         }
     }
 }
@@ -181,12 +198,6 @@ async fn forward(State(relay): State<Arc<Relay>>, request: Request) -> Response 
     let next = path.ends_with("/invocation/next");
     let mut generation = relay.generations();
     let asked_by = *generation.borrow_and_update();
-    if next {
-        if let Some(held) = relay.take_held() {
-            relay.track(&path, &held.headers);
-            return held.into_response();
-        }
-    }
     let query = parts
         .uri
         .query()
@@ -196,50 +207,63 @@ async fn forward(State(relay): State<Arc<Relay>>, request: Request) -> Response 
     let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
         return StatusCode::BAD_REQUEST.into_response();
     };
-    let mut upstream = relay
-        .http
-        .request(parts.method, format!("{}{path}{query}", relay.upstream))
-        .header("connection", "close")
-        .body(body);
-    for (name, value) in &parts.headers {
-        if !hop_by_hop(name) {
-            upstream = upstream.header(name, value);
+    loop {
+        if next {
+            if let Some(held) = relay.take_held() {
+                relay.track(&path, &held.headers);
+                return held.into_response();
+            }
         }
-    }
-    let answer = tokio::select! {
-        answer = upstream.send() => answer,
-        // The process waiting for its next invocation was replaced: its wait at watch ends
-        // here, so that watch does not hand an invocation to a process that is gone.
-        _ = generation.wait_for(|g| *g != asked_by), if next => {
+        let mut upstream = relay
+            .http
+            .request(
+                parts.method.clone(),
+                format!("{}{path}{query}", relay.upstream),
+            )
+            .header("connection", "close")
+            .body(body.clone());
+        for (name, value) in &parts.headers {
+            if !hop_by_hop(name) {
+                upstream = upstream.header(name, value);
+            }
+        }
+        let answer = tokio::select! {
+            answer = upstream.send() => answer,
+            // The process waiting for its next invocation was replaced: its wait at watch ends
+            // here, so that watch does not hand an invocation to a process that is gone.
+            _ = generation.wait_for(|g| *g != asked_by), if next => {
+                return StatusCode::SERVICE_UNAVAILABLE.into_response();
+            }
+        };
+        let answer = match answer {
+            Ok(a) => a,
+            Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        };
+        let status = answer.status();
+        let mut headers = HeaderMap::new();
+        for (name, value) in answer.headers() {
+            if !hop_by_hop(name) {
+                headers.append(name.clone(), value.clone());
+            }
+        }
+        let body = answer.bytes().await.unwrap_or_default();
+        let held = Held {
+            status,
+            headers,
+            body,
+        };
+        if next && status.is_success() && *relay.rebuilding.borrow() {
+            // Kept until the build ends; then this process, if still current, takes a kept
+            // invocation (the queue's first) or asks watch again. Replaced while it waited:
+            // the new process takes what was kept.
+            if relay.park(held, asked_by).await {
+                continue;
+            }
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
-    };
-    let answer = match answer {
-        Ok(a) => a,
-        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    };
-    let status = answer.status();
-    let mut headers = HeaderMap::new();
-    for (name, value) in answer.headers() {
-        if !hop_by_hop(name) {
-            headers.append(name.clone(), value.clone());
+        if held.status.is_success() {
+            relay.track(&path, &held.headers);
         }
+        return held.into_response();
     }
-    let body = answer.bytes().await.unwrap_or_default();
-    let mut held = Held {
-        status,
-        headers,
-        body,
-    };
-    if next && status.is_success() && *relay.rebuilding.borrow() {
-        match relay.hold(held, asked_by).await {
-            Some(h) => held = h,
-            // Replaced while it waited: the new process takes the invocation.
-            None => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
-        }
-    }
-    if held.status.is_success() {
-        relay.track(&path, &held.headers);
-    }
-    held.into_response()
 }

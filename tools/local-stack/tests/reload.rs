@@ -1,7 +1,8 @@
 //! `make dev`'s rebuild on change, end to end: a stack runs from a copy of the workspace, a
 //! source file of events-api is edited there, and the next request is answered by the new code;
 //! a change that does not compile leaves the old code answering, with the compiler's message in
-//! the output.
+//! the output. The instance runs several invocations at once, and requests made during a
+//! rebuild are all answered by the new code.
 
 use local_stack::copy::WorkspaceCopy;
 use local_stack::{Stack, EVENTS_API};
@@ -13,6 +14,8 @@ const ERRORS: &str = "functions/events-api/src/error.rs";
 const ORIGINAL: &str = "no resource at {0};";
 const EDITED: &str = "nothing at {0};";
 const EDITED_AGAIN: &str = "none at {0};";
+/// Invocations per instance.
+const CONCURRENCY: usize = 4;
 
 /// Waits until the reload output has `count` lines containing `what`; the output then.
 async fn wait_for_output(log: &Path, what: &str, count: usize) -> String {
@@ -58,7 +61,11 @@ async fn an_edit_is_served_by_the_next_request_and_a_broken_build_keeps_the_old_
     );
 
     let log = copy.reload_log();
-    let stack = match Stack::start(copy.stack_options()).await {
+    // Several invocations per instance, as on Lambda Managed Instances: a rebuild waits for all
+    // of them and hands every request it held to the new code.
+    let mut options = copy.stack_options();
+    options.api_concurrency = CONCURRENCY;
+    let stack = match Stack::start(options).await {
         Ok(s) => s,
         Err(e) => panic!(
             "the stack did not start: {e}\n{}",
@@ -75,9 +82,11 @@ async fn an_edit_is_served_by_the_next_request_and_a_broken_build_keeps_the_old_
     // answers it.
     copy.edit(ERRORS, ORIGINAL, EDITED).expect("edit");
     wait_for_output(&log, "changed; rebuilding", 1).await;
-    let (status, message) = not_found_message(&http, &url).await;
-    assert_eq!(status, 404, "{message}");
-    assert!(message.starts_with("nothing at /nowhere"), "{message}");
+    let during = (0..2 * CONCURRENCY).map(|_| not_found_message(&http, &url));
+    for (status, message) in futures::future::join_all(during).await {
+        assert_eq!(status, 404, "{message}");
+        assert!(message.starts_with("nothing at /nowhere"), "{message}");
+    }
     let text = wait_for_output(&log, "new code serving", 1).await;
     assert!(
         text.contains("new code serving for events-api ("),

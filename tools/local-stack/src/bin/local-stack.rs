@@ -28,6 +28,10 @@ struct Args {
     /// Instances of events-api.
     #[arg(long, default_value_t = 1)]
     api_instances: usize,
+    /// Invocations each events-api instance runs at once (`AWS_LAMBDA_MAX_CONCURRENCY`): 1 as
+    /// on Lambda's default model, more as on Lambda Managed Instances.
+    #[arg(long, default_value_t = 1)]
+    api_concurrency: usize,
     /// Do not start the trigger.
     #[arg(long)]
     no_trigger: bool,
@@ -53,6 +57,7 @@ fn options(args: Args) -> Result<Options, String> {
         settings::set(&mut o.settings, k, v);
     }
     o.api_instances = args.api_instances;
+    o.api_concurrency = args.api_concurrency;
     o.trigger = !args.no_trigger;
     o.reload = args.reload.then_some(reload::Output::Stderr);
     Ok(o)
