@@ -2,12 +2,13 @@
 # `make scan`: checkov's static security checks on what AWS would deploy: template.yaml after the
 # SAM transform (scripts/sam_transform.py, as `make validate` runs it), so that the checks see the
 # real Lambda functions, roles and permissions SAM writes rather than its shorthand, and resolved
-# for two choices of parameters (`sam_transform.py --resolve`): checkov cannot see through Fn::If,
+# for three choices of parameters (`sam_transform.py --resolve`): checkov cannot see through Fn::If,
 # and would otherwise pass a role with a conditional statement, or a parameter's key, unchecked.
 #
 #   defaults   what `sam deploy` gives without options: AuthMode iam, no key, no destination
 #   options    every optional part on: AuthMode jwt (a public URL), CORS, KmsKeyArn, an S3
 #              on-failure destination encrypted with its own key, retries limited, alarms to SNS
+#   managed    events-api on Lambda Managed Instances (ApiComputeMode managed-instances), jwt, CORS
 #
 # Every finding must be fixed or skipped with its reason next to the resource, in the template:
 #
@@ -38,6 +39,7 @@ declare -A variants=(
     OnFailureS3BucketArn=arn:aws:s3:::failed-batches MaximumRetryAttempts=5
     OnFailureS3KmsKeyArn=arn:aws:kms:eu-west-1:123456789012:key/11111111-1111-1111-1111-111111111111
     AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:alarms"
+  [managed]="ApiComputeMode=managed-instances AuthMode=jwt CorsAllowedOrigins=https://app.example.com"
 )
 
 # scan TEMPLATE VARIANT...: checkov on TEMPLATE resolved for each VARIANT; prints the counts and
@@ -133,11 +135,11 @@ PY
 }
 
 if [[ "${1:-}" != "--self-test" ]]; then
-  scan "${1:-template.yaml}" defaults options
+  scan "${1:-template.yaml}" defaults options managed
   exit
 fi
 
-scan template.yaml defaults options
+scan template.yaml defaults options managed
 # broken NAME VARIANT 'PATTERN=>REPLACEMENT': a copy of template.yaml with one change, which the
 # scan must refuse (the scan's own output goes to $work/NAME.log).
 broken() {
