@@ -49,6 +49,14 @@ log "figure 4: cold start"
 "$bench" coldstart --api "$bin/events-api" --processor "$bin/events-processor" \
   --hello "$bin/hello-lambda" --runs "$( ((smoke)) && echo 1 || echo 10)" >>"$rows"
 
+# 8. One events-api environment at N invocations at once (Lambda Managed Instances), beside N = 1.
+log "figure 8: one environment, N invocations at once"
+if ((smoke)); then
+  "$bench" environment --api "$bin/events-api" --seconds 1 --levels 1,4 >>"$rows"
+else
+  "$bench" environment --api "$bin/events-api" --seconds 5 --levels 1,8,32 >>"$rows"
+fi
+
 # 3. 201 → listed, under make dev, at two batching windows.
 e2e() {
   local window=$1 events=$2 port=9310 tag

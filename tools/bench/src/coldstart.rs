@@ -1,76 +1,11 @@
 //! Figure 4: a function's cold start, from exec to its first handled invocation, and its peak
-//! RSS, against a tiny Lambda Runtime API served here, beside a hello-world `lambda_runtime`
+//! RSS, against a Lambda Runtime API served here (testkit's), beside a hello-world `lambda_runtime`
 //! function built with the same profile.
 
 use crate::report::{median, row};
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::routing::{get, post};
-use axum::Router;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
-
-/// What the runtime API saw of one function process.
-enum Seen {
-    /// The first `GET /invocation/next`: the function finished its init.
-    Polled(Instant),
-    /// The invocation's response (or error) arrived.
-    Answered(Instant, Result<String, String>),
-}
-
-#[derive(Clone)]
-struct RuntimeApi {
-    event: Arc<Mutex<Option<String>>>,
-    seen: mpsc::UnboundedSender<Seen>,
-    function: String,
-}
-
-async fn next(State(api): State<RuntimeApi>) -> (StatusCode, HeaderMap, String) {
-    let _ = api.seen.send(Seen::Polled(Instant::now()));
-    let event = api.event.lock().map(|mut e| e.take()).unwrap_or(None);
-    let Some(event) = event else {
-        // One invocation per process: the next poll waits until the process is killed.
-        return std::future::pending().await;
-    };
-    let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
-    let mut headers = HeaderMap::new();
-    let mut set = |k: &'static str, v: String| {
-        if let Ok(v) = HeaderValue::from_str(&v) {
-            headers.insert(k, v);
-        }
-    };
-    set("lambda-runtime-aws-request-id", "bench-request-1".into());
-    set("lambda-runtime-deadline-ms", deadline.to_string());
-    set(
-        "lambda-runtime-invoked-function-arn",
-        format!(
-            "arn:aws:lambda:eu-west-1:000000000000:function:{}",
-            api.function
-        ),
-    );
-    set(
-        "lambda-runtime-trace-id",
-        "Root=1-6744b1c2-0a1b2c3d4e5f60718293a4b5;Sampled=0".into(),
-    );
-    set("content-type", "application/json".into());
-    (StatusCode::OK, headers, event)
-}
-
-async fn response(
-    State(api): State<RuntimeApi>,
-    Path(_id): Path<String>,
-    body: String,
-) -> StatusCode {
-    let _ = api.seen.send(Seen::Answered(Instant::now(), Ok(body)));
-    StatusCode::ACCEPTED
-}
-
-async fn error(State(api): State<RuntimeApi>, body: String) -> StatusCode {
-    let _ = api.seen.send(Seen::Answered(Instant::now(), Err(body)));
-    StatusCode::ACCEPTED
-}
+use testkit::runtime_api::RuntimeApi;
 
 /// One cold start: times and memory of one process.
 pub struct ColdStart {
@@ -92,7 +27,7 @@ fn function_name(bin: &str) -> String {
         .unwrap_or_default()
 }
 
-fn vm_hwm_kib(pid: u32) -> u64 {
+pub fn vm_hwm_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
@@ -105,32 +40,12 @@ fn vm_hwm_kib(pid: u32) -> u64 {
 
 /// Starts `bin` under a fresh runtime API, hands it `event`, and measures until it answers.
 pub async fn cold_start(bin: &str, event: String, env: &[(&str, String)]) -> ColdStart {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let (tx, mut rx) = mpsc::unbounded_channel();
     let function = function_name(bin);
-    let api = RuntimeApi {
-        event: Arc::new(Mutex::new(Some(event))),
-        seen: tx,
-        function: function.clone(),
-    };
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(error))
-        .with_state(api);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
-
+    let api = RuntimeApi::start(&function).await.expect("runtime API");
     let mut cmd = Command::new(bin);
     cmd.envs(local_stack::instance::lambda_env(
         &function,
-        &addr.to_string(),
+        &api.address(),
         1,
     ))
     .env("AWS_REGION", "eu-west-1")
@@ -148,30 +63,20 @@ pub async fn cold_start(bin: &str, event: String, env: &[(&str, String)]) -> Col
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
-    let mut init = None;
-    let outcome = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(seen) = rx.recv().await {
-            match seen {
-                Seen::Polled(at) => {
-                    init.get_or_insert(at - started);
-                }
-                Seen::Answered(at, answer) => return Some((at - started, answer)),
-            }
-        }
-        None
-    })
-    .await;
+    let outcome = tokio::time::timeout(Duration::from_secs(60), api.invoke(event)).await;
+    let first_response = started.elapsed();
     let peak_rss_kib = vm_hwm_kib(child.id());
     let _ = child.kill();
     let _ = child.wait();
-    server.abort();
-    let (first_response, answer) = match outcome {
-        Ok(Some((t, Ok(answer)))) => (t, answer),
-        Ok(Some((_, Err(e)))) => panic!("{bin} failed its first invocation: {e}"),
-        _ => panic!("{bin} did not answer its first invocation within 60 s"),
+    let answer = match outcome {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(e)) => panic!("{bin} failed its first invocation: {e}"),
+        Err(_) => panic!("{bin} did not answer its first invocation within 60 s"),
     };
     ColdStart {
-        init: init.unwrap_or(first_response),
+        init: api
+            .first_poll()
+            .map_or(first_response, |at| at.saturating_duration_since(started)),
         first_response,
         peak_rss_kib,
         answer,

@@ -7,13 +7,14 @@
 //! pipeline-bench partial [RECORDS_PER_PARTITION]
 //! pipeline-bench generate --api BIN [--seconds S] [--levels 1,16,64]
 //! pipeline-bench coldstart --api BIN --processor BIN --hello BIN [--runs N]
+//! pipeline-bench environment --api BIN [--seconds S] [--levels 1,8,32]
 //! pipeline-bench e2e --base URL --api BIN --store URL [--events N] [--rate PER_S] [--window-ms MS]
 //! pipeline-bench scale [SQLITE_EVENTS DYNAMODB_EVENTS SMALL_EVENTS]
 //! pipeline-bench reload [ROUNDS]
 //! pipeline-bench topics NAME...
 //! ```
 //!
-//! `generate`, `coldstart` and `topics` use the broker at `KAFKA_BROKERS` (default
+//! `generate`, `coldstart`, `environment` and `topics` use the broker at `KAFKA_BROKERS` (default
 //! 127.0.0.1:9092). `BENCH_FUNCTION_LOG` sets the cold-started functions' `RUST_LOG` (default
 //! `warn`).
 
@@ -22,6 +23,7 @@ mod auth;
 mod batch;
 mod coldstart;
 mod e2e;
+mod environment;
 mod load;
 mod partial;
 mod processor;
@@ -64,6 +66,8 @@ enum Figure {
     Generate(GenerateArgs),
     /// Figure 4: cold starts of both functions beside a hello-world Lambda function.
     Coldstart(ColdstartArgs),
+    /// Figure 8: one events-api environment at N invocations at once, beside N = 1.
+    Environment(EnvironmentArgs),
     /// Figure 3: from a 201 to the event listed, through the running local pipeline.
     E2e(E2eArgs),
     /// Figure 6: the stores at scale beside the same stores small.
@@ -102,6 +106,19 @@ struct GenerateArgs {
     seconds: f64,
     /// The concurrencies.
     #[arg(long, value_delimiter = ',', default_value = "1,16,64")]
+    levels: Vec<usize>,
+}
+
+#[derive(clap::Args)]
+struct EnvironmentArgs {
+    /// The events-api binary.
+    #[arg(long, value_name = "BIN")]
+    api: String,
+    /// Seconds of load at each level.
+    #[arg(long, value_name = "S", default_value_t = 5.0)]
+    seconds: f64,
+    /// The invocations at once (`AWS_LAMBDA_MAX_CONCURRENCY`), the first being the baseline.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
     levels: Vec<usize>,
 }
 
@@ -168,6 +185,7 @@ async fn main() {
             small_events,
         } => scale::scale(sqlite_events, dynamodb_events, small_events).await,
         Figure::Coldstart(a) => cold_starts(a).await,
+        Figure::Environment(a) => environments(a).await,
         Figure::Reload { rounds } => reload::reload(rounds).await,
         Figure::E2e(a) => e2e(a).await,
         Figure::Topics { names } => {
@@ -268,6 +286,23 @@ async fn generate(a: GenerateArgs) {
     }
     checking.terminate();
     server.terminate();
+}
+
+async fn environments(a: EnvironmentArgs) {
+    let topic = fresh_topic("bench-environment").await;
+    let dlq = fresh_topic("bench-environment-dlq").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [
+        ("KAFKA_BROKERS", brokers()),
+        ("KAFKA_TOPIC", topic),
+        ("KAFKA_DLQ_TOPIC", dlq),
+        ("AUTH_MODE", "none".to_owned()),
+        (
+            "STORE_URL",
+            format!("sqlite://{}", dir.path().join("events.db").display()),
+        ),
+    ];
+    environment::environment(&a.api, &a.levels, Duration::from_secs_f64(a.seconds), &env).await;
 }
 
 async fn cold_starts(a: ColdstartArgs) {

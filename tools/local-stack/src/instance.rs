@@ -10,10 +10,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// The variables Lambda sets for every function, as `lambda_runtime` reads them, for an
-/// environment that runs `concurrency` invocations at once (1: Lambda's default model; more:
-/// `PerExecutionEnvironmentMaxConcurrency` on Lambda Managed Instances).
+/// environment that runs `concurrency` invocations at once: 1 as on Lambda's default model, which
+/// leaves `AWS_LAMBDA_MAX_CONCURRENCY` unset (set, `lambda_runtime::run` warns that it ignores
+/// it); more as `PerExecutionEnvironmentMaxConcurrency` on Lambda Managed Instances.
 pub fn lambda_env(function: &str, runtime_api: &str, concurrency: usize) -> Vec<(String, String)> {
-    [
+    let mut env: Vec<(String, String)> = [
         ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
         ("AWS_LAMBDA_FUNCTION_NAME", function.to_owned()),
         ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
@@ -23,11 +24,17 @@ pub fn lambda_env(function: &str, runtime_api: &str, concurrency: usize) -> Vec<
             format!("/aws/lambda/{function}"),
         ),
         ("AWS_LAMBDA_LOG_STREAM_NAME", "local".to_owned()),
-        ("AWS_LAMBDA_MAX_CONCURRENCY", concurrency.max(1).to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    .collect();
+    if concurrency > 1 {
+        env.push((
+            "AWS_LAMBDA_MAX_CONCURRENCY".to_owned(),
+            concurrency.to_string(),
+        ));
+    }
+    env
 }
 
 /// What an instance needs to start.
