@@ -38,29 +38,39 @@ pub fn vm_hwm_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Starts `bin` under a fresh runtime API, hands it `event`, and measures until it answers.
-pub async fn cold_start(bin: &str, event: String, env: &[(&str, String)]) -> ColdStart {
-    let function = function_name(bin);
-    let api = RuntimeApi::start(&function).await.expect("runtime API");
+/// `bin` as Lambda starts it against `api`, running `concurrency` invocations at once, with
+/// `env` (its `RUST_LOG` from `BENCH_FUNCTION_LOG`, default `warn`, unless `env` sets one).
+pub fn function_command(
+    bin: &str,
+    api: &RuntimeApi,
+    concurrency: usize,
+    env: &[(&str, String)],
+) -> Command {
     let mut cmd = Command::new(bin);
     cmd.envs(local_stack::instance::lambda_env(
-        &function,
+        &function_name(bin),
         &api.address(),
-        1,
+        concurrency,
     ))
     .env("AWS_REGION", "eu-west-1")
     .env(
         "RUST_LOG",
         std::env::var("BENCH_FUNCTION_LOG").unwrap_or_else(|_| "warn".into()),
     )
+    .envs(env.iter().map(|(k, v)| (k, v)))
     .stdin(Stdio::null())
     .stdout(Stdio::null())
     .stderr(Stdio::inherit());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    cmd
+}
+
+/// Starts `bin` under a fresh runtime API, hands it `event`, and measures until it answers.
+pub async fn cold_start(bin: &str, event: String, env: &[(&str, String)]) -> ColdStart {
+    let api = RuntimeApi::start(&function_name(bin))
+        .await
+        .expect("runtime API");
     let started = Instant::now();
-    let mut child = cmd
+    let mut child = function_command(bin, &api, 1, env)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
     let outcome = tokio::time::timeout(Duration::from_secs(60), api.invoke(event)).await;

@@ -3,10 +3,9 @@
 //! (`AWS_LAMBDA_MAX_CONCURRENCY`, as Lambda Managed Instances set it), N clients keeping it
 //! busy; each level's requests/s, p99 and peak memory beside N = 1 in the same run.
 
-use crate::coldstart::vm_hwm_kib;
+use crate::coldstart::{function_command, vm_hwm_kib};
 use crate::load::closed_loop;
 use crate::report::row;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 use testkit::runtime_api::{function_url_event, RuntimeApi};
@@ -28,21 +27,7 @@ fn created(answer: &str) -> bool {
 
 async fn level(bin: &str, n: usize, length: Duration, env: &[(&str, String)]) -> Level {
     let api = Arc::new(RuntimeApi::start("events-api").await.expect("runtime API"));
-    let mut child = Command::new(bin)
-        .envs(local_stack::instance::lambda_env(
-            "events-api",
-            &api.address(),
-            n,
-        ))
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("AWS_REGION", "eu-west-1")
-        .env(
-            "RUST_LOG",
-            std::env::var("BENCH_FUNCTION_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+    let mut child = function_command(bin, &api, n, env)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {bin}: {e}"));
     let pid = child.id();

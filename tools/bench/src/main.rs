@@ -288,34 +288,34 @@ async fn generate(a: GenerateArgs) {
     server.terminate();
 }
 
-async fn environments(a: EnvironmentArgs) {
-    let topic = fresh_topic("bench-environment").await;
-    let dlq = fresh_topic("bench-environment-dlq").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let env = [
+/// What the functions run with in figures 4 and 8: fresh topics (`PREFIX`, `PREFIX-dlq`) on the
+/// local broker, and nobody identified.
+async fn function_settings(prefix: &str) -> Vec<(&'static str, String)> {
+    vec![
         ("KAFKA_BROKERS", brokers()),
-        ("KAFKA_TOPIC", topic),
-        ("KAFKA_DLQ_TOPIC", dlq),
-        ("AUTH_MODE", "none".to_owned()),
+        ("KAFKA_TOPIC", fresh_topic(prefix).await),
         (
-            "STORE_URL",
-            format!("sqlite://{}", dir.path().join("events.db").display()),
+            "KAFKA_DLQ_TOPIC",
+            fresh_topic(&format!("{prefix}-dlq")).await,
         ),
-    ];
+        ("AUTH_MODE", "none".to_owned()),
+    ]
+}
+
+async fn environments(a: EnvironmentArgs) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut env = function_settings("bench-environment").await;
+    env.push((
+        "STORE_URL",
+        format!("sqlite://{}", dir.path().join("events.db").display()),
+    ));
     environment::environment(&a.api, &a.levels, Duration::from_secs_f64(a.seconds), &env).await;
 }
 
 async fn cold_starts(a: ColdstartArgs) {
     let runs = a.runs;
-    let topic = fresh_topic("bench-coldstart").await;
-    let dlq = fresh_topic("bench-coldstart-dlq").await;
+    let env = function_settings("bench-coldstart").await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let env = [
-        ("KAFKA_BROKERS", brokers()),
-        ("KAFKA_TOPIC", topic),
-        ("KAFKA_DLQ_TOPIC", dlq),
-        ("AUTH_MODE", "none".to_owned()),
-    ];
 
     let hello = coldstart::summary(
         &a.hello,
