@@ -64,9 +64,16 @@ impl Config {
         src: &(impl Source + ?Sized),
         listen: Option<SocketAddr>,
     ) -> Result<Self, ConfigError> {
-        let kafka = KafkaConfig::from_source(src)?;
-        let store_url = env::string(src, "STORE_URL", DEFAULT_STORE_URL);
         let mode = mode(src, listen)?;
+        let kafka = KafkaConfig::from_source(src)?;
+        // One invocation at a time (Lambda's default model) never has a second event to batch
+        // with the first: it sends at once.
+        let kafka = if mode == Mode::Lambda && invocations_at_once(src) == 1 {
+            kafka.one_at_a_time()
+        } else {
+            kafka
+        };
+        let store_url = env::string(src, "STORE_URL", DEFAULT_STORE_URL);
         let cors_allowed_origins = cors_origins(src)?;
         let idempotency_ttl = idempotency_ttl(src)?;
         // A key must outlive the lease of the request that holds it: a key forgotten while
@@ -158,6 +165,15 @@ fn cors_origins(src: &(impl Source + ?Sized)) -> Result<Vec<String>, ConfigError
     Ok(origins)
 }
 
+/// How many invocations Lambda hands the environment at once, read as `lambda_runtime` reads
+/// `AWS_LAMBDA_MAX_CONCURRENCY`: a whole number above 0, else one at a time.
+fn invocations_at_once(src: &(impl Source + ?Sized)) -> u32 {
+    src.get("AWS_LAMBDA_MAX_CONCURRENCY")
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
+}
+
 fn mode(src: &(impl Source + ?Sized), listen: Option<SocketAddr>) -> Result<Mode, ConfigError> {
     if let Some(addr) = listen {
         return Ok(Mode::Server(addr));
@@ -196,6 +212,30 @@ mod tests {
         assert_eq!(c.mode, Mode::Server("127.0.0.1:0".parse().expect("addr")));
         let c = Config::from_parts(src, None).expect("config");
         assert_eq!(c.mode, Mode::Lambda);
+    }
+
+    #[test]
+    fn only_one_invocation_at_a_time_sends_without_a_linger() {
+        let linger = |vars: &[(&str, &str)], listen: Option<&str>| {
+            let mut src = vec![("AUTH_MODE", "none")];
+            src.extend_from_slice(vars);
+            let listen = listen.map(|a| a.parse().expect("addr"));
+            Config::from_parts(&src[..], listen)
+                .expect("config")
+                .kafka
+                .linger
+        };
+        let lambda = ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001");
+        let (none, batching) = (std::time::Duration::ZERO, event_kafka::BATCHING_LINGER);
+        assert_eq!(linger(&[lambda], None), none, "Lambda's default model");
+        for one in ["1", "0", "x", "-3"] {
+            let vars = [lambda, ("AWS_LAMBDA_MAX_CONCURRENCY", one)];
+            assert_eq!(linger(&vars, None), none, "{one:?} runs sequentially");
+        }
+        let vars = [lambda, ("AWS_LAMBDA_MAX_CONCURRENCY", "8")];
+        assert_eq!(linger(&vars, None), batching, "managed instances");
+        assert_eq!(linger(&[], Some("127.0.0.1:0")), batching, "a server");
+        assert_eq!(linger(&[lambda], Some("127.0.0.1:0")), batching);
     }
 
     #[test]

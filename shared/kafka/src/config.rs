@@ -18,6 +18,9 @@ pub const DEFAULT_DLQ_TOPIC: &str = "user-activity-events.dlq";
 const DEFAULT_PRODUCE_TIMEOUT_MS: u64 = 5000;
 /// `KAFKA_HEALTH_TIMEOUT_MS` unless set (also its largest value: `GET /health` answers within it).
 const DEFAULT_HEALTH_TIMEOUT_MS: u64 = 2000;
+/// How long a producer holds a record for others to join its request (`linger.ms`) when many
+/// are in flight at once. [`KafkaConfig::one_at_a_time`] sets none.
+pub const BATCHING_LINGER: Duration = Duration::from_millis(2);
 
 /// Connection and topic settings shared by every Kafka client of the pipeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +47,10 @@ pub struct KafkaConfig {
     /// connections (https://docs.aws.amazon.com/msk/latest/developerguide/privatelink-vpc-endpoints.html);
     /// the other AWS clients keep their usual endpoints.
     pub msk_api_dual_stack: bool,
+    /// `linger.ms` of the producers: [`BATCHING_LINGER`] unless the client sends one record at
+    /// a time ([`KafkaConfig::one_at_a_time`]). Not a variable: it follows from how the process
+    /// is run.
+    pub linger: Duration,
 }
 
 impl Default for KafkaConfig {
@@ -58,6 +65,7 @@ impl Default for KafkaConfig {
             msk_cluster_arn: None,
             region: None,
             msk_api_dual_stack: false,
+            linger: BATCHING_LINGER,
         }
     }
 }
@@ -138,6 +146,7 @@ impl KafkaConfig {
             msk_cluster_arn,
             region,
             msk_api_dual_stack: env::parse(src, "MSK_API_DUALSTACK", false, "true or false")?,
+            linger: BATCHING_LINGER,
         })
     }
 
@@ -146,6 +155,17 @@ impl KafkaConfig {
     /// (the IAM token signer for `iam`). Call once per cold start. See [`crate::msk`].
     pub async fn resolve(self) -> Result<(Self, AuthContext), Error> {
         crate::msk::resolve(self).await
+    }
+
+    /// For a client that never has a second record to send while one is in flight (a Lambda
+    /// environment serving one invocation at a time): records leave at once. A linger there only
+    /// delays every request, and keeps librdkafka's broker thread waking through it; at one
+    /// request at a time, a 2 ms linger cost 4 ms of p50 and twice the CPU per request (see
+    /// docs/benchmarks-notes.md). Under load without a linger, librdkafka still batches what
+    /// queues while its in-flight requests are full.
+    pub fn one_at_a_time(mut self) -> Self {
+        self.linger = Duration::ZERO;
+        self
     }
 
     /// Settings every client needs (bootstrap servers, client id).
@@ -187,7 +207,7 @@ impl KafkaConfig {
         c.set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", &timeout_ms)
-            .set("linger.ms", "2")
+            .set("linger.ms", self.linger.as_millis().to_string())
             .set("compression.type", "none")
             // Connect to every broker the metadata names at once rather than on first use, so
             // the idempotent producer finds a broker up when it asks for its producer id (see
@@ -225,6 +245,9 @@ mod tests {
         assert_eq!(p.get("message.timeout.ms"), Some("1234"));
         assert_eq!(p.get("bootstrap.servers"), Some(DEFAULT_BROKERS));
         assert_eq!(p.get("enable.sparse.connections"), Some("false"));
+        assert_eq!(p.get("linger.ms"), Some("2"));
+        let alone = cfg.one_at_a_time().producer_config("test");
+        assert_eq!(alone.get("linger.ms"), Some("0"));
     }
 
     #[test]

@@ -33,7 +33,8 @@ mod send;
 pub use auth::{AuthContext, IamSigner, KafkaAuth};
 #[cfg(feature = "client")]
 pub use config::{
-    report_batch_item_failures, KafkaConfig, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC, DEFAULT_TOPIC,
+    report_batch_item_failures, KafkaConfig, BATCHING_LINGER, DEFAULT_BROKERS, DEFAULT_DLQ_TOPIC,
+    DEFAULT_TOPIC,
 };
 pub use dead_letter::{
     dlq_headers, DeadLetter, DeadLetterSink, Encoded, Reason, MAX_LETTER_BYTES, MAX_REASON_BYTES,

@@ -6,7 +6,11 @@ use pipeline_runtime::env::Recording;
 use std::collections::BTreeSet;
 
 /// Read by the programs but set by Lambda itself, never by a user.
-const SET_BY_LAMBDA: &[&str] = &["AWS_LAMBDA_RUNTIME_API", "AWS_DEFAULT_REGION"];
+const SET_BY_LAMBDA: &[&str] = &[
+    "AWS_LAMBDA_RUNTIME_API",
+    "AWS_DEFAULT_REGION",
+    "AWS_LAMBDA_MAX_CONCURRENCY",
+];
 /// Documented, and read by `pipeline_runtime::init_tracing` from the process environment
 /// rather than through a `Config`.
 const READ_BY_LOGGING: &[&str] = &["RUST_LOG", "AWS_LAMBDA_LOG_FORMAT"];

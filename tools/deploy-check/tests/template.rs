@@ -592,6 +592,10 @@ const NOT_FROM_THE_TEMPLATE: &[(&str, &str)] = &[
     ("AWS_DEFAULT_REGION", "set by Lambda"),
     ("AWS_LAMBDA_RUNTIME_API", "set by Lambda"),
     (
+        "AWS_LAMBDA_MAX_CONCURRENCY",
+        "set by Lambda on managed instances, from PerExecutionEnvironmentMaxConcurrency",
+    ),
+    (
         "KAFKA_HEALTH_TIMEOUT_MS",
         "its default (2 s) is the most GET /health may take",
     ),
