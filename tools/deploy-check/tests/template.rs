@@ -434,6 +434,19 @@ fn lambda_may_attach_the_functions_to_the_vpc_and_their_code_may_not() {
             "{role}: {skips}"
         );
     }
+    // On managed instances the capacity provider puts the instances in the VPC and the API
+    // function has no VpcConfig: its role allows no network-interface action at all.
+    let managed = stack(&[("ApiComputeMode", "managed-instances")]);
+    let allowed: Vec<String> = statements(&managed, "EventsApiRole")
+        .iter()
+        .filter(|st| st["Effect"] == "Allow")
+        .flat_map(actions)
+        .collect();
+    assert!(
+        !allowed.iter().any(|a| a.starts_with("ec2:")),
+        "{allowed:?}"
+    );
+    assert!(managed.props("EventsApiManagedFunction")["VpcConfig"].is_null());
 }
 
 #[test]
