@@ -36,28 +36,8 @@ fn quote_heavy(i: usize) -> UserEvent {
 
 /// A Function URL request (payload format 2.0) for `GET /events/processed?<query>`.
 fn listing(query: &str) -> LambdaRequest {
-    serde_json::from_value(json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": "/events/processed",
-        "rawQueryString": query,
-        "headers": {"host": "abc.lambda-url.eu-west-1.on.aws", "accept": "application/json"},
-        "requestContext": {
-            "accountId": "anonymous",
-            "apiId": "abc",
-            "domainName": "abc.lambda-url.eu-west-1.on.aws",
-            "domainPrefix": "abc",
-            "http": {"method": "GET", "path": "/events/processed", "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.24", "userAgent": "test"},
-            "requestId": "r-1",
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": "03/Dec/2026:10:00:00 +0000",
-            "timeEpoch": 1_796_292_000_000_i64,
-        },
-        "isBase64Encoded": false,
-    }))
-    .expect("a Function URL event")
+    let event = testkit::runtime_api::function_url_event("GET", "/events/processed", query, None);
+    serde_json::from_str(&event).expect("a Function URL event")
 }
 
 #[tokio::test]
