@@ -159,8 +159,7 @@ impl KafkaConfig {
 
     /// For a client that never has a second record to send while one is in flight (a Lambda
     /// environment serving one invocation at a time): records leave at once. A linger there only
-    /// delays every request, and keeps librdkafka's broker thread waking through it; at one
-    /// request at a time, a 2 ms linger cost 4 ms of p50 and twice the CPU per request (see
+    /// delays every request, and keeps librdkafka's broker thread waking through it (measured in
     /// docs/benchmarks-notes.md). Under load without a linger, librdkafka still batches what
     /// queues while its in-flight requests are full.
     pub fn one_at_a_time(mut self) -> Self {
